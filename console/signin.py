@@ -1,0 +1,71 @@
+"""Sign-in of the single `admin` account (Clace's model), throttled before any hashing."""
+
+import hashlib
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import BaseBackend
+from django.core.cache import cache
+
+from .admin_password import check_password, configured_hash
+
+ADMIN_USERNAME = "admin"
+
+
+class AdminPasswordBackend(BaseBackend):
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        password_hash = configured_hash()
+        if username != ADMIN_USERNAME or not password or not password_hash:
+            # Spend the same time as a real check, so the answer does not reveal the user name.
+            check_password(password or "", _DUMMY_HASH)
+            return None
+        if not check_password(password, password_hash):
+            return None
+        user, _ = get_user_model().objects.get_or_create(
+            username=ADMIN_USERNAME, defaults={"is_staff": True, "is_superuser": True}
+        )
+        return user
+
+    def get_user(self, user_id):
+        user = get_user_model().objects.filter(pk=user_id).first()
+        return user if user and user.username == ADMIN_USERNAME else None
+
+
+_DUMMY_HASH = "$2b$12$" + "C" * 53
+
+
+def client_address(request) -> str:
+    """The client's address, trusting X-Forwarded-For only from the configured proxies."""
+    hops = settings.CONSOLE_TRUSTED_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if hops and forwarded:
+        chain = [part.strip() for part in forwarded.split(",") if part.strip()]
+        if len(chain) >= hops:
+            return chain[-hops]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _keys(username: str, address: str) -> list[str]:
+    def key(kind: str, value: str) -> str:
+        return "signin-fail:" + kind + ":" + hashlib.sha256(value.encode()).hexdigest()[:32]
+
+    return [key("user", username.strip().lower()), key("addr", address)]
+
+
+def lockout_remaining(username: str, address: str) -> bool:
+    return any(
+        (cache.get(k) or 0) >= settings.SIGNIN_MAX_FAILURES for k in _keys(username, address)
+    )
+
+
+def record_failure(username: str, address: str) -> None:
+    for k in _keys(username, address):
+        cache.add(k, 0, timeout=settings.SIGNIN_LOCKOUT_SECONDS)
+        try:
+            cache.incr(k)
+        except ValueError:
+            cache.set(k, 1, timeout=settings.SIGNIN_LOCKOUT_SECONDS)
+
+
+def clear_failures(username: str, address: str) -> None:
+    cache.delete_many(_keys(username, address))

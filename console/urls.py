@@ -1,0 +1,21 @@
+"""URL routes of the console."""
+
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("connection/", views.connection_panel, name="connection_panel"),
+    path("signin/", views.signin_view, name="signin"),
+    path("signout/", views.signout_view, name="signout"),
+    path("healthz", views.healthz, name="healthz"),
+    path("robots.txt", views.robots, name="robots"),
+]
+
+handler400 = "console.views.bad_request"
+handler403 = "console.views.permission_denied"
+handler404 = "console.views.page_not_found"
+handler500 = "console.views.server_error"
+
+__all__ = ["include"]

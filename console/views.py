@@ -1,0 +1,127 @@
+"""Sign-in, sign-out, the dashboard, the health probe and the error pages."""
+
+import time
+
+from django.conf import settings
+from django.contrib.auth import authenticate, login, logout
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import signin
+from .connection_status import connection_status
+
+SLOWDOWN_AFTER = 2
+SLOWDOWN_SECONDS = 1.0
+
+
+@sensitive_post_parameters("password")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signin_view(request):
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        next_url = ""
+    error = ""
+    username = request.POST.get("username", "admin")
+    if request.method == "POST":
+        address = signin.client_address(request)
+        if signin.lockout_remaining(username, address):
+            error = "Too many failed sign-ins. Wait a few minutes and try again."
+            return render(
+                request,
+                "console/signin.html",
+                {"error": error, "username": username, "next": next_url},
+                status=429,
+            )
+        user = authenticate(request, username=username, password=request.POST.get("password"))
+        if user is not None:
+            signin.clear_failures(username, address)
+            login(request, user)
+            return redirect(next_url or "dashboard")
+        signin.record_failure(username, address)
+        time.sleep(SLOWDOWN_SECONDS if _recent_failures(username, address) else 0)
+        error = "The user name or password is not right."
+    return render(
+        request,
+        "console/signin.html",
+        {"error": error, "username": username, "next": next_url},
+        status=401 if error else 200,
+    )
+
+
+def _recent_failures(username: str, address: str) -> bool:
+    from django.core.cache import cache
+
+    return any((cache.get(k) or 0) > SLOWDOWN_AFTER for k in signin._keys(username, address))
+
+
+@require_POST
+def signout_view(request):
+    logout(request)
+    return redirect("signin")
+
+
+@never_cache
+@require_GET
+def dashboard(request):
+    return render(request, "console/dashboard.html", {"status": connection_status()})
+
+
+@never_cache
+@require_GET
+def connection_panel(request):
+    return render(request, "console/_connection.html", {"status": connection_status()})
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:  # noqa: BLE001 - the probe reports any database failure the same way
+        return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+def error_page(status: int, title: str, text: str):
+    def view(request, exception=None):
+        response = render(
+            request, "console/error.html", {"status": status, "title": title, "text": text}
+        )
+        response.status_code = status
+        return response
+
+    return view
+
+
+bad_request = error_page(400, "Bad request", "The request could not be understood.")
+permission_denied = error_page(403, "Forbidden", "You may not do that here.")
+page_not_found = error_page(404, "Page not found", "There is no page at this address.")
+server_error = error_page(500, "Something went wrong", "The console hit an unexpected error.")
+
+
+def csrf_failure(request, reason=""):
+    response = render(
+        request,
+        "console/error.html",
+        {
+            "status": 403,
+            "title": "Form expired",
+            "text": "The form's security token was missing or stale. Reload the page and retry.",
+        },
+    )
+    response.status_code = 403
+    return response
+
+
+def robots(request):
+    return HttpResponse("User-agent: *\nDisallow: /\n", content_type="text/plain")
+
+
+__all__ = ["settings"]

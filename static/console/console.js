@@ -1,0 +1,41 @@
+// Small progressive enhancements; every page also works without this file.
+(function () {
+  "use strict";
+
+  // Copy buttons: <button data-copy-target="ID">. The text is read from the element at click time.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-target]");
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy-target"));
+    if (!source) return;
+    var text = source.value !== undefined && source.tagName !== "PRE" ? source.value : source.textContent;
+    var done = function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () {});
+    } else {
+      var area = document.createElement("textarea");
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      try { document.execCommand("copy"); done(); } catch (e) { /* nothing to do */ }
+      document.body.removeChild(area);
+    }
+  });
+
+  // Confirmation for dangerous buttons: <button data-confirm="Text">.
+  document.addEventListener("submit", function (event) {
+    var submitter = event.submitter;
+    var message = submitter && submitter.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  }, true);
+
+  // Send focus to the main region after an htmx page swap so keyboard users are not lost.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var focus = event.detail.elt && event.detail.elt.querySelector && event.detail.elt.querySelector("[data-autofocus]");
+    if (focus) focus.focus();
+  });
+})();

@@ -1,0 +1,36 @@
+"""Shared fixtures; feature fixtures live in tests/fixtures/ and are loaded as plugins."""
+
+import os
+
+import pytest
+
+from console.admin_password import ENV_NAME, hash_password
+
+TEST_ADMIN_PASSWORD = "correct horse battery staple"
+os.environ[ENV_NAME] = hash_password(TEST_ADMIN_PASSWORD)
+
+pytest_plugins = [
+    name
+    for name in (
+        "tests.fixtures.sandbox",
+        "tests.fixtures.browser",
+    )
+    if os.path.exists(os.path.join(os.path.dirname(__file__), *name.split(".")[1:]) + ".py")
+]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(settings):
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def admin_client(client, django_user_model):
+    user, _ = django_user_model.objects.get_or_create(username="admin")
+    client.force_login(user, backend="console.signin.AdminPasswordBackend")
+    return client

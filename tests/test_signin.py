@@ -1,0 +1,67 @@
+"""Signing in as the one admin, the lockout, and the sign-in wall."""
+
+import pytest
+from django.urls import reverse
+
+from tests.conftest import TEST_ADMIN_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_right_password_signs_in_and_reaches_the_dashboard(client):
+    response = client.post(
+        reverse("signin"), {"username": "admin", "password": TEST_ADMIN_PASSWORD}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard")
+    assert client.get(reverse("dashboard")).status_code == 200
+
+
+@pytest.mark.parametrize("username", ["admin", "root"])
+def test_a_wrong_password_or_unknown_user_gets_the_same_answer(client, username, settings):
+    settings.SIGNIN_MAX_FAILURES = 100
+    response = client.post(reverse("signin"), {"username": username, "password": "nope"})
+    assert response.status_code == 401
+    assert "The user name or password is not right." in response.content.decode()
+
+
+def test_repeated_failures_lock_the_account_out_even_for_the_right_password(client, settings):
+    settings.SIGNIN_MAX_FAILURES = 3
+    import console.views as views
+
+    views.SLOWDOWN_SECONDS = 0
+    for _ in range(3):
+        client.post(reverse("signin"), {"username": "admin", "password": "wrong"})
+    response = client.post(
+        reverse("signin"), {"username": "admin", "password": TEST_ADMIN_PASSWORD}
+    )
+    assert response.status_code == 429
+    assert "Too many failed sign-ins" in response.content.decode()
+
+
+def test_an_anonymous_visitor_is_sent_to_sign_in(client):
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("signin"))
+
+
+def test_an_open_redirect_through_next_is_refused(client):
+    response = client.post(
+        reverse("signin"),
+        {"username": "admin", "password": TEST_ADMIN_PASSWORD, "next": "https://evil.example/"},
+    )
+    assert response["Location"] == reverse("dashboard")
+
+
+def test_the_health_probe_answers_without_sign_in(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_pages_carry_a_strict_content_security_policy(admin_client):
+    response = admin_client.get(reverse("dashboard"))
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
