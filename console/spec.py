@@ -1,0 +1,113 @@
+"""Loading a tenants-as-code SPEC file (CONTRACT.md): YAML in, a checked top-level mapping out.
+
+Each app validates its own sections and reports full field paths; this module only reads the file
+and checks the top level, so `plan`, `apply` and `snippets` read a SPEC the same way.
+"""
+
+from pathlib import Path
+
+import yaml
+
+from .validation import FieldError, InvalidInput
+
+SPEC_VERSION = 1
+MAX_SPEC_BYTES = 10 * 1024 * 1024
+SECTIONS = {
+    "version": int,
+    "tenants": list,
+    "groups": list,
+    "builtin_groups": dict,
+    "organization": dict,
+    "identity_providers": list,
+    "multi_tenant_login": dict,
+}
+
+
+class SpecFileError(InvalidInput):
+    """The file itself cannot be read or parsed; the message names the file."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a key given twice in one mapping instead of keeping the last."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key '{key}' appears twice", mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_spec_text(text: str, source: str = "SPEC") -> dict:
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecFileError(FieldError("", f"{source}: not valid YAML{where}: {problem}")) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SpecFileError(
+            FieldError("", f"{source}: the top level must be a mapping (version, tenants, …)")
+        )
+    errors = []
+    for key, value in data.items():
+        expected = SECTIONS.get(key)
+        if expected is None:
+            known = ", ".join(SECTIONS)
+            errors.append(FieldError(str(key), f"unknown key (known keys: {known})"))
+        elif value is not None and not isinstance(value, expected) or isinstance(value, bool):
+            kind = {int: "a number", list: "a list", dict: "a mapping"}[expected]
+            errors.append(FieldError(str(key), f"must be {kind}"))
+    if "version" not in data:
+        errors.append(FieldError("version", f"is required (use version: {SPEC_VERSION})"))
+    elif data.get("version") != SPEC_VERSION:
+        errors.append(FieldError("version", f"must be {SPEC_VERSION}"))
+    if errors:
+        raise InvalidInput(errors)
+    return data
+
+
+def load_spec(path: str | Path) -> dict:
+    """Read and parse a SPEC file; raise SpecFileError/InvalidInput naming the file and field."""
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecFileError(
+                FieldError("", f"{file}: {size} bytes is over the {MAX_SPEC_BYTES} byte limit")
+            )
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise SpecFileError(FieldError("", f"{file}: no such file")) from None
+    except IsADirectoryError:
+        raise SpecFileError(FieldError("", f"{file}: is a directory, not a SPEC file")) from None
+    except PermissionError:
+        raise SpecFileError(FieldError("", f"{file}: cannot be read (permission denied)")) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecFileError(FieldError("", f"{file}: is not UTF-8 text")) from None
+    return parse_spec_text(text, source=str(file))
+
+
+def spec_error_lines(exc: InvalidInput, source: str) -> list[str]:
+    """Lines for the command line: every error with the file and the field path."""
+    lines = []
+    for error in exc.errors:
+        if isinstance(exc, SpecFileError) or not error.path:
+            lines.append(error.message)
+        else:
+            lines.append(f"{source}: {error.path}: {error.message}")
+    return lines
