@@ -25,7 +25,7 @@ def connection_status() -> ConnectionStatus:
             url="",
             configured=False,
             problem="CLEARML_API_URL is not set.",
-            hint="Set CLEARML_API_URL, CLEARML_API_KEY and CLEARML_API_SECRET (or run `make run`, "
+            hint="Set CLEARML_API_URL, CLEARML_API_KEY and CLEARML_API_SECRET (or run make run, "
             "which starts the sandbox apiserver and points the console at it).",
         )
     client = client_from_settings()

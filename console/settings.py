@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "console.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "console.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -83,6 +84,7 @@ TEMPLATES = [
 ]
 
 VAR_DIR.mkdir(exist_ok=True)
+(VAR_DIR / "staticfiles").mkdir(exist_ok=True)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'console.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Serialise writers up front so the audit chain cannot fork (LESSONS.md).
@@ -140,7 +142,6 @@ CONSOLE_HTTPS = env.bool("CONSOLE_HTTPS", default=True)
 if not DEBUG and CONSOLE_HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)

@@ -4,8 +4,7 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
-from django.db import connection
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from . import signin
 from .connection_status import connection_status
+from .middleware import health_response
 
 SLOWDOWN_AFTER = 2
 SLOWDOWN_SECONDS = 1.0
@@ -50,7 +50,8 @@ def signin_view(request):
         request,
         "console/signin.html",
         {"error": error, "username": username, "next": next_url},
-        status=401 if error else 200,
+        # 200 even on failure: a re-rendered form, not an HTTP authentication challenge.
+        status=200,
     )
 
 
@@ -78,15 +79,9 @@ def connection_panel(request):
     return render(request, "console/_connection.html", {"status": connection_status()})
 
 
-@never_cache
-@require_GET
 def healthz(request):
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception:  # noqa: BLE001 - the probe reports any database failure the same way
-        return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok"})
+    """Normally answered earlier by HealthCheckMiddleware, before host checks and redirects."""
+    return health_response()
 
 
 def error_page(status: int, title: str, text: str):
