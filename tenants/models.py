@@ -30,6 +30,9 @@ class Tenant(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # While a provisioning run holds the tenant (status "provisioning"), nobody else may run its
+    # steps; a run that died leaves the lease to expire so the tenant can be resumed.
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -71,12 +74,90 @@ class TenantAdmin(models.Model):
     internal = models.BooleanField(default=True)
     user_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the tenant is deleted by runbook, so the email may be given to a new tenant.
+    released = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["email"], name="tenant_admin_email_unique"),
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=models.Q(released=False),
+                name="tenant_admin_email_unique",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+
+class ProvisioningStep(models.Model):
+    """One apiserver call of a tenant's provisioning run, recorded before and after it is sent.
+
+    Bodies may hold placeholders (`{{company_id}}`, `{{user_id:<email>}}`) that are filled in from
+    the results of earlier steps when the step runs. A step left "sent" or "unknown" is checked
+    with a read call before it is sent again, so nothing is created twice.
+    """
+
+    class Kind(models.TextChoices):
+        COMPANY_CREATE = "company.create", "Create the company"
+        USER_CREATE = "user.create", "Create an admin user"
+        CREDENTIALS_CREATE = "credentials.create", "Create credentials"
+        CALL = "call", "Apiserver call"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not sent yet"
+        SENT = "sent", "Sent, no answer recorded"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Answer lost"
+        SUPERSEDED = "superseded", "Replaced by a later run"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="steps")
+    run = models.PositiveIntegerField(default=1)
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    admin = models.ForeignKey(
+        TenantAdmin, null=True, blank=True, on_delete=models.SET_NULL, related_name="steps"
+    )
+    endpoint = models.CharField(max_length=100)
+    body = models.JSONField(default=dict, blank=True)
+    act_as = models.CharField(max_length=300, blank=True, default="")
+    impersonate_as = models.CharField(max_length=300, blank=True, default="")
+    description = models.CharField(max_length=300, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Ids the server returned (company id, user id, access key): never a secret.
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["tenant_id", "run", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "run", "position"], name="provisioning_step_position_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}#{self.run}.{self.position} {self.endpoint} ({self.status})"
+
+
+class IssuedCredential(models.Model):
+    """An access key the console created and showed once. The secret is never stored.
+
+    Kept so that after a lost `auth.create_credentials` answer the console can tell the keys it
+    showed from the one nobody saw (LESSONS.md), and revoke only the latter.
+    """
+
+    admin = models.ForeignKey(TenantAdmin, on_delete=models.CASCADE, related_name="credentials")
+    access_key = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.access_key
