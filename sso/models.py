@@ -5,6 +5,7 @@ most, so two admins racing cannot both win (ClearML's routing is unstable otherw
 """
 
 from django.db import models
+from django.db.models.functions import Lower, Trim
 
 from tenants.models import Tenant
 
@@ -16,6 +17,13 @@ class LoginDomain(models.Model):
 
     class Meta:
         ordering = ["domain"]
+        constraints = [
+            # The service stores normalised values; the database refuses anything else.
+            models.CheckConstraint(
+                condition=models.Q(domain=Lower(Trim("domain"))) & ~models.Q(domain=""),
+                name="login_domain_normalised",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.domain
@@ -30,6 +38,114 @@ class WhitelistEntry(models.Model):
     class Meta:
         ordering = ["email"]
         verbose_name_plural = "whitelist entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(email=Lower(Trim("email"))) & models.Q(email__contains="@"),
+                name="whitelist_email_normalised",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "is_admin"], name="whitelist_tenant_role_idx")]
 
     def __str__(self) -> str:
         return self.email
+
+
+class RoutingPushJob(models.Model):
+    """One push of a tenant's routing to the apiserver, made of ordered batches.
+
+    A job runs batch by batch (in one process for `apply`, one step per poll for the browser) and
+    can be resumed after a failure part-way: applied batches are never sent again.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        FAILED = "failed", "Failed part-way"
+        DONE = "done", "Done"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="routing_pushes")
+    actor = models.CharField(max_length=150)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    act_as = models.CharField(max_length=64, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    resumes = models.PositiveIntegerField(default=0)
+    # A short lease so two pollers (two tabs, two workers) never send batches at the same time.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # At most one unfinished push per tenant: a second push resumes the first.
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=models.Q(status__in=["running", "failed"]),
+                name="routing_push_one_open_job_per_tenant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"push #{self.pk} of {self.tenant_id} ({self.status})"
+
+
+class RoutingPushBatch(models.Model):
+    """One apiserver call of a push job and what became of it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not sent yet"
+        SENDING = "sending", "Sending"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+        REPLANNED = "replanned", "Failed, re-planned on resume"
+
+    job = models.ForeignKey(RoutingPushJob, on_delete=models.CASCADE, related_name="batches")
+    seq = models.PositiveIntegerField()
+    endpoint = models.CharField(max_length=100)
+    body = models.JSONField(default=dict)
+    description = models.CharField(max_length=300, blank=True, default="")
+    item_count = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True, default="")
+    # True when the call may have reached the server before failing (timeout, dropped answer).
+    outcome_unknown = models.BooleanField(default=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "seq"], name="routing_push_batch_seq_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} #{self.seq} ({self.status})"
+
+
+class RoutingImport(models.Model):
+    """A checked bulk import of whitelist emails, waiting for the admin to save it.
+
+    Only an import whose every line is valid is stored; `entries` holds `[email, is_admin, line]`
+    with the email already normalised.
+    """
+
+    class Status(models.TextChoices):
+        CHECKED = "checked", "Checked"
+        SAVED = "saved", "Saved"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="routing_imports")
+    actor = models.CharField(max_length=150)
+    source = models.CharField(max_length=255, blank=True, default="")
+    role_mode = models.CharField(max_length=10)
+    entries = models.JSONField(default=list)
+    summary = models.JSONField(default=dict)
+    warnings = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CHECKED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    saved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"import #{self.pk} of {self.tenant_id} ({self.status})"
