@@ -1,0 +1,230 @@
+"""Fresh values for the server secrets of seeds 000/001, and their snippets.
+
+Keys and secrets are made the way the server's own helper makes them
+(apiserver/service_repo/auth/utils.py, see reference/README.md): keys are 30 characters of
+`A-Z0-9`, secrets come from `secrets.token_urlsafe` and never start with `-` or `_`.
+"""
+
+import re
+import secrets as token_source
+import string
+from dataclasses import dataclass, field
+
+import yaml
+
+from console.identifiers import normalize_email
+
+from .catalog import (
+    CHART_ONLY_SECRETS,
+    KEY_LENGTH,
+    PLATFORM_MANAGEMENT,
+    SERVER_SECRETS,
+    SUPERVISOR,
+    SecretSetting,
+)
+
+KEY_ALPHABET = string.ascii_uppercase + string.digits
+# token_urlsafe(40) is 54 characters: inside the docs' 50-60 range.
+SECRET_BYTES = 40
+# A key made only of digits (optionally with one E) would be read by HOCON as a number.
+_NUMBER_LIKE = re.compile(r"^[0-9]+(E[0-9]+)?$")
+
+SUPERVISOR_GROUPS = ("users", "admins", "queue_admins")
+# Names of the Kubernetes Secrets of `--secrets secret-ref` output (names, not secrets).
+DEFAULT_CHART_SECRET_NAME = "clearml-conf-rotated"  # noqa: S105
+DEFAULT_ENV_SECRET_NAME = "clearml-server-secrets"  # noqa: S105
+
+
+def generate_key(length: int = KEY_LENGTH) -> str:
+    while True:
+        key = "".join(token_source.choice(KEY_ALPHABET) for _ in range(length))
+        if not _NUMBER_LIKE.match(key):
+            return key
+
+
+def generate_secret(nbytes: int = SECRET_BYTES) -> str:
+    while True:
+        value = token_source.token_urlsafe(nbytes)
+        if value[0] not in "-_":
+            return value
+
+
+@dataclass(frozen=True)
+class SupervisorUser:
+    """The multi-tenant page's supervisor user (reference/clearml-docs/multi_tenant_k8s.md)."""
+
+    email: str
+    company: str = ""  # services.workers.resource_usages.supervisor_company, optional
+
+
+@dataclass(repr=False)
+class ServerSecrets:
+    """One fresh set of values. Never logged, stored or put in an audit entry."""
+
+    values: dict[str, str] = field(repr=False)  # setting path -> value
+    chart_only: dict[str, str] = field(repr=False)  # readinessprobeKey/Secret -> value
+    supervisor: SupervisorUser | None = None
+    platform_management: bool = False
+
+    def __repr__(self) -> str:
+        return f"ServerSecrets(settings={sorted(self.values)})"
+
+    @property
+    def settings(self) -> list[SecretSetting]:
+        chosen = list(SERVER_SECRETS)
+        if self.supervisor:
+            chosen += SUPERVISOR
+        if self.platform_management:
+            chosen += PLATFORM_MANAGEMENT
+        return chosen
+
+    def setting_names(self) -> list[str]:
+        """What the audit log may record: which settings were generated, never their values."""
+        names = [s.path for s in self.settings]
+        if self.supervisor:
+            names += [
+                "secure.credentials.supervisor.role",
+                "secure.credentials.supervisor.allow_login",
+                "secure.credentials.supervisor.sec_groups",
+                "secure.credentials.supervisor.email",
+            ]
+            if self.supervisor.company:
+                names.append("services.workers.resource_usages.supervisor_company")
+        return names
+
+    def secret_values(self) -> list[str]:
+        """Every generated value, for tests and for making sure no output leaks one."""
+        return [*self.values.values(), *self.chart_only.values()]
+
+
+def generate_server_secrets(
+    *, supervisor: SupervisorUser | None = None, platform_management: bool = False
+) -> ServerSecrets:
+    if supervisor is not None:
+        supervisor = SupervisorUser(
+            email=normalize_email(supervisor.email, "supervisor.email"),
+            company=(supervisor.company or "").strip(),
+        )
+    result = ServerSecrets(
+        values={}, chart_only={}, supervisor=supervisor, platform_management=platform_management
+    )
+    for setting in result.settings:
+        result.values[setting.path] = generate_key() if setting.kind == "key" else generate_secret()
+    for name, kind in CHART_ONLY_SECRETS:
+        result.chart_only[name] = generate_key() if kind == "key" else generate_secret()
+    return result
+
+
+# --- snippets ------------------------------------------------------------------------------------
+
+
+def env_settings(generated: ServerSecrets) -> list:
+    """The settings as snippet-exporter EnvSettings, in the seeds' upper-case variable form.
+
+    The fileserver credentials go to the file server too: it signs in to the apiserver with them
+    to validate tokens (file server token authentication).
+    """
+    from console.snippets import EnvSetting
+
+    out = []
+    for setting in SERVER_SECRETS:
+        value = generated.values[setting.path]
+        out.append(EnvSetting(name=setting.env_name, value=value, secret=True))
+    if generated.supervisor:
+        out += _supervisor_settings(generated, EnvSetting)
+    if generated.platform_management:
+        for setting in PLATFORM_MANAGEMENT:
+            out.append(
+                EnvSetting(
+                    name=_docs_name(setting.path),
+                    value=generated.values[setting.path],
+                    secret=True,
+                )
+            )
+    return out
+
+
+def fileserver_env_settings(generated: ServerSecrets) -> list:
+    """The fileserver credentials for the file server's own environment (compose)."""
+    from console.snippets import EnvSetting
+
+    return [
+        EnvSetting(name=s.env_name, value=generated.values[s.path], secret=True)
+        for s in SERVER_SECRETS
+        if s.credential == "fileserver"
+    ]
+
+
+def _docs_name(path: str) -> str:
+    """The lower-case spelling the docs use for supervisor and platform_management."""
+    return "CLEARML__" + path.replace(".", "__")
+
+
+def _supervisor_settings(generated: ServerSecrets, env_setting) -> list:
+    sup = generated.supervisor
+    base = "secure.credentials.supervisor."
+    items = [
+        env_setting(name=_docs_name(base + "role"), value="system"),
+        env_setting(name=_docs_name(base + "allow_login"), value=True),
+        env_setting(
+            name=_docs_name(base + "user_key"),
+            value=generated.values[base + "user_key"],
+            secret=True,
+        ),
+        env_setting(
+            name=_docs_name(base + "user_secret"),
+            value=generated.values[base + "user_secret"],
+            secret=True,
+        ),
+        env_setting(name=_docs_name(base + "sec_groups"), value=list(SUPERVISOR_GROUPS)),
+        # The exporter JSON-quotes strings, which is exactly the docs' `"\"email@example.com\""`:
+        # unquoted, HOCON cannot parse an `@`.
+        env_setting(name=_docs_name(base + "email"), value=sup.email),
+    ]
+    if sup.company:
+        items.insert(
+            0,
+            env_setting(
+                name=_docs_name("services.workers.resource_usages.supervisor_company"),
+                value=sup.company,
+            ),
+        )
+    return items
+
+
+def chart_values(generated: ServerSecrets, *, existing_secret: str = "") -> dict:
+    """The chart's own `clearml.*` values (inline), or `clearml.existingSecret` plus the probe.
+
+    The chart always injects its own variables for the settings it manages
+    (templates/apiserver-deployment.yaml), from these values or from its public defaults, so they
+    must carry the same values as the variables in extraEnvs.
+    """
+    clearml: dict[str, str] = {}
+    if existing_secret:
+        clearml["existingSecret"] = existing_secret
+    else:
+        for setting in SERVER_SECRETS:
+            if setting.chart_key:
+                clearml[setting.chart_key] = generated.values[setting.path]
+    # The readiness probe's basic auth has no Secret key in the chart: always inline.
+    clearml.update(generated.chart_only)
+    return {"clearml": clearml}
+
+
+def chart_secret_manifest(generated: ServerSecrets, name: str) -> dict:
+    """The v1/Secret for `clearml.existingSecret`, with the keys the chart reads."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "type": "Opaque",
+        "stringData": {
+            s.chart_secret_key: generated.values[s.path]
+            for s in SERVER_SECRETS
+            if s.chart_secret_key
+        },
+    }
+
+
+def dump_yaml(data: dict) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
