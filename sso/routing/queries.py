@@ -1,0 +1,140 @@
+"""Reads of sign-in routing that several pages and services share."""
+
+from dataclasses import dataclass
+
+import idna
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+
+from sso.models import LoginDomain, RoutingPushJob, WhitelistEntry
+from tenants.models import Tenant
+
+from .validation import RoutingSet
+
+MAP_PAGE_SIZE = 100
+
+
+def tenant_routing(tenant: Tenant) -> RoutingSet:
+    """The tenant's routing as the console holds it (two queries)."""
+    domains = list(LoginDomain.objects.filter(tenant=tenant).values_list("domain", flat=True))
+    whitelist = dict(WhitelistEntry.objects.filter(tenant=tenant).values_list("email", "is_admin"))
+    return RoutingSet.from_whitelist(tenant.name, domains, whitelist, path="login")
+
+
+def _count(model, **filters):
+    rows = (
+        model.objects.filter(tenant=OuterRef("pk"), **filters)
+        .order_by()
+        .values("tenant")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows[:1]), 0)
+
+
+def routing_tenants():
+    """Live tenants with their routing counts and last push status (one query)."""
+    last_push = RoutingPushJob.objects.filter(tenant=OuterRef("pk")).order_by("-id")
+    return (
+        Tenant.objects.filter(deleted_at__isnull=True)
+        .annotate(
+            domain_count=_count(LoginDomain),
+            admin_count=_count(WhitelistEntry, is_admin=True),
+            user_count=_count(WhitelistEntry, is_admin=False),
+            last_push_status=Subquery(last_push.values("status")[:1]),
+            last_push_id=Subquery(last_push.values("id")[:1]),
+        )
+        .order_by("name")
+    )
+
+
+def unicode_domain(domain: str) -> str:
+    """The readable form of an IDNA domain (`xn--bcher-kva.example` -> `bücher.example`)."""
+    if "xn--" not in domain:
+        return ""
+    try:
+        return idna.decode(domain)
+    except idna.IDNAError:
+        return ""
+
+
+def search_key(text: str) -> str:
+    """What a search box's text looks like once stored: lower case, IDNA for non-ASCII parts."""
+    text = (text or "").strip().lower()
+    if text.isascii():
+        return text
+    local, at, domain = text.rpartition("@")
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return text
+    return f"{local}{at}{domain}"
+
+
+@dataclass
+class MapRow:
+    key: str
+    kind: str  # domain | admin | user
+    tenant_id: int
+    tenant_name: str
+    readable: str = ""
+
+
+@dataclass
+class MapPage:
+    rows: list[MapRow]
+    total: int
+    page: int
+    pages: int
+    domain_total: int
+    email_total: int
+
+
+def routing_map(*, q: str = "", kind: str = "", tenant_id: int | None = None, page: int = 1):
+    """Every domain and whitelisted email with its tenant, domains first, searchable, paged.
+
+    Two counts and at most two slices, whatever the page.
+    """
+    key = search_key(q)
+    domains = LoginDomain.objects.filter(tenant__deleted_at__isnull=True)
+    emails = WhitelistEntry.objects.filter(tenant__deleted_at__isnull=True)
+    if key:
+        domains = domains.filter(Q(domain__contains=key) | Q(tenant__name__icontains=q.strip()))
+        emails = emails.filter(Q(email__contains=key) | Q(tenant__name__icontains=q.strip()))
+    if tenant_id:
+        domains = domains.filter(tenant_id=tenant_id)
+        emails = emails.filter(tenant_id=tenant_id)
+    if kind == "domain":
+        emails = emails.none()
+    elif kind in ("admin", "user"):
+        domains = domains.none()
+        emails = emails.filter(is_admin=kind == "admin")
+    domain_total = domains.count()
+    email_total = emails.count()
+    total = domain_total + email_total
+    pages = max(1, -(-total // MAP_PAGE_SIZE))
+    page = min(max(1, page), pages)
+    start, end = (page - 1) * MAP_PAGE_SIZE, page * MAP_PAGE_SIZE
+    rows: list[MapRow] = []
+    if start < domain_total:
+        for domain, tid, name in domains.order_by("domain").values_list(
+            "domain", "tenant_id", "tenant__name"
+        )[start : min(end, domain_total)]:
+            rows.append(MapRow(domain, "domain", tid, name, unicode_domain(domain)))
+    if end > domain_total:
+        e_start, e_end = max(0, start - domain_total), end - domain_total
+        for email, is_admin, tid, name in emails.order_by("email").values_list(
+            "email", "is_admin", "tenant_id", "tenant__name"
+        )[e_start:e_end]:
+            domain = email.rsplit("@", 1)[-1]
+            readable = unicode_domain(domain)
+            rows.append(
+                MapRow(
+                    email,
+                    "admin" if is_admin else "user",
+                    tid,
+                    name,
+                    f"{email.rsplit('@', 1)[0]}@{readable}" if readable else "",
+                )
+            )
+    return MapPage(rows, total, page, pages, domain_total, email_total)

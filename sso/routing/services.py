@@ -1,0 +1,298 @@
+"""Changing sign-in routing: validate, save with an audit entry, push, pull.
+
+The browser pages, bulk imports and the SPEC's `login` section all go through these functions,
+so a domain or an email is validated, saved and pushed the same way whatever the face.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+
+from console.audit import audit_record
+from console.validation import FieldError, InvalidInput
+from sso.models import LoginDomain, WhitelistEntry
+from tenants.models import Tenant
+
+from .push import (
+    PushResult,
+    RoutingDiff,
+    RoutingPushFailed,
+    push_batch_size,
+    push_start,
+    push_step,
+    read_server_state,
+    routing_diff,
+    routing_push,
+    routing_push_calls,
+    tenant_act_as,
+)
+from .queries import tenant_routing
+from .validation import (
+    MAX_DOMAINS,
+    Item,
+    RoutingChecker,
+    RoutingSet,
+    routing_validate,
+    spec_login_validate,
+)
+
+__all__ = [
+    "KINDS",
+    "PushResult",
+    "RoutingChange",
+    "RoutingDiff",
+    "RoutingPushFailed",
+    "RoutingSet",
+    "push_batch_size",
+    "push_start",
+    "push_step",
+    "routing_add",
+    "routing_diff",
+    "routing_pull",
+    "routing_push",
+    "routing_push_calls",
+    "routing_remove",
+    "routing_save",
+    "routing_validate",
+    "spec_login_validate",
+    "tenant_act_as",
+]
+
+# What an inline form edits: the domains, the admin whitelist or the user whitelist.
+KINDS = {"domain": "domains", "admin": "whitelist.admins", "user": "whitelist.users"}
+WRITE_CHUNK = 5_000
+
+
+@dataclass
+class RoutingChange:
+    """What a save changed; empty when the tenant already had exactly this routing."""
+
+    domains_added: list[str] = field(default_factory=list)
+    domains_removed: list[str] = field(default_factory=list)
+    whitelist_added: dict[str, bool] = field(default_factory=dict)
+    whitelist_removed: dict[str, bool] = field(default_factory=dict)
+    role_changed: dict[str, bool] = field(default_factory=dict)  # email -> new is_admin
+    warnings: list[FieldError] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.domains_added
+            or self.domains_removed
+            or self.whitelist_added
+            or self.whitelist_removed
+            or self.role_changed
+        )
+
+    def summary(self) -> str:
+        parts = []
+        for count, text in (
+            (len(self.domains_added), "domain(s) added"),
+            (len(self.domains_removed), "domain(s) removed"),
+            (len(self.whitelist_added), "email(s) whitelisted"),
+            (len(self.whitelist_removed), "email(s) removed from the whitelist"),
+            (len(self.role_changed), "role change(s)"),
+        ):
+            if count:
+                parts.append(f"{count:,} {text}")
+        return ", ".join(parts) or "no change"
+
+
+def _diff(current: RoutingSet, wanted: RoutingSet) -> RoutingChange:
+    old, new = current.whitelist, wanted.whitelist
+    old_domains, new_domains = set(current.domains), set(wanted.domains)
+    return RoutingChange(
+        domains_added=sorted(new_domains - old_domains),
+        domains_removed=sorted(old_domains - new_domains),
+        whitelist_added={e: a for e, a in sorted(new.items()) if e not in old},
+        whitelist_removed={e: a for e, a in sorted(old.items()) if e not in new},
+        role_changed={e: a for e, a in sorted(new.items()) if e in old and old[e] != a},
+        warnings=list(wanted.warnings),
+    )
+
+
+def _chunks(items: list, size: int = WRITE_CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _lock_tenant(tenant: Tenant) -> None:
+    """Serialise routing changes of one tenant (a no-op on SQLite, which serialises writers)."""
+    list(Tenant.objects.select_for_update().filter(pk=tenant.pk).values_list("pk", flat=True))
+
+
+def routing_save(
+    *,
+    tenant: Tenant,
+    routing: RoutingSet,
+    actor: str,
+    action: str = "login.routing.update",
+    calls=(),
+    source: str = "",
+) -> RoutingChange:
+    """Make the tenant's routing in the database exactly `routing`, with one audit entry.
+
+    Only the difference is written (bulk inserts, one transaction). A domain or an email that
+    another tenant took in the meantime makes the database's unique constraint refuse the write;
+    that is reported as InvalidInput naming the other tenant, and nothing is saved.
+    """
+    try:
+        with transaction.atomic():
+            _lock_tenant(tenant)
+            change = _diff(tenant_routing(tenant), routing)
+            if change.empty:
+                return change
+            _write(tenant, change)
+            after = {
+                "domains": change.domains_added,
+                "whitelist": {**change.whitelist_added, **change.role_changed},
+            }
+            before = {
+                "domains": change.domains_removed,
+                "whitelist": {
+                    **change.whitelist_removed,
+                    **{e: not a for e, a in change.role_changed.items()},
+                },
+            }
+            if source:
+                after["source"] = source
+            audit_record(
+                actor=actor,
+                action=action,
+                target_type="tenant",
+                target_id=str(tenant.pk),
+                target_repr=tenant.name,
+                before=before,
+                after=after,
+                calls=calls,
+            )
+    except IntegrityError:
+        raise _conflict_error(tenant, routing) from None
+    return change
+
+
+def _write(tenant: Tenant, change: RoutingChange) -> None:
+    if change.domains_removed:
+        LoginDomain.objects.filter(tenant=tenant, domain__in=change.domains_removed).delete()
+    for chunk in _chunks(list(change.whitelist_removed)):
+        WhitelistEntry.objects.filter(tenant=tenant, email__in=chunk).delete()
+    for is_admin in (True, False):
+        emails = [e for e, a in change.role_changed.items() if a is is_admin]
+        for chunk in _chunks(emails):
+            WhitelistEntry.objects.filter(tenant=tenant, email__in=chunk).update(is_admin=is_admin)
+    LoginDomain.objects.bulk_create(
+        [LoginDomain(tenant=tenant, domain=d) for d in change.domains_added]
+    )
+    WhitelistEntry.objects.bulk_create(
+        [
+            WhitelistEntry(tenant=tenant, email=e, is_admin=a)
+            for e, a in change.whitelist_added.items()
+        ],
+        batch_size=WRITE_CHUNK,
+    )
+
+
+def _conflict_error(tenant: Tenant, routing: RoutingSet) -> InvalidInput | IntegrityError:
+    """After a unique-constraint failure: which keys another tenant won, and who."""
+    checker = RoutingChecker(tenant_name=tenant.name, tenant_id=tenant.pk)
+    domains = checker._owners(LoginDomain, "domain", list(routing.domains))
+    emails = checker._owners(WhitelistEntry, "email", list(routing.whitelist))
+    errors = [
+        FieldError(routing.path_of(key), checker.conflict_message(key, owner))
+        for key, owner in sorted({**domains, **emails}.items())
+    ]
+    if not errors:
+        errors = [FieldError(routing.path, "another change was saved at the same time; retry")]
+    return InvalidInput(errors)
+
+
+def _label(value) -> str:
+    return (value.strip() if isinstance(value, str) else "") or "value"
+
+
+def routing_add(*, tenant: Tenant, kind: str, values: list[str], actor: str) -> RoutingChange:
+    """Add domains (kind "domain") or whitelist emails ("admin"/"user") to a tenant.
+
+    Errors carry the typed value as their path, for an inline form. An email already whitelisted
+    in the tenant with the other role is refused (one role per email).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    with transaction.atomic():
+        _lock_tenant(tenant)
+        current = tenant_routing(tenant)
+        checker = RoutingChecker(tenant_name=tenant.name, tenant_id=tenant.pk)
+        items = [Item(v, _label(v), kind) for v in values]
+        if not items:
+            raise InvalidInput(FieldError("value", "type a domain or an email address first"))
+        items = checker.normalise(items)
+        items = checker.refuse_repeats(items, describe=lambda seen: "this form")
+        existing = {d: "domain" for d in current.domains}
+        existing.update({e: "admin" if a else "user" for e, a in current.whitelist.items()})
+        new_items = []
+        for item in items:
+            had = existing.get(item.key)
+            if had == item.kind:
+                checker.errors.append(FieldError(item.path, f"'{item.key}' is already listed"))
+            elif had:
+                checker.errors.append(
+                    FieldError(
+                        item.path,
+                        f"'{item.key}' is already a whitelisted {had} of this tenant: an email "
+                        f"has one role in a tenant; remove it from the {had}s first",
+                    )
+                )
+            else:
+                new_items.append(item)
+        checker.refuse_conflicts(new_items)
+        if kind == "domain" and len(current.domains) + len(new_items) > MAX_DOMAINS:
+            checker.errors.append(
+                FieldError("value", f"a tenant can have at most {MAX_DOMAINS} domains")
+            )
+        checker.raise_if_errors()
+        checker.warn_about_cross_routing(new_items)
+        keys = [i.key for i in new_items]
+        wanted = RoutingSet(
+            tenant_name=tenant.name,
+            domains=current.domains + (keys if kind == "domain" else []),
+            admins=current.admins + (keys if kind == "admin" else []),
+            users=current.users + (keys if kind == "user" else []),
+            warnings=checker.warnings,
+        )
+        return routing_save(tenant=tenant, routing=wanted, actor=actor)
+
+
+def routing_remove(*, tenant: Tenant, kind: str, key: str, actor: str) -> RoutingChange:
+    """Remove one domain or whitelisted email (the stored, normalised key) from a tenant."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    with transaction.atomic():
+        _lock_tenant(tenant)
+        current = tenant_routing(tenant)
+        lists = {"domain": current.domains, "admin": current.admins, "user": current.users}
+        if key not in lists[kind]:
+            raise InvalidInput(FieldError("value", f"'{key}' is not in this list any more"))
+        lists[kind].remove(key)
+        return routing_save(tenant=tenant, routing=current, actor=actor)
+
+
+def routing_pull(*, tenant: Tenant, actor: str, client) -> RoutingChange:
+    """Take the server's routing (`login.get_settings`) as the console's, after validating it.
+
+    The server's lists are checked like any other input: a domain or an email that another tenant
+    has in the console is refused, naming that tenant, and nothing is saved.
+    """
+    records: list = []
+    act_as = tenant_act_as(tenant)
+    server = read_server_state(client, act_as, records=records)
+    routing = routing_validate(
+        tenant_name=tenant.name,
+        domains=server.domains,
+        admins=[e for e, a in server.whitelist.items() if a],
+        users=[e for e, a in server.whitelist.items() if not a],
+        path="server",
+        tenant_id=tenant.pk,
+    )
+    return routing_save(
+        tenant=tenant, routing=routing, actor=actor, action="login.routing.pull", calls=records
+    )

@@ -1,0 +1,344 @@
+"""Validating sign-in routing: one checker for forms, bulk imports and SPEC files.
+
+Every domain and email goes through `console.identifiers` (trim, lower case, IDNA). A key may
+belong to one tenant only; the checker looks other tenants up with one query per kind (not one per
+line), and the database's unique constraints settle any race that slips past it.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from console.identifiers import email_domain, normalize_domain, normalize_email
+from console.validation import FieldError, InvalidInput, join_path
+
+# login.set_domains sends the whole list in one call, and the apiserver (like the sandbox)
+# accepts at most this many items per login.* call.
+MAX_DOMAINS = 500
+# Keys per `IN (...)` lookup: one query for any realistic import, under every backend's limit.
+LOOKUP_CHUNK = 20_000
+
+
+@dataclass
+class RoutingSet:
+    """A tenant's validated routing: normalised domains and whitelist emails, one role each."""
+
+    tenant_name: str
+    domains: list[str] = field(default_factory=list)
+    admins: list[str] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+    warnings: list[FieldError] = field(default_factory=list)
+    path: str = ""
+
+    @property
+    def whitelist(self) -> dict[str, bool]:
+        """email -> is_admin."""
+        entries = dict.fromkeys(self.users, False)
+        entries.update(dict.fromkeys(self.admins, True))
+        return entries
+
+    def keys(self) -> set[str]:
+        return set(self.domains) | set(self.admins) | set(self.users)
+
+    def others(self) -> dict[str, str]:
+        """`{key: tenant name}`, to pass as `others` when checking the next tenant of a SPEC."""
+        return dict.fromkeys(self.keys(), self.tenant_name)
+
+    def as_spec(self) -> dict:
+        return {
+            "domains": list(self.domains),
+            "whitelist": {"admins": list(self.admins), "users": list(self.users)},
+        }
+
+    def path_of(self, key: str) -> str:
+        for name, items in (
+            ("domains", self.domains),
+            ("whitelist.admins", self.admins),
+            ("whitelist.users", self.users),
+        ):
+            if key in items:
+                return join_path(self.path, f"{name}[{items.index(key)}]")
+        return self.path
+
+    @classmethod
+    def from_whitelist(
+        cls, tenant_name: str, domains: Iterable[str], whitelist: dict[str, bool], path: str = ""
+    ) -> "RoutingSet":
+        admins = sorted(e for e, a in whitelist.items() if a)
+        users = sorted(e for e, a in whitelist.items() if not a)
+        return cls(tenant_name, sorted(domains), admins, users, path=path)
+
+
+@dataclass
+class Item:
+    """One input value with where it came from (a field path or a file line)."""
+
+    raw: object
+    path: str
+    kind: str  # "domain" | "admin" | "user"
+    key: str = ""
+
+
+class RoutingChecker:
+    """Collects every problem with a batch of routing items, then reports them all at once."""
+
+    def __init__(
+        self,
+        *,
+        tenant_name: str,
+        tenant_id: int | None = None,
+        others: dict[str, str] | None = None,
+    ):
+        self.tenant_name = tenant_name
+        self.tenant_id = tenant_id
+        self.others = others or {}
+        self.errors: list[FieldError] = []
+        self.warnings: list[FieldError] = []
+
+    # -- per item -------------------------------------------------------------------------------
+    def normalise(self, items: list[Item]) -> list[Item]:
+        """Normalise each item; invalid ones get an error and are left out of the result."""
+        good = []
+        for item in items:
+            if not isinstance(item.raw, str):
+                self.errors.append(FieldError(item.path, "must be a text value"))
+                continue
+            try:
+                if item.kind == "domain":
+                    item.key = normalize_domain(item.raw, item.path)
+                else:
+                    item.key = normalize_email(item.raw, item.path)
+            except InvalidInput as exc:
+                self.errors.extend(exc.errors)
+                continue
+            good.append(item)
+        return good
+
+    def refuse_repeats(self, items: list[Item], describe) -> list[Item]:
+        """A key may appear once; an email may not be both admin and user (one role per email)."""
+        first: dict[str, Item] = {}
+        unique = []
+        for item in items:
+            seen = first.get(item.key)
+            if seen is None:
+                first[item.key] = item
+                unique.append(item)
+            elif seen.kind == item.kind:
+                self.errors.append(
+                    FieldError(
+                        item.path, f"'{item.key}' is listed twice (also at {describe(seen)})"
+                    )
+                )
+            else:
+                self.errors.append(
+                    FieldError(
+                        item.path,
+                        f"'{item.key}' is also a whitelisted {seen.kind} (at {describe(seen)}): "
+                        "an email has one role in a tenant, admin or user, not both",
+                    )
+                )
+        return unique
+
+    # -- against other tenants ------------------------------------------------------------------
+    def refuse_conflicts(self, items: list[Item]) -> None:
+        from sso.models import LoginDomain, WhitelistEntry
+
+        domains = [i for i in items if i.kind == "domain"]
+        emails = [i for i in items if i.kind != "domain"]
+        owners = {}
+        owners.update(self._owners(LoginDomain, "domain", [i.key for i in domains]))
+        owners.update(self._owners(WhitelistEntry, "email", [i.key for i in emails]))
+        for item in items:
+            other = owners.get(item.key) or self.others.get(item.key)
+            if other is None:
+                continue
+            self.errors.append(FieldError(item.path, self.conflict_message(item.key, other)))
+
+    def conflict_message(self, key: str, other: str) -> str:
+        if "@" in key:
+            what = f"'{key}' is already whitelisted for tenant '{other}'"
+            kind = "an email"
+        else:
+            what = f"'{key}' is already a sign-in domain of tenant '{other}'"
+            kind = "a domain"
+        return (
+            f"{what}; {kind} can route to one tenant only, "
+            f"so it cannot also route to '{self.tenant_name}'"
+        )
+
+    def _owners(self, model, field_name: str, keys: list[str]) -> dict[str, str]:
+        """`{key: owning tenant's name}` for keys that belong to another tenant."""
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = keys[start : start + LOOKUP_CHUNK]
+            rows = model.objects.filter(**{f"{field_name}__in": chunk})
+            if self.tenant_id is not None:
+                rows = rows.exclude(tenant_id=self.tenant_id)
+            found.update(rows.values_list(field_name, "tenant__name"))
+        return found
+
+    # -- warnings -------------------------------------------------------------------------------
+    def warn_about_cross_routing(self, items: list[Item]) -> None:
+        """Whitelisting an email whose domain routes to another tenant is allowed, but visible.
+
+        The console assumes the whitelist wins over the domain (the docs are silent), so the
+        warning says where the user will go.
+        """
+        from sso.models import LoginDomain
+
+        emails = [i for i in items if i.kind != "domain"]
+        own_domains = {i.key for i in items if i.kind == "domain"}
+        wanted = sorted({email_domain(i.key) for i in emails} - own_domains)
+        routes = {k: v for k, v in self.others.items() if "@" not in k and k in set(wanted)}
+        routes.update(self._owners(LoginDomain, "domain", wanted))
+        for item in emails:
+            domain = email_domain(item.key)
+            other = routes.get(domain)
+            if other and other != self.tenant_name:
+                self.warnings.append(
+                    FieldError(
+                        item.path,
+                        f"the domain {domain} of '{item.key}' routes to tenant '{other}'; "
+                        f"the whitelist entry is assumed to win, so this user goes to "
+                        f"'{self.tenant_name}'",
+                    )
+                )
+        self._warn_about_emails_elsewhere([i for i in items if i.kind == "domain"])
+
+    def _warn_about_emails_elsewhere(self, domains: list[Item]) -> None:
+        """A new domain whose emails other tenants whitelist: those users keep going there."""
+        from django.db.models import Q
+
+        from sso.models import WhitelistEntry
+
+        if not domains:
+            return
+        query = Q()
+        for item in domains:
+            query |= Q(email__endswith=f"@{item.key}")
+        rows = WhitelistEntry.objects.filter(query)
+        if self.tenant_id is not None:
+            rows = rows.exclude(tenant_id=self.tenant_id)
+        by_domain: dict[str, list[tuple[str, str]]] = {}
+        for email, tenant in rows.values_list("email", "tenant__name")[:1000]:
+            by_domain.setdefault(email_domain(email), []).append((email, tenant))
+        for item in domains:
+            found = by_domain.get(item.key)
+            if not found:
+                continue
+            email, tenant = found[0]
+            more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+            self.warnings.append(
+                FieldError(
+                    item.path,
+                    f"{email} (tenant '{tenant}'){more} at {item.key} are whitelisted for other "
+                    "tenants; the whitelist is assumed to win, so they keep going there",
+                )
+            )
+
+    def raise_if_errors(self) -> None:
+        if self.errors:
+            raise InvalidInput(self.errors)
+
+
+def _as_list(value, path: str, checker: RoutingChecker) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, Iterable) or isinstance(value, dict):
+        checker.errors.append(FieldError(path, "must be a list"))
+        return []
+    return list(value)
+
+
+def routing_validate(
+    *,
+    tenant_name: str,
+    domains,
+    admins,
+    users,
+    path: str,
+    tenant_id: int | None = None,
+    others: dict[str, str] | None = None,
+) -> RoutingSet:
+    """Normalise and check one tenant's routing; raise InvalidInput listing every problem.
+
+    Refuses invalid items (with the reason), a key listed twice, an email that is both admin and
+    user, and a key that another tenant already has — in the database (other than `tenant_id`)
+    or in `others` (`{normalised key: tenant name}`, for the tenants of the same SPEC). Errors
+    name paths such as `{path}.domains[0]` and `{path}.whitelist.admins[1]`. Warnings (an email
+    whose domain routes to another tenant) are returned on the RoutingSet.
+    """
+    checker = RoutingChecker(tenant_name=tenant_name, tenant_id=tenant_id, others=others)
+    paths = {
+        "domain": join_path(path, "domains"),
+        "admin": join_path(path, "whitelist.admins"),
+        "user": join_path(path, "whitelist.users"),
+    }
+    items: list[Item] = []
+    for kind, values in (("domain", domains), ("admin", admins), ("user", users)):
+        for index, raw in enumerate(_as_list(values, paths[kind], checker)):
+            items.append(Item(raw, f"{paths[kind]}[{index}]", kind))
+    if sum(1 for i in items if i.kind == "domain") > MAX_DOMAINS:
+        checker.errors.append(
+            FieldError(
+                paths["domain"],
+                f"at most {MAX_DOMAINS} domains per tenant (login.set_domains sends the whole "
+                "list in one call)",
+            )
+        )
+    items = checker.normalise(items)
+    items = checker.refuse_repeats(items, describe=lambda seen: seen.path)
+    checker.refuse_conflicts(items)
+    checker.raise_if_errors()
+    checker.warn_about_cross_routing(items)
+    return RoutingSet(
+        tenant_name=tenant_name,
+        domains=[i.key for i in items if i.kind == "domain"],
+        admins=[i.key for i in items if i.kind == "admin"],
+        users=[i.key for i in items if i.kind == "user"],
+        warnings=checker.warnings,
+        path=path,
+    )
+
+
+def spec_login_validate(
+    login,
+    *,
+    tenant_name: str,
+    path: str,
+    tenant_id: int | None = None,
+    others: dict[str, str] | None = None,
+) -> RoutingSet:
+    """Check a SPEC tenant's `login:` section (`{domains: [...], whitelist: {admins, users}}`)."""
+    if login is None:
+        login = {}
+    if not isinstance(login, dict):
+        raise InvalidInput(FieldError(path, "must be a mapping with domains and whitelist"))
+    errors = [
+        FieldError(join_path(path, str(key)), "unknown key (known keys: domains, whitelist)")
+        for key in login
+        if key not in ("domains", "whitelist")
+    ]
+    whitelist = login.get("whitelist") or {}
+    if not isinstance(whitelist, dict):
+        errors.append(FieldError(join_path(path, "whitelist"), "must be a mapping"))
+        whitelist = {}
+    errors += [
+        FieldError(join_path(path, f"whitelist.{key}"), "unknown key (known keys: admins, users)")
+        for key in whitelist
+        if key not in ("admins", "users")
+    ]
+    try:
+        routing = routing_validate(
+            tenant_name=tenant_name,
+            domains=login.get("domains"),
+            admins=whitelist.get("admins"),
+            users=whitelist.get("users"),
+            path=path,
+            tenant_id=tenant_id,
+            others=others,
+        )
+    except InvalidInput as exc:
+        raise InvalidInput(errors + exc.errors) from None
+    if errors:
+        raise InvalidInput(errors)
+    return routing
