@@ -1,0 +1,430 @@
+"""Recording and running provisioning steps: in order per tenant, resumable, never twice.
+
+Each step is saved as "sent" before its call goes out and as "done", "failed" or "unknown"
+(answer lost) after. A create step that was sent before is first settled with a read call
+(LESSONS.md "Remote provisioning"): the company by name, the user by email; a credentials step
+whose answer was lost revokes the key nobody saw and creates a new pair. Independent tenants
+run concurrently in a bounded thread pool; one tenant's steps always run one after another.
+"""
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from console.apiserver import ApiClient, ApiError, CallRecord
+from console.apiserver.plan import PlannedCall
+from tenants.models import IssuedCredential, ProvisioningStep, Tenant, TenantAdmin
+
+from . import lookups
+from .calls import MissingId, StepSpec, fill
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+DEFAULT_CONCURRENCY = 8
+OPEN = [
+    ProvisioningStep.Status.PENDING,
+    ProvisioningStep.Status.SENT,
+    ProvisioningStep.Status.FAILED,
+    ProvisioningStep.Status.UNKNOWN,
+]
+ClientFactory = Callable[[Callable[[CallRecord], None]], ApiClient]
+
+
+class TenantBusy(Exception):
+    """Another run holds the tenant (someone else pressed Apply or Resume)."""
+
+
+@dataclass
+class IssuedSecret:
+    """New credentials, kept in memory only until they are shown once."""
+
+    email: str
+    access_key: str
+    secret_key: str = field(repr=False)
+
+
+@dataclass
+class RunOutcome:
+    tenant_id: int
+    tenant_name: str
+    ok: bool
+    done: int = 0
+    total: int = 0
+    failed_step: ProvisioningStep | None = None
+    error: str = ""
+    created: list[str] = field(default_factory=list)
+    credentials: list[IssuedSecret] = field(default_factory=list, repr=False)
+    calls: list[CallRecord] = field(default_factory=list, repr=False)
+    nothing_to_do: bool = False
+
+    def failure_line(self) -> str:
+        if self.ok:
+            return ""
+        step = self.failed_step
+        if step is None:
+            return f"{self.tenant_name}: {self.error}"
+        return (
+            f"{self.tenant_name}: step {step.position} ({step.description or step.endpoint}) "
+            f"failed: {self.error}"
+        )
+
+
+def record_run(tenant: Tenant, specs: Iterable[StepSpec]) -> int:
+    """Save the steps of a new run for the tenant; open steps of earlier runs are superseded.
+
+    Call inside the caller's transaction, with the tenant's admins already saved.
+    """
+    admins = {a.email: a for a in tenant.admins.all()}
+    tenant.steps.filter(status__in=OPEN).update(status=ProvisioningStep.Status.SUPERSEDED)
+    run = (tenant.steps.aggregate(m=Max("run"))["m"] or 0) + 1
+    rows = [
+        ProvisioningStep(
+            tenant=tenant,
+            run=run,
+            position=position,
+            kind=spec.kind,
+            admin=admins.get(spec.admin_email),
+            endpoint=spec.endpoint,
+            body=spec.body,
+            act_as=spec.act_as,
+            impersonate_as=spec.impersonate_as,
+            description=spec.description[:300],
+        )
+        for position, spec in enumerate(specs, start=1)
+    ]
+    ProvisioningStep.objects.bulk_create(rows)
+    return run
+
+
+def credentials_outstanding(admin: TenantAdmin) -> bool:
+    """True when the console set out to create credentials for the admin and never finished."""
+    latest = (
+        admin.steps.filter(kind=ProvisioningStep.Kind.CREDENTIALS_CREATE)
+        .order_by("-id")
+        .values_list("status", flat=True)
+        .first()
+    )
+    return latest is not None and latest != ProvisioningStep.Status.DONE
+
+
+def open_steps(tenant: Tenant) -> list[ProvisioningStep]:
+    run = tenant.steps.aggregate(m=Max("run"))["m"]
+    if run is None:
+        return []
+    return list(
+        tenant.steps.filter(run=run, status__in=OPEN).select_related("admin").order_by("position")
+    )
+
+
+def latest_run_steps(tenant: Tenant) -> list[ProvisioningStep]:
+    run = tenant.steps.aggregate(m=Max("run"))["m"]
+    if run is None:
+        return []
+    return list(tenant.steps.filter(run=run).select_related("admin").order_by("position"))
+
+
+def claim(tenant_id: int) -> bool:
+    """Take the tenant for one run; False if another live run holds it."""
+    now = timezone.now()
+    with transaction.atomic():
+        taken = (
+            Tenant.objects.filter(pk=tenant_id, deleted_at__isnull=True)
+            .filter(
+                ~Q(status=Tenant.Status.PROVISIONING)
+                | Q(lease_until__isnull=True)
+                | Q(lease_until__lt=now)
+            )
+            .update(status=Tenant.Status.PROVISIONING, lease_until=now + LEASE)
+        )
+    return taken == 1
+
+
+def run_tenant(
+    tenant_id: int, *, client: ApiClient, calls: list[CallRecord] | None = None
+) -> RunOutcome:
+    """Run the open steps of the tenant's latest run, in order, stopping at the first failure."""
+    if not claim(tenant_id):
+        raise TenantBusy("Someone else is applying this tenant right now; reload in a moment.")
+    tenant = Tenant.objects.get(pk=tenant_id)
+    steps = open_steps(tenant)
+    outcome = RunOutcome(
+        tenant_id=tenant.pk,
+        tenant_name=tenant.name,
+        ok=True,
+        total=len(steps),
+        nothing_to_do=not steps,
+        calls=calls if calls is not None else [],
+    )
+    try:
+        for step in steps:
+            if not _run_step(step, tenant, client, outcome):
+                outcome.ok = False
+                outcome.failed_step = step
+                outcome.error = step.error
+                break
+            outcome.done += 1
+            Tenant.objects.filter(pk=tenant.pk).update(lease_until=timezone.now() + LEASE)
+    except Exception as exc:  # noqa: BLE001 - an unexpected error must still release the tenant
+        log.exception("provisioning of tenant %s stopped", tenant.pk)
+        outcome.ok = False
+        outcome.error = f"the console stopped unexpectedly ({type(exc).__name__})"
+    finally:
+        status = Tenant.Status.ACTIVE if outcome.ok else Tenant.Status.FAILED
+        Tenant.objects.filter(pk=tenant.pk).update(
+            status=status, lease_until=None, updated_at=timezone.now()
+        )
+    return outcome
+
+
+def _admins(tenant: Tenant) -> dict[str, TenantAdmin]:
+    return {a.email: a for a in tenant.admins.all()}
+
+
+def _user_ids(tenant: Tenant) -> dict[str, str]:
+    return {a.email: a.user_id for a in tenant.admins.all() if a.user_id}
+
+
+def _save(step: ProvisioningStep, **changes) -> None:
+    for name, value in changes.items():
+        setattr(step, name, value)
+    step.save(update_fields=list(changes))
+
+
+def _finish(step: ProvisioningStep, *, result: dict | None = None, error: str = "") -> None:
+    _save(
+        step,
+        status=ProvisioningStep.Status.DONE,
+        result=result or {},
+        error=error,
+        finished_at=timezone.now(),
+    )
+
+
+def _fail(step: ProvisioningStep, exc: ApiError | str, *, unknown: bool = False) -> bool:
+    if isinstance(exc, ApiError):
+        unknown = exc.outcome_unknown
+        message = str(exc)
+        if unknown:
+            message += " — the answer was lost; the console checks before sending it again"
+    else:
+        message = exc
+    # A definite failure is finished (nothing changed); a lost answer stays open until settled.
+    _save(
+        step,
+        status=ProvisioningStep.Status.UNKNOWN if unknown else ProvisioningStep.Status.FAILED,
+        error=message,
+        finished_at=None if unknown else timezone.now(),
+    )
+    return False
+
+
+def _run_step(step: ProvisioningStep, tenant: Tenant, client: ApiClient, outcome) -> bool:
+    tenant.refresh_from_db(fields=["company_id"])
+    was_sent = step.status != ProvisioningStep.Status.PENDING or step.sent_at is not None
+    kind = step.kind
+    if was_sent and kind in (
+        ProvisioningStep.Kind.COMPANY_CREATE,
+        ProvisioningStep.Kind.USER_CREATE,
+    ):
+        try:
+            if _settle_create(step, tenant, client, outcome):
+                return True
+        except ApiError as exc:
+            _save(step, error=f"could not check whether the earlier attempt worked: {exc}")
+            return False
+    if kind == ProvisioningStep.Kind.CREDENTIALS_CREATE:
+        try:
+            if _lost_credential_steps(step).exists():
+                _revoke_unseen_keys(step, tenant, client)
+            else:
+                _snapshot_keys(step, tenant, client)
+        except MissingId as exc:
+            return _fail(step, f"cannot send yet: {exc}")
+        except ApiError as exc:
+            _save(step, error=f"could not list the user's keys first: {exc}")
+            return False
+
+    try:
+        call = PlannedCall(
+            endpoint=step.endpoint,
+            body=fill(step.body, company_id=tenant.company_id, user_ids=_user_ids(tenant)),
+            act_as=fill(step.act_as, company_id=tenant.company_id, user_ids=_user_ids(tenant)),
+            impersonate_as=fill(
+                step.impersonate_as, company_id=tenant.company_id, user_ids=_user_ids(tenant)
+            ),
+        )
+    except MissingId as exc:
+        return _fail(step, f"cannot send yet: {exc}")
+    _save(
+        step,
+        status=ProvisioningStep.Status.SENT,
+        attempts=step.attempts + 1,
+        sent_at=timezone.now(),
+        finished_at=None,
+        error="",
+    )
+    try:
+        data = call.execute(client)
+    except ApiError as exc:
+        return _fail(step, exc)
+    return _record_result(step, tenant, data, outcome)
+
+
+def _record_result(step, tenant, data: dict, outcome: RunOutcome) -> bool:
+    kind = step.kind
+    if kind == ProvisioningStep.Kind.COMPANY_CREATE:
+        company_id = str(data.get("id") or "")
+        if not company_id:
+            return _fail(step, "the server's answer had no company id", unknown=True)
+        Tenant.objects.filter(pk=tenant.pk).update(company_id=company_id)
+        tenant.company_id = company_id
+        outcome.created.append(f"company {tenant.name} ({company_id})")
+        _finish(step, result={"id": company_id})
+    elif kind == ProvisioningStep.Kind.USER_CREATE:
+        user_id = str(data.get("id") or "")
+        if not user_id:
+            return _fail(step, "the server's answer had no user id", unknown=True)
+        TenantAdmin.objects.filter(pk=step.admin_id).update(user_id=user_id)
+        outcome.created.append(f"admin user {step.body.get('email')} ({user_id})")
+        _finish(step, result={"id": user_id})
+    elif kind == ProvisioningStep.Kind.CREDENTIALS_CREATE:
+        creds = data.get("credentials") or {}
+        key, secret = creds.get("access_key"), creds.get("secret_key")
+        if not key or not secret:
+            return _fail(step, "the server's answer had no credentials", unknown=True)
+        with transaction.atomic():
+            IssuedCredential.objects.create(admin_id=step.admin_id, access_key=key)
+            _finish(step, result={"access_key": key})
+        email = step.admin.email if step.admin else ""
+        outcome.credentials.append(IssuedSecret(email=email, access_key=key, secret_key=secret))
+        outcome.created.append(f"credentials {key} for {email}")
+    else:
+        _finish(step)
+    return True
+
+
+def _settle_create(step, tenant: Tenant, client: ApiClient, outcome: RunOutcome) -> bool:
+    """Did an earlier attempt of this create step work? If so, record its id and say True."""
+    if step.kind == ProvisioningStep.Kind.COMPANY_CREATE:
+        if tenant.company_id:
+            _finish(step, result={"id": tenant.company_id}, error="")
+            return True
+        company = lookups.find_company_by_name(client, step.body.get("name", tenant.name))
+        if company is None:
+            return False
+        Tenant.objects.filter(pk=tenant.pk).update(company_id=company["id"])
+        tenant.company_id = company["id"]
+        outcome.created.append(
+            f"company {tenant.name} ({company['id']}, found after a lost answer)"
+        )
+        _finish(step, result={"id": company["id"], "found": True})
+        return True
+    admin = step.admin
+    email = step.body.get("email", "")
+    if admin is not None and admin.user_id:
+        _finish(step, result={"id": admin.user_id})
+        return True
+    user = lookups.find_user_by_email(client, email, tenant.company_id)
+    if user is None:
+        return False
+    TenantAdmin.objects.filter(pk=step.admin_id).update(user_id=user["id"])
+    outcome.created.append(f"admin user {email} ({user['id']}, found after a lost answer)")
+    _finish(step, result={"id": user["id"], "found": True})
+    return True
+
+
+def _lost_credential_steps(step):
+    if step.admin is None:
+        return ProvisioningStep.objects.none()
+    return step.admin.steps.filter(
+        kind=ProvisioningStep.Kind.CREDENTIALS_CREATE,
+        sent_at__isnull=False,
+        finished_at__isnull=True,
+    )
+
+
+def _snapshot_keys(step, tenant: Tenant, client: ApiClient) -> None:
+    """Before creating credentials for an existing user, note the keys the user already has.
+
+    After a lost answer only keys outside this list (and not shown by the console) are revoked,
+    so keys the admin made elsewhere are kept. A user created by the same run has none.
+    """
+    if "keys_before" in (step.result or {}):
+        return
+    created_here = tenant.steps.filter(
+        run=step.run,
+        kind=ProvisioningStep.Kind.USER_CREATE,
+        admin_id=step.admin_id,
+        status=ProvisioningStep.Status.DONE,
+    ).exists()
+    keys: list[str] = []
+    if not created_here:
+        user_id = fill(
+            step.impersonate_as, company_id=tenant.company_id, user_ids=_user_ids(tenant)
+        )
+        keys = lookups.list_access_keys(client, user_id)
+    _save(step, result={"keys_before": keys})
+
+
+def _revoke_unseen_keys(step, tenant: Tenant, client: ApiClient) -> None:
+    """After a lost credentials answer: revoke the key nobody saw, then create anew (LESSONS.md).
+
+    Kept: keys the console showed (IssuedCredential) and keys the user had before the lost call.
+    """
+    user_id = fill(step.impersonate_as, company_id=tenant.company_id, user_ids=_user_ids(tenant))
+    lost = list(_lost_credential_steps(step))
+    known = set(
+        IssuedCredential.objects.filter(admin_id=step.admin_id).values_list("access_key", flat=True)
+    )
+    for earlier in lost:
+        known.update((earlier.result or {}).get("keys_before") or [])
+    for key in lookups.list_access_keys(client, user_id):
+        if key in known:
+            continue
+        client.call("auth.revoke_credentials", {"access_key": key}, impersonate_as=user_id)
+        log.info("revoked access key %s of tenant %s that was never shown", key, tenant.pk)
+    # Settled: later checks must not look at these attempts again.
+    _lost_credential_steps(step).exclude(pk=step.pk).update(finished_at=timezone.now())
+    _save(step, result={"keys_before": sorted(known)})
+
+
+def run_many(
+    tenant_ids: list[int],
+    *,
+    client_factory: ClientFactory,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_done: Callable[[RunOutcome], None] | None = None,
+) -> list[RunOutcome]:
+    """Run several tenants' steps, up to `concurrency` tenants at a time."""
+
+    def one(tenant_id: int) -> RunOutcome:
+        calls: list[CallRecord] = []
+        client = client_factory(calls.append)
+        try:
+            outcome = run_tenant(tenant_id, client=client, calls=calls)
+        except TenantBusy as exc:
+            name = Tenant.objects.filter(pk=tenant_id).values_list("name", flat=True).first()
+            outcome = RunOutcome(tenant_id=tenant_id, tenant_name=name or "?", ok=False)
+            outcome.error = str(exc)
+        if on_done:
+            on_done(outcome)
+        return outcome
+
+    def in_worker(tenant_id: int) -> RunOutcome:
+        try:
+            return one(tenant_id)
+        finally:
+            # Each worker thread has its own database connection; give it back.
+            connection.close()
+
+    if concurrency <= 1 or len(tenant_ids) <= 1:
+        return [one(t) for t in tenant_ids]
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="apply") as pool:
+        return list(pool.map(in_worker, tenant_ids))

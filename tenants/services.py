@@ -1,0 +1,421 @@
+"""Changing tenants: every write goes through one of these, with its audit entry.
+
+Local changes and their audit entry share one `transaction.atomic()`. Calls to the apiserver are
+recorded as provisioning steps (tenants.provisioning) and run outside that transaction, so a
+failure part-way leaves a tenant that can be resumed, never a half-made one nobody knows about.
+Secrets never reach the audit log: new credentials live only in the returned RunOutcome.
+"""
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from console.apiserver import ApiClient, CallRecord, client_from_settings
+from console.audit import audit_record
+from console.validation import FieldError, InvalidInput
+from tenants.models import ProvisioningStep, Tenant, TenantAdmin
+from tenants.provisioning import calls as steps
+from tenants.provisioning.engine import (
+    RunOutcome,
+    latest_run_steps,
+    record_run,
+    run_tenant,
+)
+from tenants.validation import AdminInput, TenantInput
+
+STALE_MESSAGE = "This tenant was changed by someone else since you opened it; review and retry."
+EMPTY_LOGIN = {"domains": [], "whitelist": []}
+
+
+class TenantChanged(Exception):
+    """Optimistic locking: the version the form was rendered with is no longer current."""
+
+    def __init__(self, message: str = STALE_MESSAGE):
+        super().__init__(message)
+
+
+class NotAllowed(Exception):
+    """The tenant is not in a state that allows this (e.g. editing while provisioning)."""
+
+
+def tenant_snapshot(tenant: Tenant) -> dict:
+    return {
+        "name": tenant.name,
+        "company_id": tenant.company_id,
+        "allowed_users": tenant.allowed_users,
+        "features": list(tenant.features or []),
+        "exclude_features": list(tenant.exclude_features or []),
+        "status": tenant.status,
+        "origin": tenant.origin,
+        "admins": [a.email for a in tenant.admins.all()],
+    }
+
+
+# --- building steps -----------------------------------------------------------------------------
+
+
+def creation_steps(tenant: Tenant, data: TenantInput) -> list[steps.StepSpec]:
+    """multi_tenant_k8s.md "Create a Tenant", in the docs' order, for a saved tenant."""
+    specs = [
+        steps.company_create_step(
+            name=tenant.name,
+            allowed_users=tenant.allowed_users,
+            features=tenant.features,
+            exclude_features=tenant.exclude_features,
+        )
+    ]
+    for admin in data.admins:
+        specs.append(
+            steps.user_create_step(name=admin.name, email=admin.email, internal=admin.internal)
+        )
+        specs.append(steps.credentials_step(email=admin.email))
+    specs += login_steps(tenant, server_state=EMPTY_LOGIN) if data.login is not None else []
+    specs += sso_steps(tenant, data.sso) if data.sso is not None else []
+    return specs
+
+
+def login_steps(tenant: Tenant, *, server_state: dict | None, routing=None) -> list[steps.StepSpec]:
+    """The login.* calls that make the server's routing match (sso.routing), as the first admin."""
+    from sso.routing.services import routing_push_calls
+
+    first = tenant.admins.order_by("id").first()
+    if first is None:
+        return []
+    act_as = first.user_id or steps.user_id_of(first.email)
+    calls = routing_push_calls(
+        tenant=tenant, server_state=server_state, routing=routing, act_as=act_as
+    )
+    return [steps.call_step(call) for call in calls]
+
+
+def sso_steps(tenant: Tenant, sso) -> list[steps.StepSpec]:
+    """system.update_company_sso_config for multi-tenant login (sso.multitenant)."""
+    from sso.multitenant.services import tenant_sso_calls
+
+    company_id = tenant.company_id
+    # The builders put the tenant's company id in the body; before it exists, a placeholder.
+    tenant.company_id = company_id or steps.COMPANY_ID
+    try:
+        calls = tenant_sso_calls(tenant=tenant, sso=sso)
+    finally:
+        tenant.company_id = company_id
+    return [steps.call_step(call) for call in calls]
+
+
+# --- services -----------------------------------------------------------------------------------
+
+
+def _save_admins(tenant: Tenant, admins: list[AdminInput]) -> None:
+    for admin in admins:
+        TenantAdmin.objects.create(
+            tenant=tenant, name=admin.name, email=admin.email, internal=admin.internal
+        )
+
+
+def tenant_create(*, data: TenantInput, actor: str) -> Tenant:
+    """Save a new tenant and the steps that will create it; nothing is sent yet."""
+    try:
+        with transaction.atomic():
+            tenant = Tenant.objects.create(
+                name=data.name,
+                allowed_users=data.allowed_users,
+                features=data.features,
+                exclude_features=data.exclude_features,
+                origin=Tenant.Origin.CONSOLE,
+                status=Tenant.Status.PLANNED,
+            )
+            _save_admins(tenant, data.admins)
+            if data.login is not None:
+                from sso.routing.services import routing_save
+
+                routing_save(tenant=tenant, routing=data.login, actor=actor)
+            record_run(tenant, creation_steps(tenant, data))
+            audit_record(
+                actor=actor,
+                action="tenant.create",
+                target_type="tenant",
+                target_id=str(tenant.pk),
+                target_repr=tenant.name,
+                after=tenant_snapshot(tenant),
+                outcome="pending",
+            )
+    except IntegrityError:
+        # Another admin saved the same name or email between validation and now.
+        raise InvalidInput(
+            FieldError(
+                "name",
+                f"a tenant named '{data.name}' or one of these admins was just created by "
+                "someone else; reload and check",
+            )
+        ) from None
+    return tenant
+
+
+def run_action(tenant: Tenant) -> str:
+    kinds = {s.kind for s in latest_run_steps(tenant)}
+    if ProvisioningStep.Kind.COMPANY_CREATE in kinds or ProvisioningStep.Kind.USER_CREATE in kinds:
+        return "tenant.create"
+    if kinds == {ProvisioningStep.Kind.CREDENTIALS_CREATE}:
+        return "tenant.credentials.create"
+    return "tenant.update"
+
+
+def tenant_provision(
+    *, tenant: Tenant, actor: str, client: ApiClient | None = None, calls: list | None = None
+) -> RunOutcome:
+    """Run (or resume) the tenant's open steps and audit the outcome. Raises TenantBusy."""
+    records: list[CallRecord] = calls if calls is not None else []
+    if client is None:
+        client = client_from_settings(on_call=records.append)
+    action = run_action(tenant)
+    outcome = run_tenant(tenant.pk, client=client, calls=records)
+    audit_run(tenant_id=tenant.pk, outcome=outcome, actor=actor, action=action)
+    return outcome
+
+
+def audit_run(*, tenant_id: int, outcome: RunOutcome, actor: str, action: str) -> None:
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=action,
+            target_type="tenant",
+            target_id=str(tenant.pk),
+            target_repr=tenant.name,
+            after={
+                **tenant_snapshot(tenant),
+                "steps": [
+                    {"position": s.position, "endpoint": s.endpoint, "status": s.status}
+                    for s in latest_run_steps(tenant)
+                ],
+                "created": outcome.created,
+                "new_access_keys": [c.access_key for c in outcome.credentials],
+            },
+            calls=outcome.calls,
+            outcome="success" if outcome.ok else "failure",
+            error=outcome.failure_line(),
+        )
+
+
+def _claim_version(tenant_id: int, version: int, **changes) -> int:
+    """Bump the version if it is still `version`; raise TenantChanged otherwise."""
+    updated = Tenant.objects.filter(pk=tenant_id, version=version, deleted_at__isnull=True).update(
+        version=F("version") + 1, updated_at=timezone.now(), **changes
+    )
+    if updated != 1:
+        raise TenantChanged()
+    return version + 1
+
+
+def settings_changes(tenant: Tenant, *, allowed_users, features, exclude_features) -> dict:
+    """The keys of system.update_company_settings that differ (each key replaces the list)."""
+    body = {}
+    if list(features) != list(tenant.features or []):
+        body["features"] = list(features)
+    if list(exclude_features) != list(tenant.exclude_features or []):
+        body["exclude_features"] = list(exclude_features)
+    if allowed_users != tenant.allowed_users:
+        body["allowed_users"] = allowed_users  # None removes the limit (server default)
+    return body
+
+
+def tenant_update(
+    *,
+    tenant: Tenant,
+    version: int,
+    data: TenantInput,
+    actor: str,
+    client: ApiClient | None = None,
+) -> RunOutcome | None:
+    """Change allowed_users / features through system.update_company_settings.
+
+    Returns None when nothing changed. Raises TenantChanged (someone saved since `version`) or
+    NotAllowed (the tenant is not active on the server yet).
+    """
+    if tenant.status != Tenant.Status.ACTIVE or not tenant.company_id:
+        raise NotAllowed(
+            "Only an active tenant can be edited; finish or resume its provisioning first."
+        )
+    changes = settings_changes(
+        tenant,
+        allowed_users=data.allowed_users,
+        features=data.features,
+        exclude_features=data.exclude_features,
+    )
+    if not changes:
+        if tenant.version != version:
+            raise TenantChanged()
+        return None
+    before = tenant_snapshot(tenant)
+    with transaction.atomic():
+        _claim_version(
+            tenant.pk,
+            version,
+            allowed_users=data.allowed_users,
+            features=data.features,
+            exclude_features=data.exclude_features,
+        )
+        tenant.refresh_from_db()
+        record_run(
+            tenant,
+            [
+                steps.StepSpec(
+                    kind=ProvisioningStep.Kind.CALL,
+                    endpoint="system.update_company_settings",
+                    body={"company": tenant.company_id, **changes},
+                    description="Update the tenant's settings: " + ", ".join(changes),
+                )
+            ],
+        )
+        audit_record(
+            actor=actor,
+            action="tenant.update",
+            target_type="tenant",
+            target_id=str(tenant.pk),
+            target_repr=tenant.name,
+            before=before,
+            after=tenant_snapshot(tenant),
+            outcome="pending",
+        )
+    return tenant_provision(tenant=tenant, actor=actor, client=client)
+
+
+def tenant_credentials_create(
+    *, tenant: Tenant, admin: TenantAdmin, actor: str, client: ApiClient | None = None
+) -> RunOutcome:
+    """A new key pair for a tenant admin (impersonating the admin); shown once, never stored."""
+    if tenant.status != Tenant.Status.ACTIVE or not admin.user_id:
+        raise NotAllowed("Credentials can be created for an admin of an active tenant only.")
+    if admin.tenant_id != tenant.pk:
+        raise NotAllowed("This admin belongs to another tenant.")
+    with transaction.atomic():
+        record_run(tenant, [steps.credentials_step(email=admin.email)])
+        audit_record(
+            actor=actor,
+            action="tenant.credentials.create",
+            target_type="tenant",
+            target_id=str(tenant.pk),
+            target_repr=tenant.name,
+            after={"admin": admin.email},
+            outcome="pending",
+        )
+    return tenant_provision(tenant=tenant, actor=actor, client=client)
+
+
+def company_admins(client: ApiClient, company_id: str) -> list[dict]:
+    from tenants.provisioning.lookups import company_users
+
+    return [u for u in company_users(client, company_id) if u.get("role") == "admin"]
+
+
+def tenant_import(*, company: dict, actor: str, admins: list[dict] | None = None) -> Tenant:
+    """Adopt a company created outside the console (its id, name, defaults and admin users)."""
+    name = " ".join(str(company.get("name") or "").split())
+    company_id = str(company.get("id") or "")
+    if not name or not company_id:
+        raise InvalidInput(FieldError("company", "the server's company has no name or id"))
+    if Tenant.objects.filter(company_id=company_id).exists():
+        raise InvalidInput(FieldError("company", f"the company {company_id} is already imported"))
+    from tenants.validation import name_taken_by
+
+    other = name_taken_by(name, None)
+    if other is not None:
+        raise InvalidInput(
+            FieldError(
+                "name",
+                f"the console already has a tenant named '{other.name}' (names are compared "
+                "ignoring case); rename one of them first",
+            )
+        )
+    defaults = company.get("defaults") or {}
+    allowed = defaults.get("allowed_users")
+    try:
+        allowed = int(allowed) if allowed not in (None, "") else None
+    except (TypeError, ValueError):
+        allowed = None
+    taken = set(
+        TenantAdmin.objects.filter(
+            email__in=[str(a.get("email") or "").lower() for a in admins or []], released=False
+        ).values_list("email", flat=True)
+    )
+    with transaction.atomic():
+        tenant = Tenant.objects.create(
+            name=name[:100],
+            company_id=company_id,
+            allowed_users=allowed if allowed and allowed > 0 else None,
+            features=[str(f) for f in defaults.get("features") or []],
+            exclude_features=[str(f) for f in defaults.get("exclude_features") or []],
+            origin=Tenant.Origin.IMPORTED,
+            status=Tenant.Status.ACTIVE,
+        )
+        for user in admins or []:
+            email = str(user.get("email") or "").strip().lower()
+            if not email or email in taken:
+                continue
+            taken.add(email)
+            TenantAdmin.objects.create(
+                tenant=tenant,
+                name=str(user.get("name") or email)[:200],
+                email=email,
+                internal=bool(user.get("internal", True)),
+                user_id=str(user.get("id") or ""),
+            )
+        audit_record(
+            actor=actor,
+            action="tenant.import",
+            target_type="tenant",
+            target_id=str(tenant.pk),
+            target_repr=tenant.name,
+            after=tenant_snapshot(tenant),
+        )
+    return tenant
+
+
+def tenant_mark_deleted(*, tenant: Tenant, version: int, typed_name: str, actor: str) -> Tenant:
+    """After the admin ran the deletion runbook: mark the tenant deleted (there is no API)."""
+    if typed_name.strip() != tenant.name:
+        raise InvalidInput(FieldError("confirm_name", "type the tenant's name exactly to confirm"))
+    if tenant.is_deleted:
+        raise NotAllowed("This tenant is already marked as deleted.")
+    before = tenant_snapshot(tenant)
+    with transaction.atomic():
+        _claim_version(tenant.pk, version, status=Tenant.Status.DELETED, deleted_at=timezone.now())
+        # The runbook removed the company's users and routing; free their emails and domains.
+        tenant.admins.update(released=True)
+        tenant.login_domains.all().delete()
+        tenant.whitelist.all().delete()
+        tenant.steps.filter(status__in=["pending", "sent", "failed", "unknown"]).update(
+            status=ProvisioningStep.Status.SUPERSEDED
+        )
+        tenant.refresh_from_db()
+        audit_record(
+            actor=actor,
+            action="tenant.delete",
+            target_type="tenant",
+            target_id=str(tenant.pk),
+            target_repr=tenant.name,
+            before=before,
+            after=tenant_snapshot(tenant),
+        )
+    return tenant
+
+
+def tenant_discard(*, tenant: Tenant, actor: str) -> None:
+    """Forget a planned tenant none of whose calls were sent (nothing exists on the server)."""
+    if (
+        tenant.status != Tenant.Status.PLANNED
+        or tenant.steps.filter(sent_at__isnull=False).exists()
+    ):
+        raise NotAllowed("Only a tenant none of whose calls were sent can be discarded.")
+    before = tenant_snapshot(tenant)
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="tenant.delete",
+            target_type="tenant",
+            target_id=str(tenant.pk),
+            target_repr=tenant.name,
+            before=before,
+            after={"discarded": True},
+        )
+        tenant.delete()

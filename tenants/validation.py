@@ -1,0 +1,288 @@
+"""The one validation layer for a tenant: the create form, the edit form and SPEC files use it.
+
+Input is a plain mapping shaped like a SPEC's `tenants[]` entry; every problem is reported at
+once with its field path (`admins[0].email`, or `tenants[2].admins[0].email` in a SPEC).
+"""
+
+import unicodedata
+from dataclasses import dataclass, field
+
+from console.identifiers import normalize_email
+from console.validation import ErrorCollector, FieldError, InvalidInput, join_path
+from tenants.features import validate_feature_names
+from tenants.models import MAX_TENANT_NAME, Tenant, TenantAdmin
+
+MAX_ALLOWED_USERS = 1_000_000
+MAX_ADMINS = 20
+MAX_ADMIN_NAME = 200
+TENANT_KEYS = ("name", "allowed_users", "features", "exclude_features", "admins", "login", "sso")
+ADMIN_KEYS = ("name", "email", "internal")
+
+
+@dataclass
+class AdminInput:
+    name: str
+    email: str
+    internal: bool = True
+
+    def as_spec(self) -> dict:
+        return {"name": self.name, "email": self.email, "internal": self.internal}
+
+
+@dataclass
+class TenantInput:
+    """A validated tenant. `login`/`sso` are None when the input did not mention them."""
+
+    name: str
+    allowed_users: int | None = None
+    features: list[str] = field(default_factory=list)
+    exclude_features: list[str] = field(default_factory=list)
+    admins: list[AdminInput] = field(default_factory=list)
+    login: object | None = None  # sso.routing RoutingSet
+    sso: object | None = None  # sso.multitenant's validated settings
+    path: str = ""
+    tenant_id: int | None = None
+    warnings: list[FieldError] = field(default_factory=list)
+
+
+def fold(text: str) -> str:
+    return text.strip().casefold()
+
+
+def clean_name(value, path: str, errors: ErrorCollector) -> str:
+    if not isinstance(value, str):
+        errors.add(path, "is required (a text value)" if value is None else "must be text")
+        return ""
+    name = " ".join(value.split())
+    if not name:
+        errors.add(path, "is required")
+    elif len(name) > MAX_TENANT_NAME:
+        errors.add(path, f"is {len(name)} characters; at most {MAX_TENANT_NAME} are allowed")
+    elif any(unicodedata.category(ch).startswith("C") for ch in name):
+        errors.add(path, "contains control or invisible characters")
+    return name
+
+
+def clean_allowed_users(value, path: str, errors: ErrorCollector) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.add(path, f"must be a whole number from 1 to {MAX_ALLOWED_USERS:,} (or empty)")
+        return None
+    if value < 1:
+        errors.add(
+            path, f"must be at least 1 (leave it empty for the server's default); got {value}"
+        )
+        return None
+    if value > MAX_ALLOWED_USERS:
+        errors.add(path, f"must be at most {MAX_ALLOWED_USERS:,}; got {value:,}")
+        return None
+    return value
+
+
+def clean_features(data: dict, path: str, errors: ErrorCollector) -> tuple[list, list]:
+    lists = {}
+    for key in ("features", "exclude_features"):
+        try:
+            lists[key] = validate_feature_names(data.get(key), join_path(path, key))
+        except InvalidInput as exc:
+            errors.extend(exc)
+            lists[key] = []
+    added = set(lists["features"])
+    for index, name in enumerate(lists["exclude_features"]):
+        if name in added:
+            errors.add(
+                join_path(path, f"exclude_features[{index}]"),
+                f"'{name}' is also in features; a feature cannot be both added and excluded",
+            )
+    return lists["features"], lists["exclude_features"]
+
+
+def clean_admins(value, path: str, errors: ErrorCollector) -> list[AdminInput]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        errors.add(path, "must be a list of admins (name, email, internal)")
+        return []
+    if len(value) > MAX_ADMINS:
+        errors.add(path, f"at most {MAX_ADMINS} admins per tenant")
+    admins: list[AdminInput] = []
+    first_seen: dict[str, str] = {}
+    for index, item in enumerate(value):
+        item_path = join_path(path, f"[{index}]")
+        if not isinstance(item, dict):
+            errors.add(item_path, "must be a mapping with name, email and internal")
+            continue
+        for key in item:
+            if key not in ADMIN_KEYS:
+                errors.add(
+                    join_path(item_path, str(key)),
+                    f"unknown key (known keys: {', '.join(ADMIN_KEYS)})",
+                )
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            errors.add(join_path(item_path, "name"), "is required")
+            name = ""
+        elif len(name.strip()) > MAX_ADMIN_NAME:
+            errors.add(join_path(item_path, "name"), f"at most {MAX_ADMIN_NAME} characters")
+        email_path = join_path(item_path, "email")
+        email = ""
+        raw_email = item.get("email")
+        if not isinstance(raw_email, str):
+            errors.add(email_path, "is required (an email address)")
+        else:
+            try:
+                email = normalize_email(raw_email, email_path)
+            except InvalidInput as exc:
+                errors.extend(exc)
+        if email and email in first_seen:
+            errors.add(email_path, f"'{email}' is listed twice (also at {first_seen[email]})")
+            email = ""
+        elif email:
+            first_seen[email] = email_path
+        internal = item.get("internal", True)
+        if internal is None:
+            internal = True
+        if not isinstance(internal, bool):
+            errors.add(join_path(item_path, "internal"), "must be true or false")
+            internal = True
+        admins.append(AdminInput(name=(name or "").strip(), email=email, internal=internal))
+    return admins
+
+
+def refuse_admins_of_other_tenants(
+    admins: list[AdminInput],
+    path: str,
+    errors: ErrorCollector,
+    *,
+    tenant_name: str,
+    tenant_id: int | None,
+    others: dict[str, str] | None = None,
+) -> None:
+    """An admin email belongs to one tenant (auth.create_user needs a unique email)."""
+    emails = [a.email for a in admins if a.email]
+    if not emails:
+        return
+    rows = TenantAdmin.objects.filter(email__in=emails, released=False)
+    if tenant_id is not None:
+        rows = rows.exclude(tenant_id=tenant_id)
+    owners = dict(rows.values_list("email", "tenant__name"))
+    for other_email, other_tenant in (others or {}).items():
+        owners.setdefault(other_email, other_tenant)
+    for index, admin in enumerate(admins):
+        other = owners.get(admin.email)
+        if other and fold(other) != fold(tenant_name):
+            errors.add(
+                join_path(path, f"[{index}].email"),
+                f"'{admin.email}' is already an admin of tenant '{other}'; a user belongs to "
+                f"one tenant, so it cannot also be an admin of '{tenant_name}'",
+            )
+
+
+def name_taken_by(name: str, tenant_id: int | None) -> Tenant | None:
+    rows = Tenant.objects.filter(name__iexact=name, deleted_at__isnull=True)
+    if tenant_id is not None:
+        rows = rows.exclude(pk=tenant_id)
+    # SQLite's iexact folds ASCII only; compare with casefold() for the rest.
+    for tenant in rows.only("id", "name")[:1]:
+        return tenant
+    wanted = fold(name)
+    if not name.isascii():
+        for tenant in Tenant.objects.filter(deleted_at__isnull=True).only("id", "name"):
+            if fold(tenant.name) == wanted and tenant.pk != tenant_id:
+                return tenant
+    return None
+
+
+def validate_tenant(
+    data,
+    path: str = "",
+    *,
+    tenant_id: int | None = None,
+    check_name: bool = True,
+    require_admin: bool = False,
+    others: dict[str, str] | None = None,
+    other_admins: dict[str, str] | None = None,
+) -> TenantInput:
+    """Check one tenant; raise InvalidInput with every problem and its field path.
+
+    `check_name`: refuse a name another tenant has (ignoring case). A SPEC passes False since
+    there a matching name *is* the same tenant. `others`/`other_admins`: routing keys and admin
+    emails of the other tenants of the same SPEC, `{key: tenant name}`.
+    """
+    errors = ErrorCollector()
+    if not isinstance(data, dict):
+        raise InvalidInput(FieldError(path, "must be a mapping (name, admins, …)"))
+    for key in data:
+        if key not in TENANT_KEYS:
+            errors.add(
+                join_path(path, str(key)), f"unknown key (known keys: {', '.join(TENANT_KEYS)})"
+            )
+    before = len(errors.errors)
+    name = clean_name(data.get("name"), join_path(path, "name"), errors)
+    if name and check_name and len(errors.errors) == before:
+        other = name_taken_by(name, tenant_id)
+        if other is not None:
+            errors.add(
+                join_path(path, "name"),
+                f"a tenant named '{other.name}' already exists (names are compared ignoring case)",
+            )
+    allowed = clean_allowed_users(
+        data.get("allowed_users"), join_path(path, "allowed_users"), errors
+    )
+    features, excluded = clean_features(data, path, errors)
+    admins_path = join_path(path, "admins")
+    admins = clean_admins(data.get("admins"), admins_path, errors)
+    if require_admin and not admins:
+        errors.add(join_path(admins_path, "[0].email"), "a tenant needs at least one admin")
+    refuse_admins_of_other_tenants(
+        admins, admins_path, errors, tenant_name=name, tenant_id=tenant_id, others=other_admins
+    )
+    result = TenantInput(
+        name=name,
+        allowed_users=allowed,
+        features=features,
+        exclude_features=excluded,
+        admins=admins,
+        path=path,
+        tenant_id=tenant_id,
+    )
+    if data.get("login") is not None:
+        from sso.routing.validation import spec_login_validate
+
+        login_path = join_path(path, "login")
+        try:
+            result.login = spec_login_validate(
+                data["login"],
+                tenant_name=name or "?",
+                path=login_path,
+                tenant_id=tenant_id,
+                others=others,
+            )
+            result.warnings.extend(result.login.warnings)
+        except InvalidInput as exc:
+            errors.errors.extend(exc.errors)
+        if result.login is not None and result.login.keys() and not admins:
+            has_admin = (
+                tenant_id is not None
+                and TenantAdmin.objects.filter(tenant_id=tenant_id).exclude(user_id="").exists()
+            )
+            if not has_admin:
+                errors.add(
+                    login_path,
+                    "needs at least one admin in admins: login.* calls act as the tenant's "
+                    "first admin",
+                )
+    if data.get("sso") is not None:
+        sso_path = join_path(path, "sso")
+        try:
+            from sso.multitenant.services import tenant_sso_validate
+        except ImportError:
+            errors.add(sso_path, "multi-tenant SSO settings are not available in this console")
+        else:
+            try:
+                result.sso = tenant_sso_validate(data["sso"], sso_path)
+            except InvalidInput as exc:
+                errors.errors.extend(exc.errors)
+    errors.raise_if_any()
+    return result
