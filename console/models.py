@@ -1,0 +1,1 @@
+from console.audit.models import AuditEntry  # noqa: F401
