@@ -164,12 +164,14 @@ def get_companies(call: Call, body: dict) -> dict:
     f.check_keys(body, allowed={"id", "name", "only_fields", "page", "page_size"})
     companies = call.state.companies
     if body.get("id") is not None:
-        wanted = f.string_list(body["id"], "id")
+        wanted = f.string_list(body["id"], "id", single=True)
         selected = [companies[i] for i in wanted if i in companies]
     elif body.get("name") is not None:
         ids = call.state.company_ids_by_name
         selected = [
-            companies[i] for n in f.string_list(body["name"], "name") for i in ids.get(fold(n), [])
+            companies[i]
+            for n in f.string_list(body["name"], "name", single=True)
+            for i in ids.get(fold(n), [])
         ]
     else:
         selected = list(companies.values())
@@ -393,18 +395,21 @@ def get_all_users(call: Call, body: dict) -> dict:
     state = call.state
     companies = [call.company]
     if body.get("company") is not None:
-        companies = f.string_list(body["company"], "company")
+        companies = f.string_list(body["company"], "company", single=True)
         if call.role not in SYSTEM_ROLES and companies != [call.company]:
             raise errors.fields_not_allowed_for_role(
                 "must be empty or your own company", role=call.role, field="company"
             )
     if body.get("email") is not None:
         found = (
-            state.user_ids_by_email.get(fold(e)) for e in f.string_list(body["email"], "email")
+            state.user_ids_by_email.get(fold(e))
+            for e in f.string_list(body["email"], "email", single=True)
         )
         users = [state.users[i] for i in found if i]
     elif body.get("id") is not None:
-        users = [state.users[i] for i in f.string_list(body["id"], "id") if i in state.users]
+        users = [
+            state.users[i] for i in f.string_list(body["id"], "id", single=True) if i in state.users
+        ]
     else:
         users = list(state.users.values())
     users = [u for u in users if u["company"] in companies]

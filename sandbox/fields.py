@@ -78,9 +78,10 @@ def non_negative_int(body: dict, name: str, default: int | None = None) -> int |
     return value
 
 
-def string_list(value, label: str, *, allow_empty: bool = True) -> list[str]:
-    """A list of non-empty strings, stripped, duplicates dropped (first spelling kept)."""
-    if isinstance(value, str):
+def string_list(value, label: str, *, allow_empty: bool = True, single: bool = False) -> list[str]:
+    """A list of non-empty strings, stripped, duplicates dropped (first spelling kept).
+    With `single`, one string stands for a list of one (query filters)."""
+    if single and isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
         raise errors.fields_type_error(f"{label} must be a list of strings", **{label: value})
