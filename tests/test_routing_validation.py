@@ -205,7 +205,8 @@ def test_save_replaces_the_routing_and_writes_an_audit_entry(acme):
     entry = AuditEntry.objects.get(action="login.routing.update")
     assert entry.target_id == str(acme.pk)
     assert entry.before["domains"] == ["old.io"]
-    assert entry.after["whitelist"] == {"x@old.io": True, "y@acme.io": False}
+    assert entry.after["admins"] == ["x@old.io"] and entry.after["users"] == ["y@acme.io"]
+    assert entry.before["users"] == ["x@old.io"]  # its role before the change
 
 
 def test_saving_the_same_routing_twice_changes_nothing(acme):

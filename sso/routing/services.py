@@ -84,6 +84,25 @@ class RoutingChange:
             or self.role_changed
         )
 
+    def audit_lists(self) -> tuple[dict, dict]:
+        """What was removed (before) and what was added (after), as plain lists of keys.
+
+        An email whose role changed is in both: under its old role before, its new one after.
+        """
+        old = {**self.whitelist_removed, **{e: not a for e, a in self.role_changed.items()}}
+        new = {**self.whitelist_added, **self.role_changed}
+        before = {
+            "domains": self.domains_removed,
+            "admins": sorted(e for e, a in old.items() if a),
+            "users": sorted(e for e, a in old.items() if not a),
+        }
+        after = {
+            "domains": self.domains_added,
+            "admins": sorted(e for e, a in new.items() if a),
+            "users": sorted(e for e, a in new.items() if not a),
+        }
+        return before, after
+
     def summary(self) -> str:
         parts = []
         for count, text in (
@@ -143,17 +162,7 @@ def routing_save(
             if change.empty:
                 return change
             _write(tenant, change)
-            after = {
-                "domains": change.domains_added,
-                "whitelist": {**change.whitelist_added, **change.role_changed},
-            }
-            before = {
-                "domains": change.domains_removed,
-                "whitelist": {
-                    **change.whitelist_removed,
-                    **{e: not a for e, a in change.role_changed.items()},
-                },
-            }
+            before, after = change.audit_lists()
             if source:
                 after["source"] = source
             audit_record(

@@ -28,6 +28,8 @@ class RoutingSet:
     users: list[str] = field(default_factory=list)
     warnings: list[FieldError] = field(default_factory=list)
     path: str = ""
+    # Where each key came from when that is not a list index (a bulk import's "line 7").
+    locations: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def whitelist(self) -> dict[str, bool]:
@@ -50,6 +52,8 @@ class RoutingSet:
         }
 
     def path_of(self, key: str) -> str:
+        if key in self.locations:
+            return self.locations[key]
         for name, items in (
             ("domains", self.domains),
             ("whitelist.admins", self.admins),
