@@ -1,0 +1,51 @@
+"""`manage.py verify_audit [--anchor SEQ:HASH]`: check the audit log's hash chain.
+
+Exit codes: 0 the chain is intact; 3 the chain is broken (the message names the first broken
+entry and what is wrong); 2 bad input (an unreadable --anchor); 1 the database failed.
+"""
+
+import re
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
+
+from console.audit.verify import verify_chain
+
+EXIT_BROKEN = 3
+ANCHOR = re.compile(r"^#?(\d+):([0-9a-f]{64})$")
+
+
+class Command(BaseCommand):
+    help = "Walk the audit log's hash chain; exit 0 when intact, 3 naming the first broken entry."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--anchor",
+            metavar="SEQ:HASH",
+            help="an entry's seq and hash noted earlier (printed by a previous run); also "
+            "detects entries removed from the end of the log",
+        )
+
+    def handle(self, *args, anchor=None, **options):
+        parsed = None
+        if anchor:
+            match = ANCHOR.match(anchor.strip().lower())
+            if not match:
+                raise CommandError(
+                    "--anchor: expected SEQ:HASH (a number, a colon and 64 hex digits), "
+                    f"got {anchor!r}",
+                    returncode=2,
+                )
+            parsed = (int(match.group(1)), match.group(2))
+        try:
+            report = verify_chain(anchor=parsed)
+        except DatabaseError as exc:
+            raise CommandError(f"cannot read the audit log: {exc}", returncode=1) from None
+        if report.intact:
+            head = f"; head #{report.head_seq} {report.head_hash}" if report.count else ""
+            self.stdout.write(f"{report.count} entries, chain intact{head}")
+            return
+        self.stderr.write(
+            f"audit chain BROKEN at {report.problem} ({report.count} entries before it verified)"
+        )
+        raise SystemExit(EXIT_BROKEN)
