@@ -45,7 +45,7 @@ class Reply:
 class FaultPlan:
     """An injected failure for the next `times` calls of `endpoint` ("*": any endpoint).
 
-    status >= 400: the call is not executed and answers with that status.
+    status >= 400, or raw given: the call is not executed and answers with that status.
     drop_answer: the call is executed, then the connection is closed without an answer.
     delay_ms: wait this long before answering (with status < 400: executed, just slow).
     raw: answer this text (as text/html) instead of a JSON envelope, e.g. a proxy's error page.
@@ -141,7 +141,7 @@ class SandboxApp:
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         plan = self._take_fault(meta.endpoint)
-        if plan and plan.status >= 400 and not plan.drop_answer:
+        if plan and (plan.status >= 400 or plan.raw is not None) and not plan.drop_answer:
             time.sleep(plan.delay_ms / 1000)
             record["status"] = plan.status
             if plan.raw is not None:
