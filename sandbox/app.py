@@ -12,6 +12,7 @@ import re
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ PATH_RE = re.compile(r"^/?(?:v(?P<version>\d+\.?\d*)/)?(?P<name>[a-zA-Z_]\w*\.[a
 CONTROL_PREFIX = "sandbox."
 HEADER_PREFIXES = ("x-clearml-", "x-trains-")
 AUTOSAVE_SECONDS = 0.25
+MAX_RECORDED_CALLS = 10_000
 
 
 class SandboxError(Exception):
@@ -93,7 +95,8 @@ class SandboxApp:
         self._initial_options = (max(0, int(latency_ms)), bool(unique_company_names))
         self.latency_ms, self.unique_company_names = self._initial_options
         self.faults: list[FaultPlan] = []
-        self.requests: list[dict] = []
+        # The most recent calls (a long `make run` session must not grow without end).
+        self.requests: deque[dict] = deque(maxlen=MAX_RECORDED_CALLS)
         self.state = State()
         self.state.add_credentials(ROOT_USER_ID, key=self.key, secret=self.secret, runtime=True)
         self.state_file = Path(state_file) if state_file else None
