@@ -1,0 +1,50 @@
+"""The snippet fragment (format tabs, htmx) and the download, for any registered snippet source."""
+
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from .render import FORMATS, SECRET_MODES
+from .web import FILE_SUFFIX, build_snippet, get_snippet_source, snippet_download_response
+
+
+def _plain(text: str, status: int) -> HttpResponse:
+    return HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+@never_cache
+@require_GET
+def snippet_show(request, source: str):
+    snippet = build_snippet(request, source)
+    template = (
+        "console/_snippet.html"
+        if request.htmx and not request.htmx.boosted
+        else "console/snippet_page.html"
+    )
+    response = render(request, template, {"snippet": snippet})
+    response["Vary"] = "HX-Request"
+    if snippet.has_secrets:
+        response["Cache-Control"] = "no-store"
+    return response
+
+
+@never_cache
+@require_GET
+def snippet_download(request, source: str):
+    src = get_snippet_source(source)
+    fmt = request.GET.get("format", "helm")
+    secrets = request.GET.get("secrets", "inline")
+    if fmt not in FORMATS:
+        return _plain(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}", 400)
+    if secrets not in SECRET_MODES:
+        return _plain(f"unknown secrets mode {secrets!r}; choose inline or secret-ref", 400)
+    if fmt != "helm":
+        secrets = "inline"
+    try:
+        settings = list(src.settings(request))
+    except ValueError as exc:
+        return _plain(str(exc), 400)
+    return snippet_download_response(
+        settings, fmt, src.filename + FILE_SUFFIX[fmt], secrets=secrets
+    )

@@ -1,0 +1,226 @@
+"""Showing snippets in pages: named sources, the `_snippet.html` partial's data, and downloads.
+
+A page that shows variables registers a *snippet source*: a function that takes the request and
+returns the list of EnvSetting to show. The page then builds a `Snippet` for the partial
+(`build_snippet(request, "groups")`), and the console's snippet views serve the same source as an
+htmx fragment (format tabs) and as a download. Because downloads recompute the settings on the
+server from the source, no value ever travels in a URL. See docs/snippets.md.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
+
+from .render import DEFAULT_SECRET_NAME, FORMATS, SECRET_MODES, EnvSetting, render
+
+FORMAT_LABELS = {
+    "helm": "Helm values",
+    "compose": "docker-compose",
+    "env": "env file",
+    "shell": "shell",
+}
+FILE_SUFFIX = {
+    "helm": ".values.yaml",
+    "compose": ".compose.yml",
+    "env": ".env",
+    "shell": ".sh",
+}
+SECRET_PLACEHOLDER = "<secret hidden on the page: use Download>"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class SnippetSource:
+    name: str
+    settings: Callable[[HttpRequest], list[EnvSetting]]
+    title: str
+    filename: str
+    # Query parameters the source reads from request.GET; kept in the fragment/download URLs.
+    params: tuple[str, ...] = ()
+
+
+_SOURCES: dict[str, SnippetSource] = {}
+
+
+def register_snippet_source(
+    name: str,
+    func: Callable[[HttpRequest], list[EnvSetting]] | None = None,
+    *,
+    title: str = "",
+    filename: str = "",
+    params: tuple[str, ...] = (),
+):
+    """Register `func(request) -> list[EnvSetting]` under `name`; usable as a decorator."""
+
+    def decorator(f):
+        _SOURCES[name] = SnippetSource(
+            name=name,
+            settings=f,
+            title=title or name,
+            filename=filename or f"clearml-{name}",
+            params=tuple(params),
+        )
+        return f
+
+    return decorator(func) if func is not None else decorator
+
+
+def get_snippet_source(name: str) -> SnippetSource:
+    try:
+        return _SOURCES[name]
+    except KeyError:
+        raise Http404("No such snippet.") from None
+
+
+@dataclass
+class SnippetLink:
+    label: str
+    href: str
+    hx_get: str
+    current: bool
+
+
+@dataclass
+class Snippet:
+    """Everything `templates/console/_snippet.html` shows, ready to render."""
+
+    source: str
+    title: str
+    dom_id: str
+    fmt: str
+    secrets: str
+    text: str = ""
+    error: str = ""
+    filename: str = ""
+    download_url: str = ""
+    has_secrets: bool = False
+    masked: bool = False
+    count: int = 0
+    tabs: list[SnippetLink] = field(default_factory=list)
+    secret_modes: list[SnippetLink] = field(default_factory=list)
+
+
+def _choice(value: str | None, allowed, default: str) -> str:
+    return value if value in allowed else default
+
+
+def _query(base: dict, **changes) -> str:
+    params = {**base, **changes}
+    return urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+
+def masked_settings(settings: list[EnvSetting]) -> list[EnvSetting]:
+    """The same settings with every secret value replaced by a visible placeholder."""
+    return [
+        EnvSetting(s.name, SECRET_PLACEHOLDER, secret=True, service=s.service, hocon=s.hocon)
+        if s.secret
+        else s
+        for s in settings
+    ]
+
+
+def build_snippet(
+    request: HttpRequest,
+    source: str,
+    *,
+    fmt: str | None = None,
+    secrets: str | None = None,
+    reveal_secrets: bool = False,
+) -> Snippet:
+    """The partial's data for snippet source `source`, in the format the request asks for.
+
+    The format and secrets mode come from `?format=`/`?secrets=` unless given. Secret values are
+    replaced by a placeholder on the page unless `reveal_secrets`; the Download link always
+    carries the real values (served with Cache-Control: no-store).
+    """
+    src = get_snippet_source(source)
+    fmt = _choice(fmt or request.GET.get("format"), FORMATS, "helm")
+    secrets = _choice(secrets or request.GET.get("secrets"), SECRET_MODES, "inline")
+    if fmt != "helm":
+        secrets = "inline"
+    source_params = {p: request.GET.get(p, "") for p in src.params}
+    page_path, page_params = _page_base(request)
+    fragment_url = reverse("snippets:show", args=[source])
+    download_url = reverse("snippets:download", args=[source])
+    snippet = Snippet(
+        source=source,
+        title=src.title,
+        dom_id=f"snippet-{source}",
+        fmt=fmt,
+        secrets=secrets,
+        filename=src.filename + FILE_SUFFIX[fmt],
+        download_url=f"{download_url}?{_query(source_params, format=fmt, secrets=secrets)}",
+    )
+    for name in FORMATS:
+        snippet.tabs.append(
+            SnippetLink(
+                label=FORMAT_LABELS[name],
+                href=_page_href(request, page_path, page_params, format=name, secrets=secrets),
+                hx_get=f"{fragment_url}?{_query(source_params, format=name, secrets=secrets)}",
+                current=name == fmt,
+            )
+        )
+    try:
+        settings = list(src.settings(request))
+        snippet.count = len(settings)
+        snippet.has_secrets = any(s.secret for s in settings)
+        if snippet.has_secrets and not reveal_secrets:
+            settings = masked_settings(settings)
+            snippet.masked = True
+        snippet.text = render(settings, fmt, secrets=secrets)
+    except ValueError as exc:
+        snippet.error = str(exc)
+    if fmt == "helm" and snippet.has_secrets:
+        for mode, label in (("inline", "Secrets inline"), ("secret-ref", "Secrets in a v1 Secret")):
+            snippet.secret_modes.append(
+                SnippetLink(
+                    label=label,
+                    href=_page_href(request, page_path, page_params, format=fmt, secrets=mode),
+                    hx_get=f"{fragment_url}?{_query(source_params, format=fmt, secrets=mode)}",
+                    current=mode == secrets,
+                )
+            )
+    return snippet
+
+
+def _page_base(request: HttpRequest) -> tuple[str, dict]:
+    """The page the snippet is shown on: the request itself, or for an htmx fragment request the
+    page htmx is on (HX-Current-URL), so a tab's href always reloads the whole page."""
+    htmx = getattr(request, "htmx", None)
+    current = htmx.current_url_abs_path if htmx else None
+    if current:
+        parts = urlsplit(current)
+        return parts.path, dict(parse_qsl(parts.query))
+    return request.path, dict(request.GET.items())
+
+
+def _page_href(request, page_path, page_params, **changes) -> str:
+    # Without JavaScript a tab reloads the page it is on with the new choice.
+    return f"{page_path}?{_query(page_params, **changes)}"
+
+
+def snippet_download_response(
+    settings: list[EnvSetting],
+    fmt: str,
+    filename: str,
+    *,
+    secrets: str = "inline",
+    secret_name: str = DEFAULT_SECRET_NAME,
+) -> HttpResponse:
+    """An attachment with the rendered snippet; 400 with the reason when it cannot be rendered.
+
+    Responses are `no-store` whenever a setting is secret, so no cache keeps the values.
+    """
+    try:
+        text = render(settings, fmt, secrets=secrets, secret_name=secret_name)
+    except ValueError as exc:
+        return HttpResponse(str(exc) + "\n", status=400, content_type="text/plain; charset=utf-8")
+    content_type = "application/yaml" if fmt in ("helm", "compose") else "text/plain"
+    response = HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    if any(s.secret for s in settings):
+        response["Cache-Control"] = "no-store"
+    return response
