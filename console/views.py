@@ -12,6 +12,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import signin
+from .audit import auth_events
 from .connection_status import connection_status
 from .middleware import health_response
 
@@ -31,6 +32,7 @@ def signin_view(request):
     if request.method == "POST":
         address = signin.client_address(request)
         if signin.lockout_remaining(username, address):
+            auth_events.record_signin_failed(request, username, locked_out=True)
             error = "Too many failed sign-ins. Wait a few minutes and try again."
             return render(
                 request,
@@ -42,8 +44,10 @@ def signin_view(request):
         if user is not None:
             signin.clear_failures(username, address)
             login(request, user)
+            auth_events.record_signin(request)
             return redirect(next_url or "dashboard")
         signin.record_failure(username, address)
+        auth_events.record_signin_failed(request, username)
         time.sleep(SLOWDOWN_SECONDS if _recent_failures(username, address) else 0)
         error = "The user name or password is not right."
     return render(
@@ -63,6 +67,7 @@ def _recent_failures(username: str, address: str) -> bool:
 
 @require_POST
 def signout_view(request):
+    auth_events.record_signout(request)
     logout(request)
     return redirect("signin")
 

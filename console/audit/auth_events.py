@@ -1,0 +1,72 @@
+"""Audit entries for signing in and out (`auth.signin`, `auth.signin.failed`, `auth.signout`).
+
+A failed sign-in records neither the password nor an unknown user name (people type their
+password into the user name field), only whether the name was the admin's, and the address.
+While an account is locked out, one refused attempt per lockout window is recorded, so a
+password-guessing burst cannot flood the log.
+"""
+
+import hashlib
+
+from django.conf import settings
+from django.core.cache import cache
+
+from console import signin
+
+from .service import actor_for_request, audit_record
+
+
+def _details(request, username: str) -> dict:
+    known = username == signin.ADMIN_USERNAME
+    return {
+        "username": username if known else "(not a console user)",
+        "address": signin.client_address(request),
+    }
+
+
+def record_signin(request) -> None:
+    audit_record(
+        actor=actor_for_request(request),
+        action="auth.signin",
+        target_type="user",
+        target_id=request.user.get_username(),
+        target_repr=request.user.get_username(),
+        after={"address": signin.client_address(request)},
+    )
+
+
+def record_signin_failed(request, username: str, *, locked_out: bool = False) -> None:
+    details = _details(request, username)
+    if locked_out:
+        key = (
+            "audit:signin-refused:"
+            + hashlib.sha256(f"{username}\0{details['address']}".encode()).hexdigest()
+        )
+        if not cache.add(key, 1, timeout=settings.SIGNIN_LOCKOUT_SECONDS):
+            return
+    audit_record(
+        actor="anonymous",
+        action="auth.signin.failed",
+        target_type="user",
+        target_id=details["username"],
+        target_repr=details["username"],
+        after=details,
+        outcome="refused" if locked_out else "failure",
+        error=(
+            "too many failed sign-ins: locked out (later refusals in this window not recorded)"
+            if locked_out
+            else "wrong user name or password"
+        ),
+    )
+
+
+def record_signout(request) -> None:
+    if not request.user.is_authenticated:
+        return
+    audit_record(
+        actor=actor_for_request(request),
+        action="auth.signout",
+        target_type="user",
+        target_id=request.user.get_username(),
+        target_repr=request.user.get_username(),
+    )
