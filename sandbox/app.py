@@ -137,7 +137,8 @@ class SandboxApp:
             "act_as": _header(headers, "act-as"),
             "impersonate_as": _header(headers, "impersonate-as"),
             "body": None,
-        }
+            "duration_ms": None,
+        }  # every key set now: readers copy records while handler threads fill them in
         with self._log_lock:
             self.requests.append(record)
         started = time.monotonic()
