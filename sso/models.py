@@ -149,3 +149,8 @@ class RoutingImport(models.Model):
 
     def __str__(self) -> str:
         return f"import #{self.pk} of {self.tenant_id} ({self.status})"
+
+
+# Identity providers and multi-tenant login live in their own modules (issue 7).
+from .multitenant.models import MultiTenantLogin, TenantSSOConfig  # noqa: E402, F401
+from .providers.models import IdentityProvider  # noqa: E402, F401

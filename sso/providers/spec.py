@@ -1,0 +1,435 @@
+"""Validating identity provider settings: one checker for the SPEC, the browser form and the DB.
+
+An entry is the SPEC's shape (CONTRACT.md): `provider`, then every other key the tail of one of
+that provider's variables, nested one mapping per further `__`. `allow_http` is the one key of
+the console's own: it is never exported and lets a lab use http:// endpoints.
+"""
+
+import re
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from console.validation import ErrorCollector, FieldError, InvalidInput, join_path
+
+from . import catalog
+from .catalog import FieldDef, ProviderDef
+
+ENV_REF = re.compile(r"^env:(.*)$", re.DOTALL)
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+COMPANY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# One more `__` segment: letters and digits joined by single underscores (encoding.PATH_SEGMENT).
+MAP_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_VALUE = 4096
+TENANT_PREFIX = "tenant:"
+CONSOLE_KEYS = ("provider", "allow_http")
+
+
+@dataclass
+class ProviderEntry:
+    """A checked entry. `values` maps a field key (dotted) to its value; MAP values are dicts."""
+
+    provider: ProviderDef
+    values: dict[str, object] = field(default_factory=dict)
+    allow_http: bool = False
+    path: str = ""
+
+    def get(self, key: str, default=None):
+        return self.values.get(key, default)
+
+    def as_spec(self) -> dict:
+        """The SPEC form: nested mappings, `provider` first."""
+        out: dict = {"provider": self.provider.key}
+        for key, value in self.values.items():
+            node = out
+            *parents, last = key.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[last] = value
+        if self.allow_http:
+            out["allow_http"] = True
+        return out
+
+
+def env_reference(value: object) -> str | None:
+    """The NAME of an `env:NAME` value, else None."""
+    if isinstance(value, str):
+        m = ENV_REF.match(value.strip())
+        if m:
+            return m.group(1)
+    return None
+
+
+def check_url(value: object, path: str, *, allow_http: bool) -> str:
+    """An absolute https URL (http only when allowed), without credentials; returns it stripped."""
+    if not isinstance(value, str):
+        raise InvalidInput(FieldError(path, "must be a URL (a string)"))
+    text = value.strip()
+    if not text:
+        raise InvalidInput(FieldError(path, "is empty; write an https:// URL"))
+    if any(ch.isspace() for ch in text) or CONTROL.search(text):
+        raise InvalidInput(FieldError(path, f"'{text}' is not a URL: it contains a space"))
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidInput(FieldError(path, f"'{text}' is not a URL ({exc})")) from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not parts.hostname:
+        raise InvalidInput(
+            FieldError(path, f"'{text}' is not an absolute URL; write https://host/…")
+        )
+    if scheme == "http" and not allow_http:
+        raise InvalidInput(
+            FieldError(
+                path,
+                f"'{text}' uses http://; identity provider endpoints must use https:// "
+                "(tick 'allow http' only for a lab)",
+            )
+        )
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput(FieldError(path, "must not carry a user name or password"))
+    if parts.fragment:
+        raise InvalidInput(FieldError(path, f"'{text}' has a #fragment, which a server never sees"))
+    del port  # parsed only to refuse a bad port number
+    return text
+
+
+def check_ldap_server(value: str, path: str, *, use_tls: object, allow_http: bool) -> str:
+    text = value.strip()
+    lowered = text.lower()
+    if "://" in lowered:
+        scheme = lowered.split("://", 1)[0]
+        if scheme not in ("ldap", "ldaps"):
+            raise InvalidInput(FieldError(path, f"'{text}': use ldaps://, ldap:// or a host name"))
+        try:
+            parts = urllib.parse.urlsplit(text)
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError as exc:
+            raise InvalidInput(FieldError(path, f"'{text}' is not a URL ({exc})")) from None
+        if not parts.hostname:
+            raise InvalidInput(FieldError(path, f"'{text}' has no host"))
+        if scheme == "ldap" and use_tls is not True and not allow_http:
+            raise InvalidInput(
+                FieldError(
+                    path,
+                    f"'{text}' is a plain ldap:// connection: set use_tls: true, use ldaps://, "
+                    "or tick 'allow plain connections' for a lab",
+                )
+            )
+        return text
+    if any(ch.isspace() for ch in text) or "/" in text:
+        raise InvalidInput(FieldError(path, f"'{text}' is not a host name or ldap(s):// URL"))
+    return text
+
+
+class CompanyResolver:
+    """Knows the tenants a `tenant:<name>` may name: those of the SPEC and those of the console."""
+
+    def __init__(self, spec_tenant_names: Iterable[str] = (), *, use_db: bool = True):
+        self.spec_names = {n.strip().casefold(): n for n in spec_tenant_names if isinstance(n, str)}
+        self.use_db = use_db
+
+    def _db_tenant(self, name: str):
+        if not self.use_db:
+            return None
+        from tenants.models import Tenant
+
+        return Tenant.objects.filter(name__iexact=name.strip(), deleted_at__isnull=True).first()
+
+    def check(self, value: object, path: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInput(
+                FieldError(path, "must be tenant:<name> or a company id (leave it out for none)")
+            )
+        text = value.strip()
+        if text.lower().startswith(TENANT_PREFIX):
+            name = text[len(TENANT_PREFIX) :].strip()
+            if not name:
+                raise InvalidInput(FieldError(path, "tenant: needs a tenant name after it"))
+            if name.casefold() not in self.spec_names and self._db_tenant(name) is None:
+                raise InvalidInput(
+                    FieldError(
+                        path,
+                        f"'{name}' is not a known tenant (not in this SPEC's tenants nor in the "
+                        "console)",
+                    )
+                )
+            return f"{TENANT_PREFIX}{name}"
+        if not COMPANY_ID.match(text):
+            hint = ""
+            if text.casefold() in self.spec_names or self._db_tenant(text) is not None:
+                hint = f"; to name a tenant write tenant:{text}"
+            raise InvalidInput(
+                FieldError(path, f"'{text}' is not a company id (letters, digits, - and _){hint}")
+            )
+        return text
+
+    def company_id(self, value: str, path: str) -> str | None:
+        """The id to export; None when `tenant:<name>` has no company id yet."""
+        if not value.lower().startswith(TENANT_PREFIX):
+            return value
+        name = value[len(TENANT_PREFIX) :].strip()
+        tenant = self._db_tenant(name)
+        if tenant is not None and tenant.company_id:
+            return tenant.company_id
+        return None
+
+
+def _check_str(f: FieldDef, value: object, path: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str):
+        kind = type(value).__name__
+        raise InvalidInput(
+            FieldError(path, f'must be a string, not {kind} (quote it in YAML: "{value}")')
+        )
+    text = value.strip()
+    if not text and not f.allow_empty:
+        raise InvalidInput(FieldError(path, "is empty; leave the key out instead"))
+    if CONTROL.search(text):
+        raise InvalidInput(FieldError(path, "contains a control character (a line break?)"))
+    if len(text) > MAX_VALUE:
+        raise InvalidInput(FieldError(path, f"is longer than {MAX_VALUE} characters"))
+    if f.env_ok or f.type == catalog.SECRET:
+        name = env_reference(text)
+        if name is not None:
+            if not ENV_NAME.match(name):
+                raise InvalidInput(
+                    FieldError(path, f"env:{name} is not a variable name (letters, digits, _)")
+                )
+            return f"env:{name}"
+    return text
+
+
+def check_value(
+    f: FieldDef,
+    value: object,
+    path: str,
+    *,
+    allow_http: bool,
+    companies: CompanyResolver,
+) -> object:
+    """One field's value, checked and normalised; raises InvalidInput naming `path`."""
+    if f.type == catalog.BOOL:
+        if not isinstance(value, bool):
+            raise InvalidInput(FieldError(path, f"must be true or false, not {value!r}"))
+        return value
+    if f.type == catalog.URL:
+        return check_url(value, path, allow_http=allow_http)
+    if f.type in (catalog.STR, catalog.SECRET):
+        return _check_str(f, value, path)
+    if f.type == catalog.COMPANY:
+        return companies.check(value, path)
+    if f.type == catalog.PATH:
+        text = _check_str(f, value, path)
+        if not text.startswith("/"):
+            raise InvalidInput(
+                FieldError(
+                    path, f"'{text}' must be an absolute path inside the apiserver container"
+                )
+            )
+        return text
+    if f.type == catalog.CHOICE:
+        if value not in f.choices:
+            raise InvalidInput(
+                FieldError(path, f"must be one of {', '.join(f.choices)}, not {value!r}")
+            )
+        return value
+    if f.type == catalog.LIST:
+        if not isinstance(value, list):
+            raise InvalidInput(FieldError(path, "must be a list of strings, like [a, b]"))
+        out: list[str] = []
+        errors = ErrorCollector()
+        for i, item in enumerate(value):
+            try:
+                text = _check_str(f, item, f"{path}[{i}]")
+            except InvalidInput as exc:
+                errors.extend(exc)
+                continue
+            if text in out:
+                errors.add(f"{path}[{i}]", f"'{text}' is listed twice")
+            out.append(text)
+        errors.raise_if_any()
+        return out
+    if f.type == catalog.MAP:
+        if not isinstance(value, dict):
+            raise InvalidInput(FieldError(path, "must be a mapping of name: attribute"))
+        out_map: dict[str, str] = {}
+        errors = ErrorCollector()
+        for key, item in value.items():
+            item_path = join_path(path, str(key))
+            if not isinstance(key, str) or not MAP_KEY.match(key):
+                errors.add(
+                    item_path,
+                    "a name is letters and digits joined by single _ (starting with a letter)",
+                )
+                continue
+            folded = key.lower()  # the apiserver lower-cases variable names
+            if folded in out_map:
+                errors.add(
+                    item_path,
+                    f"'{key}' is the same setting as '{folded}' (names are "
+                    "lower-cased by the apiserver)",
+                )
+                continue
+            try:
+                out_map[folded] = _check_str(f, item, item_path)
+            except InvalidInput as exc:
+                errors.extend(exc)
+        errors.raise_if_any()
+        return out_map
+    raise AssertionError(f"unknown field type {f.type}")
+
+
+def _flatten(
+    provider: ProviderDef, data: Mapping, path: str, errors: ErrorCollector
+) -> dict[str, tuple[object, str]]:
+    """Nested SPEC keys -> {field key: (value, path)}; unknown keys become errors."""
+    keys = {f.key for f in provider.fields}
+    out: dict[str, tuple[object, str]] = {}
+
+    def walk(node: Mapping, prefix: str, node_path: str) -> None:
+        for raw_key, value in node.items():
+            key_path = join_path(node_path, str(raw_key))
+            if not isinstance(raw_key, str):
+                errors.add(key_path, "a key must be a string")
+                continue
+            if not prefix and raw_key in CONSOLE_KEYS:
+                continue
+            dotted = f"{prefix}.{raw_key}" if prefix else raw_key
+            if dotted in keys:
+                out[dotted] = (value, key_path)
+            elif any(k.startswith(dotted + ".") for k in keys):
+                if not isinstance(value, dict):
+                    inner = sorted(k[len(dotted) + 1 :] for k in keys if k.startswith(dotted + "."))
+                    errors.add(key_path, f"must be a mapping with the keys {', '.join(inner)}")
+                else:
+                    walk(value, dotted, key_path)
+            else:
+                errors.add(key_path, _unknown_key_message(provider, raw_key, prefix, keys))
+
+    walk(data, "", path)
+    return out
+
+
+def _unknown_key_message(provider: ProviderDef, key: str, prefix: str, keys: set[str]) -> str:
+    here = sorted(
+        {
+            k[len(prefix) + 1 :].split(".")[0] if prefix else k.split(".")[0]
+            for k in keys
+            if not prefix or k.startswith(prefix + ".")
+        }
+    )
+    hint = ""
+    if "__" in key:
+        nested = key.split("__")
+        hint = f" (write each __ as a nested mapping: {nested[0]}: {{{'__'.join(nested[1:])}: …}})"
+    elif key != key.lower() and key.lower() in here:
+        hint = f" (keys are lower case: {key.lower()})"
+    return (
+        f"'{key}' is not a variable the {provider.label} page names{hint}; known keys here: "
+        f"{', '.join(here)}"
+    )
+
+
+def validate_provider_entry(
+    data: object,
+    path: str = "",
+    *,
+    companies: CompanyResolver | None = None,
+) -> ProviderEntry:
+    """Check one `identity_providers` entry; raise InvalidInput listing every problem."""
+    companies = companies or CompanyResolver()
+    if not isinstance(data, dict):
+        raise InvalidInput(FieldError(path, "must be a mapping with a provider key"))
+    key = data.get("provider")
+    if key is None:
+        raise InvalidInput(
+            FieldError(
+                join_path(path, "provider"), f"is required (one of {', '.join(catalog.PROVIDERS)})"
+            )
+        )
+    provider = catalog.get_provider(key) if isinstance(key, str) else None
+    if provider is None:
+        raise InvalidInput(
+            FieldError(
+                join_path(path, "provider"),
+                f"'{key}' is not a provider the console knows (known: "
+                f"{', '.join(catalog.PROVIDERS)})",
+            )
+        )
+    errors = ErrorCollector()
+    allow_http = data.get("allow_http", False)
+    if not isinstance(allow_http, bool):
+        errors.add(join_path(path, "allow_http"), "must be true or false")
+        allow_http = False
+    raw = _flatten(provider, data, path, errors)
+    values: dict[str, object] = {}
+    for f in provider.fields:
+        if f.key not in raw:
+            if f.required:
+                errors.add(join_path(path, f.key), f"is required for {provider.label}")
+            continue
+        value, value_path = raw[f.key]
+        if f.type == catalog.STR and f.allow_empty and value is None:
+            value = ""
+        try:
+            values[f.key] = check_value(
+                f, value, value_path, allow_http=allow_http, companies=companies
+            )
+        except InvalidInput as exc:
+            errors.extend(exc)
+    if provider.key == "ldap" and isinstance(values.get("server"), str):
+        try:
+            values["server"] = check_ldap_server(
+                values["server"],
+                raw["server"][1],
+                use_tls=values.get("use_tls"),
+                allow_http=allow_http,
+            )
+        except InvalidInput as exc:
+            errors.extend(exc)
+    errors.raise_if_any()
+    return ProviderEntry(provider=provider, values=values, allow_http=allow_http, path=path)
+
+
+def validate_identity_providers(
+    items: object,
+    *,
+    spec_tenant_names: Iterable[str] = (),
+    path: str = "identity_providers",
+) -> list[ProviderEntry]:
+    """The SPEC's `identity_providers` list: each entry checked, a provider at most once."""
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise InvalidInput(FieldError(path, "must be a list of providers"))
+    companies = CompanyResolver(spec_tenant_names)
+    errors = ErrorCollector()
+    entries: list[ProviderEntry] = []
+    first_at: dict[str, int] = {}
+    for i, item in enumerate(items):
+        item_path = f"{path}[{i}]"
+        key = item.get("provider") if isinstance(item, dict) else None
+        if isinstance(key, str) and key in first_at:
+            errors.add(
+                join_path(item_path, "provider"),
+                f"'{key}' is configured twice (first at {path}[{first_at[key]}]); a provider's "
+                "variables exist once per server",
+            )
+            continue
+        if isinstance(key, str):
+            first_at[key] = i
+        try:
+            entries.append(validate_provider_entry(item, item_path, companies=companies))
+        except InvalidInput as exc:
+            errors.extend(exc)
+    errors.raise_if_any()
+    return entries
+
+
+def spec_tenant_names(spec: Mapping) -> list[str]:
+    tenants = spec.get("tenants") or []
+    if not isinstance(tenants, list):
+        return []
+    return [t["name"] for t in tenants if isinstance(t, dict) and isinstance(t.get("name"), str)]

@@ -1,0 +1,118 @@
+"""The identity-provider and multi-tenant-login variables, for the snippet exporter and the pages.
+
+`identity_provider_settings(spec)` reads a SPEC's `identity_providers` and `multi_tenant_login`
+sections (used by `manage.py snippets` and `plan`); `console_identity_provider_settings()` reads
+what the console's database holds (used by the pages). Both return EnvSettings in a stable order:
+providers in SPEC (or catalog) order, each provider's variables in its page's order, then the
+multi-tenant switches.
+"""
+
+import os
+from collections.abc import Mapping
+
+from console.snippets import EnvSetting
+from console.validation import ErrorCollector, InvalidInput
+
+from .multitenant.spec import (
+    ALLOW_SETTINGS_PROVIDERS_VAR,
+    ONLY_PASSWORD_LOGIN_VAR,
+    TENANT_LOGIN_VAR,
+    validate_multi_tenant_login,
+)
+from .providers import catalog
+from .providers.export import entries_settings
+from .providers.spec import (
+    CompanyResolver,
+    ProviderEntry,
+    spec_tenant_names,
+    validate_identity_providers,
+    validate_provider_entry,
+)
+
+
+def multi_tenant_login_settings(values: Mapping[str, bool]) -> list[EnvSetting]:
+    """The server switches given (`enabled`, `allow_settings_providers`, `only_password_login`)."""
+    out = []
+    if "enabled" in values:
+        out.append(EnvSetting(TENANT_LOGIN_VAR, bool(values["enabled"])))
+    if "allow_settings_providers" in values:
+        out.append(
+            EnvSetting(ALLOW_SETTINGS_PROVIDERS_VAR, bool(values["allow_settings_providers"]))
+        )
+    if "only_password_login" in values:
+        # The webserver reads this one as a plain string, not HOCON (webserver.extraEnvs).
+        out.append(
+            EnvSetting(
+                ONLY_PASSWORD_LOGIN_VAR,
+                "true" if values["only_password_login"] else "false",
+                service="webserver",
+                hocon=False,
+            )
+        )
+    return out
+
+
+def identity_provider_settings(
+    spec: dict,
+    *,
+    environ: Mapping[str, str] | None = None,
+    placeholders: bool = False,
+) -> list[EnvSetting]:
+    """The variables of a SPEC's identity providers and multi-tenant login switches.
+
+    Raises InvalidInput with field paths (`identity_providers[1].client_secret`) for bad input,
+    an `env:NAME` that is not set in `environ` (default: os.environ), or a `tenant:<name>` default
+    company that has no company id yet. With `placeholders=True` (for `plan`), secrets and
+    not-yet-created companies are shown as markers instead of failing.
+    """
+    errors = ErrorCollector()
+    entries: list[ProviderEntry] = []
+    tenant_names = spec_tenant_names(spec)
+    try:
+        entries = validate_identity_providers(
+            spec.get("identity_providers"), spec_tenant_names=tenant_names
+        )
+    except InvalidInput as exc:
+        errors.extend(exc)
+    mtl: dict[str, bool] = {}
+    try:
+        mtl = validate_multi_tenant_login(spec.get("multi_tenant_login"))
+    except InvalidInput as exc:
+        errors.extend(exc)
+    errors.raise_if_any()
+    settings = entries_settings(
+        entries,
+        companies=CompanyResolver(tenant_names),
+        environ=os.environ if environ is None else environ,
+        placeholders=placeholders,
+    )
+    return settings + multi_tenant_login_settings(mtl)
+
+
+def console_entries() -> list[ProviderEntry]:
+    """The stored providers, checked again (a catalog change could make a row invalid)."""
+    from .providers.models import IdentityProvider
+    from .providers.services import stored_entry_data
+
+    rows = {row.provider: row for row in IdentityProvider.objects.all()}
+    out = []
+    for key in catalog.PROVIDERS:
+        row = rows.get(key)
+        if row is not None:
+            out.append(validate_provider_entry(stored_entry_data(row), key))
+    return out
+
+
+def console_identity_provider_settings(
+    *, reveal_secrets: bool = False, environ: Mapping[str, str] | None = None
+) -> list[EnvSetting]:
+    """The variables of what the console holds. Secrets are markers unless `reveal_secrets`
+    (an explicit, audited download); `env:NAME` secrets are then read from `environ`."""
+    from .multitenant.services import mtl_values, multi_tenant_login
+
+    settings = entries_settings(
+        console_entries(),
+        environ=os.environ if environ is None else environ,
+        placeholders=not reveal_secrets,
+    )
+    return settings + multi_tenant_login_settings(mtl_values(multi_tenant_login()))
