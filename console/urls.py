@@ -11,6 +11,7 @@ urlpatterns = [
     path("signout/", views.signout_view, name="signout"),
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots, name="robots"),
+    path("tenants/", include("tenants.urls")),
     path("snippets/", include("console.snippets.urls")),
 ]
 

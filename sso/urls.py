@@ -1,0 +1,9 @@
+"""URL routes of the sso app (namespace "sso")."""
+
+from django.urls import include, path
+
+app_name = "sso"
+
+urlpatterns = [
+    path("routing/", include("sso.routing.urls")),
+]
