@@ -400,13 +400,22 @@ def tenant_mark_deleted(*, tenant: Tenant, version: int, typed_name: str, actor:
     return tenant
 
 
+def discardable(tenant: Tenant) -> bool:
+    """Nothing of the tenant can exist on the server: no company id and no lost answer."""
+    if tenant.company_id or tenant.is_deleted or tenant.status == Tenant.Status.PROVISIONING:
+        return False
+    return not tenant.steps.filter(
+        status__in=[ProvisioningStep.Status.SENT, ProvisioningStep.Status.UNKNOWN]
+    ).exists()
+
+
 def tenant_discard(*, tenant: Tenant, actor: str) -> None:
-    """Forget a planned tenant none of whose calls were sent (nothing exists on the server)."""
-    if (
-        tenant.status != Tenant.Status.PLANNED
-        or tenant.steps.filter(sent_at__isnull=False).exists()
-    ):
-        raise NotAllowed("Only a tenant none of whose calls were sent can be discarded.")
+    """Forget a tenant that never reached the apiserver (see `discardable`)."""
+    if not discardable(tenant):
+        raise NotAllowed(
+            "Only a tenant that does not exist on the apiserver can be discarded (no company "
+            "was created and no call's answer was lost); use the deletion runbook instead."
+        )
     before = tenant_snapshot(tenant)
     with transaction.atomic():
         audit_record(

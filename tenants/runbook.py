@@ -1,0 +1,119 @@
+"""The tenant deletion runbook of delete_tenant.md, filled in with one tenant's id and name.
+
+There is no API to delete a company: an operator runs these commands inside the apiserver and
+fileserver containers. Values are shell-quoted so a name with spaces or quotes is passed intact.
+"""
+
+import shlex
+from dataclasses import dataclass, field
+
+MONGO_JOB = "jobs.management.delete_company_data_from_mongo"
+ES_JOB = "jobs.management.cleanup_deleted_companies"
+PYTHONPATH = "PYTHONPATH=../trains-server-repo"
+
+
+@dataclass
+class RunbookStep:
+    title: str
+    commands: str
+    note: str = ""
+
+
+@dataclass
+class Runbook:
+    title: str
+    steps: list[RunbookStep] = field(default_factory=list)
+
+    def script(self) -> str:
+        return "\n\n".join(f"# {s.title}\n{s.commands}" for s in self.steps)
+
+
+def _mongo(company_id: str, name: str) -> str:
+    return (
+        f"{PYTHONPATH} python3 -m {MONGO_JOB} --id {shlex.quote(company_id)} "
+        f"--name {shlex.quote(name)} --delete-user"
+    )
+
+
+def _es(company_id: str) -> str:
+    return f"{PYTHONPATH} python3 -m {ES_JOB} --ids {shlex.quote(company_id)} --delete-company"
+
+
+def docker_compose(company_id: str, name: str) -> Runbook:
+    cid = shlex.quote(company_id)
+    return Runbook(
+        "docker-compose",
+        [
+            RunbookStep(
+                "1. Enter the apiserver container",
+                "sudo docker exec -it clearml-apiserver /bin/bash",
+            ),
+            RunbookStep(
+                "2. Set the id and the name of the tenant to delete",
+                f"tenant_to_delete={cid}\ncompany_name_to_delete={shlex.quote(name)}",
+            ),
+            RunbookStep(
+                "3. Delete the company's data from MongoDB",
+                f'{PYTHONPATH} python3 \\\n  -m {MONGO_JOB} \\\n  --id "$tenant_to_delete" \\\n'
+                '  --name "$company_name_to_delete" \\\n  --delete-user',
+                "This also deletes the tenant's admin users. Remove --delete-user to keep them.",
+            ),
+            RunbookStep(
+                "4. Delete the company's data from ElasticSearch",
+                f"{PYTHONPATH} python3 \\\n  -m {ES_JOB} \\\n"
+                '  --ids "$tenant_to_delete" --delete-company',
+            ),
+            RunbookStep("5. Leave the apiserver container", "exit"),
+            RunbookStep(
+                "6. Delete the tenant's files from the fileserver (from the host)",
+                f'rm -rf "${{CLEARML_ROOT}}/data/fileserver/{company_id}"',
+                "Or inside the container: sudo docker exec -it clearml-fileserver /bin/bash, then "
+                f"rm -rf /mnt/fileserver/{company_id}. External storage (S3, GCS, MinIO) is "
+                "cleaned by hand.",
+            ),
+        ],
+    )
+
+
+def kubernetes(company_id: str, name: str) -> Runbook:
+    def in_pod(pod: str, container: str, command: str) -> str:
+        return (
+            f'kubectl -n "$NAMESPACE" exec -it "{pod}" -c {container} -- '
+            f"/bin/bash -c {shlex.quote(command)}"
+        )
+
+    return Runbook(
+        "Kubernetes",
+        [
+            RunbookStep(
+                "1. Set the namespace and the pod names of your installation",
+                "NAMESPACE=<namespace>\n"
+                'APISERVER_POD=$(kubectl -n "$NAMESPACE" get pods -o name | grep apiserver '
+                "| head -1)\n"
+                'FILESERVER_POD=$(kubectl -n "$NAMESPACE" get pods -o name | grep fileserver '
+                "| head -1)",
+                "Check that both variables name the right pods before going on.",
+            ),
+            RunbookStep(
+                "2. Delete the company's data from MongoDB (also deletes its admin users)",
+                in_pod("$APISERVER_POD", "clearml-apiserver", _mongo(company_id, name)),
+            ),
+            RunbookStep(
+                "3. Delete the company's data from ElasticSearch",
+                in_pod("$APISERVER_POD", "clearml-apiserver", _es(company_id)),
+            ),
+            RunbookStep(
+                "4. Delete the tenant's files from the fileserver",
+                in_pod(
+                    "$FILESERVER_POD",
+                    "clearml-fileserver",
+                    f"rm -rf /mnt/fileserver/{shlex.quote(company_id)}",
+                ),
+                "External storage (S3, GCS, MinIO) is cleaned by hand.",
+            ),
+        ],
+    )
+
+
+def runbooks(company_id: str, name: str) -> list[Runbook]:
+    return [docker_compose(company_id, name), kubernetes(company_id, name)]

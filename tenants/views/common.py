@@ -1,0 +1,51 @@
+"""Helpers the tenant views share."""
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404, render
+
+from console.apiserver import ApiClient, client_from_settings
+from tenants.models import Tenant
+from tenants.provisioning.calls import shown_call
+
+
+def get_tenant(pk: int) -> Tenant:
+    return get_object_or_404(Tenant, pk=pk)
+
+
+def no_store(response):
+    """Pages that show a secret once must not be kept by any cache or the back button."""
+    response["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0, private"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def render_page(request, template: str, context: dict, *, fragment: str = "", status: int = 200):
+    """The full page, or only the fragment for an htmx request that is not a boosted link."""
+    name = fragment if fragment and request.htmx and not request.htmx.boosted else template
+    response = render(request, name, context, status=status)
+    response["Vary"] = "HX-Request"
+    return response
+
+
+def api_client(records: list) -> ApiClient:
+    return client_from_settings(on_call=records.append)
+
+
+def step_rows(tenant: Tenant, steps) -> list[dict]:
+    """Steps with their calls shown as the docs write them (known ids filled in)."""
+    user_ids = {a.email: a.user_id for a in tenant.admins.all() if a.user_id}
+    rows = []
+    for step in steps:
+        call = shown_call(step, company_id=tenant.company_id, user_ids=user_ids)
+        rows.append({"step": step, "call": call, "curl": call.curl(), "body": pretty(call.body)})
+    return rows
+
+
+def pretty(body: dict) -> str:
+    import json
+
+    return json.dumps(body, indent=2, ensure_ascii=False)
+
+
+def api_url() -> str:
+    return settings.CLEARML_API_URL
