@@ -2,15 +2,27 @@
 
 from django.urls import NoReverseMatch, reverse
 
-# (label, url name); a section appears once its url exists.
+# (label, url name, what the section is for); a section appears once its url exists.
 NAVIGATION = [
-    ("Dashboard", "dashboard"),
-    ("Tenants", "tenants:list"),
-    ("Sign-in routing", "sso:routing_map"),
-    ("Groups & features", "tenants:groups"),
-    ("Identity providers", "sso:providers"),
-    ("Security", "security"),
-    ("Audit log", "audit:list"),
+    ("Dashboard", "dashboard", ""),
+    (
+        "Tenants",
+        "tenants:list",
+        "Create, import and edit ClearML companies, their admins and keys.",
+    ),
+    (
+        "Sign-in routing",
+        "sso:routing_map",
+        "Which email domains and addresses land in which tenant.",
+    ),
+    ("Groups & features", "tenants:groups", "Cross-tenant groups, built-in groups and features."),
+    (
+        "Identity providers",
+        "sso:providers",
+        "Keycloak and every other provider; multi-tenant login.",
+    ),
+    ("Security", "security", "Fresh server secrets and an audit of deployment files."),
+    ("Audit log", "audit:list", "Every change, who made it and what the apiserver said."),
 ]
 
 
@@ -18,11 +30,11 @@ def navigation(request):
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {"navigation": []}
     items = []
-    for label, name in NAVIGATION:
+    for label, name, description in NAVIGATION:
         try:
             url = reverse(name)
         except NoReverseMatch:
             continue
         active = request.path == url if url == "/" else request.path.startswith(url)
-        items.append({"label": label, "url": url, "active": active})
+        items.append({"label": label, "url": url, "active": active, "description": description})
     return {"navigation": items}
