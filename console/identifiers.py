@@ -5,6 +5,7 @@ Emails and domains are compared after trimming, lower-casing and IDNA-encoding t
 """
 
 import re
+from functools import lru_cache
 
 import idna
 
@@ -18,29 +19,36 @@ LOCAL_PART = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
 def normalize_domain(value: str, path: str = "") -> str:
     """Return the domain in ASCII lower case, or raise InvalidInput naming the problem."""
     text = (value or "").strip().lower().rstrip(".")
+    ascii_text, reason = _domain_or_reason(text)
+    if reason:
+        raise InvalidInput(FieldError(path, reason))
+    return ascii_text
+
+
+@lru_cache(maxsize=8192)
+def _domain_or_reason(text: str) -> tuple[str, str]:
+    """(ASCII domain, "") or ("", why not). Cached: a bulk import repeats a few domains a lot."""
     if not text:
-        raise InvalidInput(FieldError(path, "a domain is required"))
+        return "", "a domain is required"
     if "@" in text:
-        raise InvalidInput(FieldError(path, f"'{text}' is an email address, not a domain"))
+        return "", f"'{text}' is an email address, not a domain"
     if any(ch.isspace() for ch in text):
-        raise InvalidInput(FieldError(path, f"'{text}' contains a space"))
+        return "", f"'{text}' contains a space"
     try:
         ascii_text = idna.encode(text, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
-        raise InvalidInput(FieldError(path, f"'{text}' is not a valid domain ({exc})")) from None
+        return "", f"'{text}' is not a valid domain ({exc})"
     labels = ascii_text.split(".")
     if len(labels) < 2:
-        raise InvalidInput(
-            FieldError(path, f"'{text}' needs at least two labels, like example.com")
-        )
+        return "", f"'{text}' needs at least two labels, like example.com"
     if len(ascii_text) > 253:
-        raise InvalidInput(FieldError(path, f"'{text}' is longer than 253 characters"))
+        return "", f"'{text}' is longer than 253 characters"
     for label in labels:
         if not LABEL.match(label):
-            raise InvalidInput(FieldError(path, f"'{text}' has an invalid label '{label}'"))
+            return "", f"'{text}' has an invalid label '{label}'"
     if labels[-1].isdigit():
-        raise InvalidInput(FieldError(path, f"'{text}' looks like an IP address, not a domain"))
-    return ascii_text
+        return "", f"'{text}' looks like an IP address, not a domain"
+    return ascii_text, ""
 
 
 def normalize_email(value: str, path: str = "") -> str:
