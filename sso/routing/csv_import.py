@@ -81,8 +81,8 @@ def decode_upload(data: bytes) -> str:
         ) from None
 
 
-def _line_number(text: str) -> int:
-    return int(text.split()[-1])
+def _line_number(path: str) -> int:
+    return int(path[5:])  # "line N"
 
 
 def _role(value: str) -> bool | None:
