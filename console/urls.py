@@ -13,6 +13,7 @@ urlpatterns = [
     path("robots.txt", views.robots, name="robots"),
     path("tenants/", include("tenants.urls")),
     path("snippets/", include("console.snippets.urls")),
+    path("sso/", include("sso.urls")),
 ]
 
 handler400 = "console.views.bad_request"

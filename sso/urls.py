@@ -6,4 +6,6 @@ app_name = "sso"
 
 urlpatterns = [
     path("routing/", include("sso.routing.urls")),
+    path("providers/", include("sso.providers.urls")),
+    path("multi-tenant/", include("sso.multitenant.urls")),
 ]

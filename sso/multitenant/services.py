@@ -291,7 +291,7 @@ def tenant_sso_push(
         raise InvalidInput(
             FieldError("", f"tenant {tenant.name} has no ClearML company yet; provision it first")
         )
-    sso = tenant_sso_validate(row.as_sso_data(), "sso")
+    sso = tenant_sso_validate(row.as_sso_data(), "")
     calls = tenant_sso_calls(tenant=tenant, sso=sso, environ=environ, skip_unchanged=False)
     secrets = [
         v for c in calls if isinstance(c, SecretPlannedCall) for v in c.secret_values.values()

@@ -67,14 +67,14 @@ def _audit_view(idp: IdentityProvider | None) -> dict | None:
     return {
         "provider": idp.provider,
         "settings": idp.settings,
-        "secrets": dict(idp.secrets),
+        "write_only": dict(idp.secrets),  # each value masked by the audit service
         "allow_http": idp.allow_http,
         "metadata_xml": "(set)" if idp.metadata_xml else "",
     }
 
 
 def _secret_names(idp: IdentityProvider) -> list[str]:
-    return [f"secrets.{f.key}" for f in idp.definition.secret_fields]
+    return [f"write_only.{f.key}" for f in idp.definition.secret_fields]
 
 
 @transaction.atomic
