@@ -43,6 +43,8 @@ class TenantInput:
     path: str = ""
     tenant_id: int | None = None
     warnings: list[FieldError] = field(default_factory=list)
+    # The keys the input gave: a SPEC manages only the settings it names.
+    given: set[str] = field(default_factory=set)
 
 
 def fold(text: str) -> str:
@@ -246,6 +248,7 @@ def validate_tenant(
         admins=admins,
         path=path,
         tenant_id=tenant_id,
+        given={k for k, v in data.items() if v is not None},
     )
     if data.get("login") is not None:
         from sso.routing.validation import spec_login_validate

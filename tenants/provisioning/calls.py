@@ -33,6 +33,8 @@ class StepSpec:
     impersonate_as: str = ""
     description: str = ""
     admin_email: str = ""
+    # {dotted body path: secret}: sent, never stored (the body holds a marker instead).
+    secret_values: dict[str, str] = field(default_factory=dict, repr=False)
 
     def planned_call(self) -> PlannedCall:
         return PlannedCall(
@@ -122,6 +124,7 @@ def call_step(call: PlannedCall, *, first_admin_email: str = "") -> StepSpec:
         act_as=act_as,
         impersonate_as=call.impersonate_as,
         description=call.description,
+        secret_values=dict(getattr(call, "secret_values", None) or {}),
     )
 
 

@@ -8,6 +8,7 @@ run concurrently in a bounded thread pool; one tenant's steps always run one aft
 """
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -96,6 +97,7 @@ def record_run(tenant: Tenant, specs: Iterable[StepSpec]) -> int:
             act_as=spec.act_as,
             impersonate_as=spec.impersonate_as,
             description=spec.description[:300],
+            result={"secret_paths": sorted(spec.secret_values)} if spec.secret_values else {},
         )
         for position, spec in enumerate(specs, start=1)
     ]
@@ -147,9 +149,17 @@ def claim(tenant_id: int) -> bool:
 
 
 def run_tenant(
-    tenant_id: int, *, client: ApiClient, calls: list[CallRecord] | None = None
+    tenant_id: int,
+    *,
+    client: ApiClient,
+    calls: list[CallRecord] | None = None,
+    secrets: dict[int, dict[str, str]] | None = None,
 ) -> RunOutcome:
-    """Run the open steps of the tenant's latest run, in order, stopping at the first failure."""
+    """Run the open steps of the tenant's latest run, in order, stopping at the first failure.
+
+    `secrets`: for steps whose body carries a secret (an IdP client secret), `{position:
+    {dotted body path: value}}`. They are never stored; a resume without them stops at that step.
+    """
     if not claim(tenant_id):
         raise TenantBusy("Someone else is applying this tenant right now; reload in a moment.")
     tenant = Tenant.objects.get(pk=tenant_id)
@@ -164,7 +174,7 @@ def run_tenant(
     )
     try:
         for step in steps:
-            if not _run_step(step, tenant, client, outcome):
+            if not _run_step(step, tenant, client, outcome, (secrets or {}).get(step.position)):
                 outcome.ok = False
                 outcome.failed_step = step
                 outcome.error = step.error
@@ -225,7 +235,33 @@ def _fail(step: ProvisioningStep, exc: ApiError | str, *, unknown: bool = False)
     return False
 
 
-def _run_step(step: ProvisioningStep, tenant: Tenant, client: ApiClient, outcome) -> bool:
+def _put_secrets(body: dict, values: dict[str, str]) -> dict:
+    import copy
+
+    body = copy.deepcopy(body)
+    for dotted, value in values.items():
+        node = body
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return body
+
+
+def _scrub(text: str, values: dict[str, str] | None) -> str:
+    for value in (values or {}).values():
+        if value and len(value) >= 4:
+            text = text.replace(value, "••••")
+    return text
+
+
+def _run_step(
+    step: ProvisioningStep,
+    tenant: Tenant,
+    client: ApiClient,
+    outcome,
+    secret_values: dict[str, str] | None = None,
+) -> bool:
     tenant.refresh_from_db(fields=["company_id"])
     was_sent = step.status != ProvisioningStep.Status.PENDING or step.sent_at is not None
     kind = step.kind
@@ -262,6 +298,15 @@ def _run_step(step: ProvisioningStep, tenant: Tenant, client: ApiClient, outcome
         )
     except MissingId as exc:
         return _fail(step, f"cannot send yet: {exc}")
+    secret_paths = (step.result or {}).get("secret_paths") or []
+    if secret_paths:
+        if not secret_values or set(secret_paths) - set(secret_values):
+            return _fail(
+                step,
+                "this call carries a secret the console does not keep; apply the SPEC again "
+                "(with its env: variables set) to send it",
+            )
+        call.body = _put_secrets(call.body, secret_values)
     _save(
         step,
         status=ProvisioningStep.Status.SENT,
@@ -273,6 +318,8 @@ def _run_step(step: ProvisioningStep, tenant: Tenant, client: ApiClient, outcome
     try:
         data = call.execute(client)
     except ApiError as exc:
+        if secret_values:
+            exc.result_msg = _scrub(exc.result_msg, secret_values)
         return _fail(step, exc)
     return _record_result(step, tenant, data, outcome)
 
@@ -395,34 +442,80 @@ def _revoke_unseen_keys(step, tenant: Tenant, client: ApiClient) -> None:
     _save(step, result={"keys_before": sorted(known)})
 
 
+class _SqliteGate:
+    """SQLite lets one connection write at a time (and its in-memory test database refuses a
+    second one outright), so worker threads take turns for database work and overlap only while
+    they wait for the apiserver. PostgreSQL needs no gate."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    @property
+    def needed(self) -> bool:
+        return connection.vendor == "sqlite"
+
+
+_GATE = _SqliteGate()
+
+
+class _GatedClient:
+    """An ApiClient whose calls release the database gate while they wait for the answer."""
+
+    def __init__(self, client: ApiClient):
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def call(self, *args, **kwargs):
+        _GATE.lock.release()
+        try:
+            return self._client.call(*args, **kwargs)
+        finally:
+            _GATE.lock.acquire()
+
+
 def run_many(
     tenant_ids: list[int],
     *,
     client_factory: ClientFactory,
     concurrency: int = DEFAULT_CONCURRENCY,
     on_done: Callable[[RunOutcome], None] | None = None,
+    secrets: dict[int, dict[int, dict[str, str]]] | None = None,
 ) -> list[RunOutcome]:
     """Run several tenants' steps, up to `concurrency` tenants at a time."""
 
-    def one(tenant_id: int) -> RunOutcome:
+    def one(tenant_id: int, gated: bool = False) -> RunOutcome:
         calls: list[CallRecord] = []
         client = client_factory(calls.append)
+        if gated:
+            client = _GatedClient(client)
         try:
-            outcome = run_tenant(tenant_id, client=client, calls=calls)
+            outcome = run_tenant(
+                tenant_id, client=client, calls=calls, secrets=(secrets or {}).get(tenant_id)
+            )
         except TenantBusy as exc:
             name = Tenant.objects.filter(pk=tenant_id).values_list("name", flat=True).first()
             outcome = RunOutcome(tenant_id=tenant_id, tenant_name=name or "?", ok=False)
             outcome.error = str(exc)
         if on_done:
-            on_done(outcome)
+            try:
+                on_done(outcome)
+            except Exception:  # noqa: BLE001 - the run itself is recorded; keep the others going
+                log.exception("after-run work for tenant %s failed", tenant_id)
         return outcome
 
     def in_worker(tenant_id: int) -> RunOutcome:
+        gated = _GATE.needed
+        if gated:
+            _GATE.lock.acquire()
         try:
-            return one(tenant_id)
+            return one(tenant_id, gated)
         finally:
             # Each worker thread has its own database connection; give it back.
             connection.close()
+            if gated:
+                _GATE.lock.release()
 
     if concurrency <= 1 or len(tenant_ids) <= 1:
         return [one(t) for t in tenant_ids]

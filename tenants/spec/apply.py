@@ -1,0 +1,167 @@
+"""Applying a plan: store the SPEC's tenants in the console, then run their steps concurrently.
+
+The console's side is written first in one transaction (tenants, admins, routing, the steps of
+a new run, an audit entry each). Then up to `concurrency` tenants run at a time, each tenant's
+steps in order (tenants.provisioning.engine). A failure stops only that tenant; running apply
+again re-plans from what the server and the console hold, so it finishes the job without
+creating anything twice.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from console.audit import audit_record
+from tenants.models import ProvisioningStep, Tenant, TenantAdmin
+from tenants.provisioning.engine import (
+    DEFAULT_CONCURRENCY,
+    OPEN,
+    RunOutcome,
+    record_run,
+    run_many,
+)
+from tenants.services import audit_run, run_action, tenant_snapshot
+
+from .plan import ClientFactory, Plan, TenantPlan
+
+
+@dataclass
+class ApplyResult:
+    outcomes: list[RunOutcome] = field(default_factory=list)
+    stored: list[str] = field(default_factory=list)  # tenants changed in the console only
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+    @property
+    def failures(self) -> list[RunOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+def _save_tenant(tp: TenantPlan, actor: str) -> Tenant:
+    item = tp.input
+    before = tenant_snapshot(tp.console) if tp.console is not None else None
+    tenant = tp.console
+    if tenant is None:
+        tenant = Tenant.objects.create(
+            name=item.name,
+            company_id=tp.company_id,
+            allowed_users=item.allowed_users,
+            features=item.features,
+            exclude_features=item.exclude_features,
+            origin=Tenant.Origin.IMPORTED if tp.company is not None else Tenant.Origin.CONSOLE,
+            status=Tenant.Status.PLANNED if tp.steps else Tenant.Status.ACTIVE,
+        )
+    else:
+        changes: dict = {}
+        for key in ("allowed_users", "features", "exclude_features"):
+            if key in item.given and getattr(tenant, key) != getattr(item, key):
+                changes[key] = getattr(item, key)
+        if tp.adopt_company and not tenant.company_id:
+            changes["company_id"] = tp.company_id
+        if changes:
+            for key, value in changes.items():
+                setattr(tenant, key, value)
+            tenant.version += 1
+            tenant.save(update_fields=[*changes, "version", "updated_at"])
+    by_email = {a.email: a for a in tenant.admins.all()}
+    for ap in tp.admins:
+        admin = by_email.get(ap.input.email)
+        if admin is None:
+            TenantAdmin.objects.create(
+                tenant=tenant,
+                name=ap.input.name,
+                email=ap.input.email,
+                internal=ap.input.internal,
+                user_id=ap.user_id,
+            )
+        elif ap.adopt and not admin.user_id:
+            admin.user_id = ap.user_id
+            admin.save(update_fields=["user_id"])
+    if item.login is not None:
+        from sso.routing.services import routing_save
+
+        routing_save(tenant=tenant, routing=item.login, actor=actor, source="spec")
+    if tp.steps:
+        record_run(tenant, tp.steps)
+    elif tenant.status != Tenant.Status.ACTIVE and tenant.company_id:
+        # Read calls showed the server already holds everything: the open steps are settled.
+        tenant.steps.filter(status__in=OPEN).update(status=ProvisioningStep.Status.SUPERSEDED)
+        Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.ACTIVE, lease_until=None)
+    tenant.refresh_from_db()
+    if tp.console is None:
+        action = "tenant.import" if tp.company is not None else "tenant.create"
+    else:
+        action = "tenant.update"
+    audit_record(
+        actor=actor,
+        action=action,
+        target_type="tenant",
+        target_id=str(tenant.pk),
+        target_repr=tenant.name,
+        before=before,
+        after=tenant_snapshot(tenant),
+        outcome="pending" if tp.steps else "success",
+    )
+    return tenant
+
+
+def apply_plan(
+    plan: Plan,
+    *,
+    actor: str,
+    client_factory: ClientFactory,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_done: Callable[[RunOutcome], None] | None = None,
+) -> ApplyResult:
+    result = ApplyResult()
+    to_run: list[int] = []
+    secrets: dict[int, dict[int, dict[str, str]]] = {}
+    sso_by_tenant: dict[int, TenantPlan] = {}
+    with transaction.atomic():
+        for tp in plan.tenants:
+            if not (tp.steps or tp.console_changes or tp.console is None):
+                continue
+            tenant = _save_tenant(tp, actor)
+            if tp.steps:
+                to_run.append(tenant.pk)
+                secrets[tenant.pk] = tp.secrets()
+                if tp.input.sso is not None:
+                    sso_by_tenant[tenant.pk] = tp
+            else:
+                result.stored.append(tenant.name)
+    actions = {pk: run_action(Tenant(pk=pk)) for pk in to_run}
+
+    def done(outcome: RunOutcome) -> None:
+        # Runs in the worker thread that ran the tenant, before its connection is closed.
+        audit_run(
+            tenant_id=outcome.tenant_id,
+            outcome=outcome,
+            actor=actor,
+            action=actions.get(outcome.tenant_id, "tenant.update"),
+        )
+        tp = sso_by_tenant.get(outcome.tenant_id)
+        if outcome.ok and tp is not None:
+            _record_sso_pushed(outcome.tenant_id, tp, actor)
+        if on_done is not None:
+            on_done(outcome)
+
+    result.outcomes = run_many(
+        to_run,
+        client_factory=client_factory,
+        concurrency=concurrency,
+        on_done=done,
+        secrets=secrets,
+    )
+    return result
+
+
+def _record_sso_pushed(tenant_id: int, tp: TenantPlan, actor: str) -> None:
+    """Remember what was pushed (with the real company id) so the next apply sends nothing."""
+    from sso.multitenant.services import tenant_sso_calls, tenant_sso_record_pushed
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    calls = tenant_sso_calls(tenant=tenant, sso=tp.input.sso, skip_unchanged=False)
+    tenant_sso_record_pushed(actor=actor, tenant=tenant, sso=tp.input.sso, calls=calls)
