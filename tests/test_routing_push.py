@@ -245,3 +245,20 @@ def test_a_batch_left_sending_by_a_dead_worker_fails_with_unknown_outcome(acme, 
     assert job.status == "failed"
     assert push_result(job).failed.outcome_unknown
     assert routing_push(tenant=acme, actor="admin", client=client).ok
+
+
+def test_a_routing_change_stops_a_running_push_and_resume_replans(acme, client, sandbox, settings):
+    settings.ROUTING_PUSH_BATCH_SIZE = 2
+    routing_add(tenant=acme, kind="user", values=emails(4), actor="admin")
+    job = push_start(tenant=acme, actor="admin", client=client)
+    job = push_step(job, client, budget_seconds=0)
+    routing_add(tenant=acme, kind="admin", values=["late@acme.io"], actor="admin")
+    job.refresh_from_db()
+    assert job.status == "failed" and "routing changed" in job.error
+    assert push_step(job, client).batches.filter(status="pending").count() == 1  # nothing sent
+    result = routing_push(tenant=acme, actor="admin", client=client)
+    assert result.ok and result.job.pk == job.pk
+    whitelist = {
+        e["email"]: e["is_admin"] for e in sandbox.login_settings(acme.company_id)["whitelist"]
+    }
+    assert whitelist == {**dict.fromkeys(emails(4), False), "late@acme.io": True}

@@ -274,6 +274,8 @@ class PushResult:
         failed = self.failed
         if failed is not None:
             text += f"; call {failed.seq} ({failed.endpoint}) failed: {failed.error}"
+        elif self.job.status == Status.FAILED:
+            text += f"; stopped: {self.job.error}"
         return text
 
 
@@ -396,11 +398,13 @@ def push_step(job: RoutingPushJob, client, budget_seconds: float | None = None) 
             _fail(job, stale, "the console stopped while this call was being sent", True)
             return job
         while True:
+            if not RoutingPushJob.objects.filter(pk=job.pk, status=Status.RUNNING).exists():
+                break  # stopped meanwhile: the console's routing changed (push_invalidate)
             batch = job.batches.filter(status=BatchStatus.PENDING).order_by("seq").first()
             if batch is None:
-                job.status = Status.DONE
-                job.finished_at = timezone.now()
-                job.save(update_fields=["status", "finished_at", "updated_at"])
+                RoutingPushJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(
+                    status=Status.DONE, finished_at=timezone.now(), updated_at=timezone.now()
+                )
                 break
             if not _send(job, batch, client):
                 break
@@ -462,10 +466,27 @@ def _fail(job, batch, error: str, outcome_unknown: bool, records=()) -> None:
         batch.outcome_unknown = outcome_unknown
         batch.finished_at = timezone.now()
         batch.save(update_fields=["status", "error", "outcome_unknown", "finished_at"])
-        job.status = Status.FAILED
-        job.error = error
-        job.save(update_fields=["status", "error", "updated_at"])
+        RoutingPushJob.objects.filter(pk=job.pk).update(
+            status=Status.FAILED, error=error, updated_at=timezone.now()
+        )
         _audit_batch(job, batch, outcome="failure", calls=records, error=error)
+
+
+STALE_PLAN = (
+    "the console's routing changed after this push was planned; resume to re-plan it from the "
+    "server's current state"
+)
+
+
+def push_invalidate(tenant: Tenant) -> None:
+    """Stop the tenant's running push: its remaining batches were planned from older routing.
+
+    Called by every routing change. A batch being sent right now finishes and is recorded; the
+    rest wait for a resume, which re-reads the server and plans again.
+    """
+    RoutingPushJob.objects.filter(tenant=tenant, status=Status.RUNNING).update(
+        status=Status.FAILED, error=STALE_PLAN, updated_at=timezone.now()
+    )
 
 
 def push_result(job: RoutingPushJob) -> PushResult:

@@ -11,7 +11,7 @@ from tenants.models import Tenant
 
 from .validation import RoutingSet
 
-MAP_PAGE_SIZE = 100
+MAP_PAGE_SIZE = 50
 
 
 def tenant_routing(tenant: Tenant) -> RoutingSet:

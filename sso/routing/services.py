@@ -18,6 +18,7 @@ from .push import (
     RoutingDiff,
     RoutingPushFailed,
     push_batch_size,
+    push_invalidate,
     push_start,
     push_step,
     read_server_state,
@@ -162,6 +163,7 @@ def routing_save(
             if change.empty:
                 return change
             _write(tenant, change)
+            push_invalidate(tenant)
             before, after = change.audit_lists()
             if source:
                 after["source"] = source

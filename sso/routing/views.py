@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from console.apiserver import ApiError, client_from_settings
 from console.audit import actor_for_request, audit_for_target
 from console.validation import InvalidInput
-from sso.models import RoutingImport, RoutingPushJob
+from sso.models import LoginDomain, RoutingImport, RoutingPushJob
 from tenants.models import Tenant
 
 from . import csv_import
@@ -101,6 +101,23 @@ def routing_map_view(request):
 
 
 # -- a tenant's routing ------------------------------------------------------------------------
+def _rows(tenant: Tenant, kind: str, keys: list[str]) -> list[tuple[str, str, str]]:
+    """(key, readable IDNA form, the other tenant its domain routes to) for one page of a list."""
+    domains = {k.rsplit("@", 1)[-1] for k in keys}
+    elsewhere = {}
+    if kind != "domain" and domains:
+        elsewhere = dict(
+            LoginDomain.objects.filter(domain__in=domains)
+            .exclude(tenant=tenant)
+            .values_list("domain", "tenant__name")
+        )
+    rows = []
+    for key in keys:
+        domain = key.rsplit("@", 1)[-1]
+        rows.append((key, unicode_domain(domain), elsewhere.get(domain, "")))
+    return rows
+
+
 def _list_context(tenant: Tenant, kind: str, q: str = "", page: int = 1, **extra) -> dict:
     routing = tenant_routing(tenant)
     items = {"domain": routing.domains, "admin": routing.admins, "user": routing.users}[kind]
@@ -114,7 +131,7 @@ def _list_context(tenant: Tenant, kind: str, q: str = "", page: int = 1, **extra
         "list_url": reverse("sso:routing_list", args=[tenant.pk, kind]),
         "title": TITLES[kind],
         "help": HELP[kind],
-        "rows": [(i, unicode_domain(i.rsplit("@", 1)[-1])) for i in page_obj.object_list],
+        "rows": _rows(tenant, kind, list(page_obj.object_list)),
         "page_obj": page_obj,
         "total": len(items),
         "matching": len(shown),
