@@ -96,7 +96,8 @@ class AuditEntry(models.Model):
             models.Index(fields=["actor", "seq"], name="audit_actor_seq_idx"),
             models.Index(fields=["action", "seq"], name="audit_action_seq_idx"),
             models.Index(fields=["outcome", "seq"], name="audit_outcome_seq_idx"),
-            models.Index(fields=["target_type", "target_id", "seq"], name="audit_target_seq_idx"),
+            models.Index(fields=["target_id", "seq"], name="audit_target_id_seq_idx"),
+            models.Index(fields=["target_type", "seq"], name="audit_target_type_seq_idx"),
             models.Index(Upper("target_repr"), F("seq"), name="audit_target_repr_seq_idx"),
             models.Index(fields=["request_id", "seq"], name="audit_request_seq_idx"),
         ]
