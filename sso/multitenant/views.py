@@ -225,7 +225,8 @@ def tenant_sso(request, tenant_id: int):
         "mtl": multi_tenant_login(),
     }
     if request.htmx and not request.htmx.boosted and request.method == "POST":
-        return render(request, "sso/multitenant/_tenant_form.html", context, status=status)
+        # htmx swaps only 2xx answers: the fragment with its errors comes back as 200.
+        return render(request, "sso/multitenant/_tenant_form.html", context)
     return render(request, "sso/multitenant/tenant.html", context, status=status)
 
 

@@ -103,7 +103,14 @@ def _secret_badges(row: IdentityProvider) -> list[tuple[str, str, str]]:
 @never_cache
 @require_GET
 def provider_list(request):
+    from tenants.models import Tenant
+
     rows = {row.provider: row for row in IdentityProvider.objects.all()}
+    names = dict(
+        Tenant.objects.filter(deleted_at__isnull=True)
+        .exclude(company_id="")
+        .values_list("company_id", "name")
+    )
     configured = []
     for key, p in catalog.PROVIDERS.items():
         row = rows.get(key)
@@ -115,7 +122,13 @@ def provider_list(request):
         except InvalidInput as exc:
             problems = "; ".join(str(e) for e in exc.errors)
         configured.append(
-            {"p": p, "row": row, "secrets": _secret_badges(row), "problems": problems}
+            {
+                "p": p,
+                "row": row,
+                "secrets": _secret_badges(row),
+                "problems": problems,
+                "company": _company_label(row.settings.get("default_company", ""), names),
+            }
         )
     available = [
         (label, [p for p in providers if p.key not in rows])
@@ -127,6 +140,13 @@ def provider_list(request):
         "snippet": build_snippet(request, "identity-providers") if rows else None,
     }
     return render(request, "sso/providers/list.html", context)
+
+
+def _company_label(value: str, names: dict[str, str]) -> str:
+    if not value or value.startswith("tenant:"):
+        return value
+    name = names.get(value)
+    return f"{name} ({value})" if name else f"{value} (not a console tenant)"
 
 
 def _flat_values(row: IdentityProvider) -> dict:
@@ -209,15 +229,11 @@ def _provider_form(request, provider: catalog.ProviderDef, row: IdentityProvider
         )
         if action == "discover" and provider.discovery:
             notices += _discover(provider, issuer, allow_http, raw)
+            errors = {}
             if any(request.POST.get(f.key, "").strip() for f in provider.secret_fields):
                 notices.append(
-                    (
-                        "warn",
-                        "Secrets are never sent back to the browser: type the secret you "
-                        "entered again before saving.",
-                    )
+                    ("warn", "Secrets are never sent back to the browser: type the secret again.")
                 )
-            errors = {}
         elif action == "save":
             _check_company_is_tenant(values, row, errors)
             data = {"provider": provider.key, **forms.nest(values)}
@@ -267,8 +283,14 @@ def _provider_form(request, provider: catalog.ProviderDef, row: IdentityProvider
         errors=errors,
         secrets=existing_secrets,
         company_choices=forms.tenant_company_choices(),
-        variable=provider.variable,
+        variable=lambda f: provider.variable(f, "<name>" if f.type == catalog.MAP else ""),
     )
+    if (errors or other_errors) and any(
+        request.POST.get(f.key, "").strip() for f in provider.secret_fields
+    ):
+        notices.append(
+            ("warn", "Secrets are never sent back to the browser: type the secret again.")
+        )
     context = {
         "p": provider,
         "row": row,
@@ -284,7 +306,7 @@ def _provider_form(request, provider: catalog.ProviderDef, row: IdentityProvider
         "webapp_set": bool(_webapp()),
         "metadata_path": raw.get("idp_metadata_file")
         or (f"{catalog.ADDITIONAL_CONFIGS_DIR}/{provider.key}_metadata.xml"),
-        "docs_notes": [(f.label, f.docs_note) for f in provider.fields if f.docs_note],
+        "docs_notes": _docs_notes(provider),
         "steps": [
             (i, s, row is not None and i in (row.checklist or []))
             for i, s in enumerate(provider.steps)
@@ -296,8 +318,18 @@ def _provider_form(request, provider: catalog.ProviderDef, row: IdentityProvider
         context["entries"] = audit_for_target(TARGET_TYPE, provider.key)
         context["additional_configs"] = _additional_configs(provider, row)
     if request.htmx and not request.htmx.boosted and request.method == "POST":
-        return render(request, "sso/providers/_form.html", context, status=context["status"])
+        # htmx swaps only 2xx answers: the fragment with its errors comes back as 200.
+        return render(request, "sso/providers/_form.html", context)
     return render(request, "sso/providers/form.html", context, status=context["status"])
+
+
+def _docs_notes(provider) -> list[tuple[str, str]]:
+    """Each field-level docs difference once, with the labels of every field it concerns."""
+    by_note: dict[str, list[str]] = {}
+    for f in provider.fields:
+        if f.docs_note:
+            by_note.setdefault(f.docs_note, []).append(f.label)
+    return [(", ".join(labels), note) for note, labels in by_note.items()]
 
 
 def _discover(provider, issuer: str, allow_http: bool, raw: dict) -> list[tuple[str, str]]:
