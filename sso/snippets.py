@@ -116,3 +116,70 @@ def console_identity_provider_settings(
         placeholders=not reveal_secrets,
     )
     return settings + multi_tenant_login_settings(mtl_values(multi_tenant_login()))
+
+
+# ---- SPEC export (for `export_spec`) ---------------------------------------------------------
+
+
+def secret_env_name(*parts: str) -> str:
+    """The variable a stored literal secret is exported as: KEYCLOAK_CLIENT_SECRET, ..."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9]+", "_", "_".join(parts)).strip("_").upper()
+
+
+def identity_providers_spec_section() -> list[dict]:
+    """The console's providers as SPEC `identity_providers` entries.
+
+    A stored literal secret is never printed: it becomes `env:<PROVIDER>_<FIELD>`, the variable
+    to set before `snippets` reads the SPEC. A default company that is a console tenant's
+    becomes `tenant:<name>`.
+    """
+    from tenants.models import Tenant
+
+    from .providers.models import IdentityProvider
+
+    names = dict(
+        Tenant.objects.filter(deleted_at__isnull=True)
+        .exclude(company_id="")
+        .values_list("company_id", "name")
+    )
+    out = []
+    rows = {row.provider: row for row in IdentityProvider.objects.all()}
+    for key, p in catalog.PROVIDERS.items():
+        row = rows.get(key)
+        if row is None:
+            continue
+        entry: dict = {"provider": key, **row.settings}
+        company = entry.get("default_company")
+        if company in names:
+            entry["default_company"] = f"tenant:{names[company]}"
+        for f in p.secret_fields:
+            stored = row.secrets.get(f.key)
+            if stored:
+                is_ref = stored.startswith("env:")
+                entry[f.key] = stored if is_ref else f"env:{secret_env_name(key, f.key)}"
+        if row.allow_http:
+            entry["allow_http"] = True
+        out.append(entry)
+    return out
+
+
+def multi_tenant_login_spec_section() -> dict:
+    from .multitenant.services import mtl_values, multi_tenant_login
+
+    return mtl_values(multi_tenant_login())
+
+
+def tenant_sso_spec_section(tenant) -> dict | None:
+    """A tenant's `sso` SPEC section, its client secret as env:NAME (never the literal)."""
+    from .multitenant.models import TenantSSOConfig
+
+    row = TenantSSOConfig.objects.filter(tenant_id=tenant.pk).first()
+    if row is None:
+        return None
+    data = row.as_sso_data()
+    conf = data.get("configuration")
+    if conf and conf.get("client_secret") and not conf["client_secret"].startswith("env:"):
+        conf["client_secret"] = f"env:{secret_env_name('SSO', row.external_tenant, 'SECRET')}"
+    return data

@@ -9,6 +9,7 @@ from console.validation import InvalidInput
 from sandbox.state import fingerprint
 from sso.multitenant.models import MultiTenantLogin, TenantSSOConfig
 from sso.multitenant.services import SecretPlannedCall, tenant_sso_calls, tenant_sso_record_pushed
+from sso.multitenant.spec import tenant_sso_validate
 from tenants.models import Tenant, TenantAdmin
 
 pytestmark = pytest.mark.django_db
@@ -262,3 +263,14 @@ def test_forgetting_a_configuration_keeps_the_server_side(admin_client, sandbox,
     assert "The apiserver keeps what was pushed" in response.content.decode()
     assert not TenantSSOConfig.objects.exists()
     assert sandbox.sso_config(acme.company_id)["tenant"] == "acme-ext"
+
+
+def test_the_tenant_sso_spec_section_hides_the_literal_secret(admin_client, acme):
+    from sso.snippets import tenant_sso_spec_section
+
+    admin_client.post(tenant_url(acme), {**TENANT_POST, "action": "save"})
+    section = tenant_sso_spec_section(acme)
+    assert SECRET not in str(section)
+    assert section["configuration"]["client_secret"] == "env:SSO_ACME_EXT_SECRET"
+    assert section["group_mapping"] == {"IdP Researchers": "Researchers", "IdP Ops": "Ops"}
+    assert tenant_sso_validate(section, "tenants[0].sso").tenant == "acme-ext"

@@ -323,3 +323,29 @@ def test_the_list_page_query_count_does_not_grow_with_providers(
     )
     with django_assert_max_num_queries(12):
         assert admin_client.get(reverse("sso:providers")).status_code == 200
+
+
+def test_export_spec_sections_never_carry_a_literal_secret_and_validate_again(admin_client, acme):
+    from sso.providers.spec import validate_identity_providers
+    from sso.snippets import identity_providers_spec_section
+
+    add_keycloak(admin_client, default_company=acme.company_id)
+    admin_client.post(
+        reverse("sso:provider_add", args=["ldap"]),
+        {
+            "action": "save",
+            "server": "ldaps://ldap.example.com",
+            "base_dn": "dc=example,dc=com",
+            "dn": "cn=svc",
+            "password": "env:LDAP_PW",
+        },
+    )
+    section = identity_providers_spec_section()
+    assert SECRET not in str(section)
+    keycloak, ldap = section
+    assert keycloak["client_secret"] == "env:KEYCLOAK_CLIENT_SECRET"
+    assert keycloak["default_company"] == "tenant:Acme Research"
+    assert keycloak["groups"]["admins"] == ["clearml-admins", "ops"]
+    assert ldap["password"] == "env:LDAP_PW"
+    entries = validate_identity_providers(section)
+    assert [e.provider.key for e in entries] == ["keycloak", "ldap"]
