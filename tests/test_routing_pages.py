@@ -106,6 +106,19 @@ def test_the_tenant_page_shows_lists_rules_and_the_docs_note(admin_client, acme,
     assert "an admin must exist first" in page
 
 
+def test_the_tenant_page_query_count_does_not_grow_with_the_whitelist(
+    admin_client, acme, django_assert_max_num_queries
+):
+    WhitelistEntry.objects.bulk_create(
+        WhitelistEntry(tenant=acme, email=f"u{i:05d}@acme.io", is_admin=i % 3 == 0)
+        for i in range(3000)
+    )
+    with django_assert_max_num_queries(14):
+        response = admin_client.get(reverse("sso:tenant_routing", args=[acme.pk]))
+    page = text(response)
+    assert "1–100 of 1000" in page and "1–100 of 2000" in page
+
+
 def test_a_deleted_tenant_has_no_routing_page(admin_client, acme):
     from django.utils import timezone
 

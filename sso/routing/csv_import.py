@@ -172,7 +172,7 @@ def import_check(*, tenant: Tenant, text: str, role_mode: str) -> ImportCheck:
         raise InvalidInput(FieldError("text", "no email address found: paste or upload some"))
     checker = RoutingChecker(tenant_name=tenant.name, tenant_id=tenant.pk)
     items = checker.normalise(items)
-    items = checker.refuse_repeats(items, describe=lambda seen: seen.path)
+    items = checker.refuse_repeats(items)
     checker.refuse_conflicts(items)
     for error in checker.errors:
         problems.append(LineProblem(_line_number(error.path), error.message))

@@ -237,7 +237,7 @@ def routing_add(*, tenant: Tenant, kind: str, values: list[str], actor: str) -> 
         if not items:
             raise InvalidInput(FieldError("value", "type a domain or an email address first"))
         items = checker.normalise(items)
-        items = checker.refuse_repeats(items, describe=lambda seen: "this form")
+        items = checker.refuse_repeats(items, where=lambda seen: "earlier in this form")
         existing = {d: "domain" for d in current.domains}
         existing.update({e: "admin" if a else "user" for e, a in current.whitelist.items()})
         new_items = []

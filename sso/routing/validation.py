@@ -117,8 +117,12 @@ class RoutingChecker:
             good.append(item)
         return good
 
-    def refuse_repeats(self, items: list[Item], describe) -> list[Item]:
-        """A key may appear once; an email may not be both admin and user (one role per email)."""
+    def refuse_repeats(self, items: list[Item], where=None) -> list[Item]:
+        """A key may appear once; an email may not be both admin and user (one role per email).
+
+        `where(first)` says where the first occurrence is ("also at line 3" by default).
+        """
+        where = where or (lambda seen: f"also at {seen.path}")
         first: dict[str, Item] = {}
         unique = []
         for item in items:
@@ -128,15 +132,13 @@ class RoutingChecker:
                 unique.append(item)
             elif seen.kind == item.kind:
                 self.errors.append(
-                    FieldError(
-                        item.path, f"'{item.key}' is listed twice (also at {describe(seen)})"
-                    )
+                    FieldError(item.path, f"'{item.key}' is listed twice ({where(seen)})")
                 )
             else:
                 self.errors.append(
                     FieldError(
                         item.path,
-                        f"'{item.key}' is also a whitelisted {seen.kind} (at {describe(seen)}): "
+                        f"'{item.key}' is also a whitelisted {seen.kind} ({where(seen)}): "
                         "an email has one role in a tenant, admin or user, not both",
                     )
                 )
@@ -290,7 +292,7 @@ def routing_validate(
             )
         )
     items = checker.normalise(items)
-    items = checker.refuse_repeats(items, describe=lambda seen: seen.path)
+    items = checker.refuse_repeats(items)
     checker.refuse_conflicts(items)
     checker.raise_if_errors()
     checker.warn_about_cross_routing(items)

@@ -118,8 +118,10 @@ def _rows(tenant: Tenant, kind: str, keys: list[str]) -> list[tuple[str, str, st
     return rows
 
 
-def _list_context(tenant: Tenant, kind: str, q: str = "", page: int = 1, **extra) -> dict:
-    routing = tenant_routing(tenant)
+def _list_context(
+    tenant: Tenant, kind: str, q: str = "", page: int = 1, routing=None, **extra
+) -> dict:
+    routing = routing if routing is not None else tenant_routing(tenant)
     items = {"domain": routing.domains, "admin": routing.admins, "user": routing.users}[kind]
     key = search_key(q)
     shown = [i for i in items if key in i] if key else items
@@ -156,6 +158,7 @@ def tenant_routing_view(request, tenant_id: int):
         act_as, no_admin = "", exc.errors[0].message
     last_job = RoutingPushJob.objects.filter(tenant=tenant).order_by("-id").first()
     entries = [e for e in audit_for_target("tenant", tenant.pk, 50) if e.action.startswith("login")]
+    routing = tenant_routing(tenant)
     context = {
         "tenant": tenant,
         "lists": [
@@ -164,6 +167,7 @@ def tenant_routing_view(request, tenant_id: int):
                 kind,
                 request.GET.get(f"{kind}_q", "")[:254],
                 request.GET.get(f"{kind}_page") or 1,
+                routing=routing,
             )
             for kind in KINDS
         ],
