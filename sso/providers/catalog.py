@@ -206,7 +206,9 @@ def _default_company(section: str = SECURE, docs_note: str = "") -> FieldDef:
         "Default company",
         "Users signing in through this provider who are not whitelisted or invited anywhere are "
         "created in this tenant. Pick a tenant (in a SPEC: tenant:<name>, or a company id). "
-        "Leave empty so that only whitelisted or invited users can sign in.",
+        "Leave empty so that only whitelisted or invited users can sign in. The docs do not say "
+        "which wins when a user also matches a whitelist or a domain; the console assumes "
+        "invitations, whitelists and domains route first and this only catches the rest.",
         group="Automatic user creation",
         docs_note=docs_note,
     )
