@@ -75,6 +75,13 @@ def test_an_htmx_request_gets_only_the_rows_fragment(admin_client, log):
     assert "HX-Request" in response["Vary"]
 
 
+def test_the_address_bar_gets_the_filter_without_empty_fields(admin_client, log):
+    params = {"actor": "cli:ops", "action": "", "q": "", "outcome": "", "before": "5"}
+    response = admin_client.get(reverse("audit:list"), params, **HTMX)
+    assert response["HX-Push-Url"] == "/audit/?actor=cli%3Aops&before=5"
+    assert seqs(response) == [4, 3]
+
+
 @pytest.mark.parametrize(
     "headers",
     [

@@ -102,6 +102,10 @@ def audit_list(request):
     }
     if _wants_fragment(request):
         response = render(request, "audit/_rows.html", context)
+        if valid:
+            # The address bar gets the tidy URL (no empty fields), which the page also accepts.
+            cursor = {k: request.GET[k] for k in ("before", "after") if _cursor(request.GET.get(k))}
+            response["HX-Push-Url"] = _url("audit:list", query, **cursor)
     else:
         context.update(recent_choices())
         context["known_actions"] = sorted(set(KNOWN_ACTIONS) | set(context["actions"]))
