@@ -111,6 +111,11 @@ class ProviderDef:
         return self.prefixes[f.section] + tail
 
     @property
+    def has_plain_option(self) -> bool:
+        """Whether 'allow http' can matter: an endpoint URL field, or LDAP's ldap:// server."""
+        return self.protocol == LDAP or any(f.type == URL for f in self.fields)
+
+    @property
     def uses_metadata_file(self) -> bool:
         return self.field("idp_metadata_file") is not None
 
