@@ -162,3 +162,10 @@ class IssuedCredential(models.Model):
     def __str__(self) -> str:
         return self.access_key
 
+
+# Groups & features (tenants/groups/): cross-tenant groups, built-in groups, organization settings.
+from tenants.groups.models import (  # noqa: E402, F401
+    BuiltinGroupFeatures,
+    CrossTenantGroup,
+    OrganizationSettings,
+)

@@ -144,7 +144,7 @@ def check_settings(settings: list[EnvSetting]) -> None:
             seen_paths[path_key] = setting
 
 
-def _by_service(settings: list[EnvSetting]) -> dict[str, list[EnvSetting]]:
+def by_service(settings: list[EnvSetting]) -> dict[str, list[EnvSetting]]:
     grouped: dict[str, list[EnvSetting]] = {}
     for service in SERVICES:
         items = [s for s in settings if s.service == service]
@@ -153,43 +153,52 @@ def _by_service(settings: list[EnvSetting]) -> dict[str, list[EnvSetting]]:
     return grouped
 
 
+def secret_document(settings: list[EnvSetting], secret_name: str) -> dict | None:
+    """The v1 Secret holding the secret values of `settings` (None when there are none)."""
+    data = {s.secret_key: _Value(s.env_value) for s in settings if s.secret}
+    if not data:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": secret_name},
+        "type": "Opaque",
+        "stringData": data,
+    }
+
+
+def secret_ref(setting: EnvSetting, secret_name: str) -> dict:
+    """The `valueFrom` of an EnvVar that reads `setting` from the Secret."""
+    return {"secretKeyRef": {"name": secret_name, "key": setting.secret_key}}
+
+
 def render_helm(settings, *, secrets: str, secret_name: str) -> str:
     values: dict = {}
-    secret_data: dict = {}
-    for service, items in _by_service(settings).items():
+    for service, items in by_service(settings).items():
         entries = []
         for s in items:
             if s.secret and secrets == "secret-ref":
-                secret_data[s.secret_key] = _Value(s.env_value)
-                ref = {"name": secret_name, "key": s.secret_key}
-                entries.append({"name": s.name, "valueFrom": {"secretKeyRef": ref}})
+                entries.append({"name": s.name, "valueFrom": secret_ref(s, secret_name)})
             else:
                 entries.append({"name": s.name, "value": _Value(s.env_value)})
         values[service] = {"extraEnvs": entries}
     documents = [values]
-    if secret_data:
-        documents.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": secret_name},
-                "type": "Opaque",
-                "stringData": secret_data,
-            }
-        )
+    secret = secret_document(settings, secret_name) if secrets == "secret-ref" else None
+    if secret:
+        documents.append(secret)
     return dump_yaml_documents(documents)
 
 
 def render_compose(settings) -> str:
     services = {
         service: {"environment": {s.name: _Value(s.env_value.replace("$", "$$")) for s in items}}
-        for service, items in _by_service(settings).items()
+        for service, items in by_service(settings).items()
     }
     return dump_yaml_documents([{"services": services}])
 
 
 def _sections(settings, line) -> str:
-    grouped = _by_service(settings)
+    grouped = by_service(settings)
     out = []
     for service, items in grouped.items():
         if len(grouped) > 1:
@@ -214,19 +223,8 @@ def _shell_line(s: EnvSetting) -> str:
     return f"export {s.name}='" + s.env_value.replace("'", "'\\''") + "'"
 
 
-def render(
-    settings: list[EnvSetting],
-    fmt: str,
-    *,
-    secrets: str = "inline",
-    secret_name: str = DEFAULT_SECRET_NAME,
-) -> str:
-    """The snippet text of `settings` in format `fmt` (one of FORMATS).
-
-    Raises ValueError with a message fit for the admin when the format or options are unknown,
-    when two settings collide, when a value cannot be written in this format, or when
-    secrets="secret-ref" is asked for a format other than helm.
-    """
+def check_options(fmt: str, secrets: str, secret_name: str) -> None:
+    """Refuse an unknown format or secrets mode, secret-ref outside helm, a bad Secret name."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if secrets not in SECRET_MODES:
@@ -244,6 +242,22 @@ def render(
                 f"{secret_name!r} is not a valid Kubernetes Secret name "
                 "(lower-case letters, digits, '-' and '.')"
             )
+
+
+def render(
+    settings: list[EnvSetting],
+    fmt: str,
+    *,
+    secrets: str = "inline",
+    secret_name: str = DEFAULT_SECRET_NAME,
+) -> str:
+    """The snippet text of `settings` in format `fmt` (one of FORMATS).
+
+    Raises ValueError with a message fit for the admin when the format or options are unknown,
+    when two settings collide, when a value cannot be written in this format, or when
+    secrets="secret-ref" is asked for a format other than helm.
+    """
+    check_options(fmt, secrets, secret_name)
     settings = list(settings)
     check_settings(settings)
     if not settings:

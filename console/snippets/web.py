@@ -7,6 +7,7 @@ htmx fragment (format tabs) and as a download. Because downloads recompute the s
 server from the source, no value ever travels in a URL. See docs/snippets.md.
 """
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -128,14 +129,22 @@ def build_snippet(
     fmt: str | None = None,
     secrets: str | None = None,
     reveal_secrets: bool = False,
+    params: dict[str, str] | None = None,
 ) -> Snippet:
     """The partial's data for snippet source `source`, in the format the request asks for.
 
     The format and secrets mode come from `?format=`/`?secrets=` unless given. Secret values are
     replaced by a placeholder on the page unless `reveal_secrets`; the Download link always
-    carries the real values (served with Cache-Control: no-store).
+    carries the real values (served with Cache-Control: no-store). `params` gives values of the
+    source's parameters when the page's own URL does not carry them (e.g. `{"group": "3"}`).
     """
     src = get_snippet_source(source)
+    if params:
+        request = copy.copy(request)
+        query = request.GET.copy()
+        for key, value in params.items():
+            query[key] = str(value)
+        request.GET = query
     fmt = _choice(fmt or request.GET.get("format"), FORMATS, "helm")
     secrets = _choice(secrets or request.GET.get("secrets"), SECRET_MODES, "inline")
     if fmt != "helm":
@@ -224,3 +233,11 @@ def snippet_download_response(
     if any(s.secret for s in settings):
         response["Cache-Control"] = "no-store"
     return response
+
+
+def is_snippet_download(request: HttpRequest) -> bool:
+    """True while a snippet source is called to build a download (which carries real secrets)."""
+    if getattr(request, "snippet_download", False):
+        return True
+    match = getattr(request, "resolver_match", None)
+    return bool(match and match.view_name == "snippets:download")

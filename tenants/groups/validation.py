@@ -1,0 +1,337 @@
+"""Validating groups, built-in group features and organization settings: one layer for the forms
+and the SPEC's `groups`, `builtin_groups` and `organization` sections (CONTRACT.md).
+
+Every function reports every problem at once, as InvalidInput with full field paths
+(`groups[1].features[0]`).
+"""
+
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from console.snippets.encoding import check_text
+from console.validation import ErrorCollector, FieldError, InvalidInput, join_path
+from tenants.features import UI_FEATURE_NAMES, UI_ROLES, validate_feature_names
+
+from .models import BUILTIN_GROUPS, MAX_DISPLAY_NAME, MAX_GROUP_NAME
+
+GROUP_KEYS = ("name", "display_name", "id", "features", "assignable", "system")
+ORGANIZATION_KEYS = ("features", "unique_company_names", "ui_features_per_role")
+UUID_TEXT = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+DOCS_EXAMPLE_ID = "abcd-1234-abcd-1234"
+NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
+
+
+@dataclass
+class GroupInput:
+    name: str
+    display_name: str = ""
+    group_id: str | None = None  # None: generate (or keep the stored one)
+    features: list[str] = field(default_factory=list)
+    assignable: bool = False
+
+    def as_spec(self) -> dict:
+        out: dict = {"name": self.name}
+        if self.display_name:
+            out["display_name"] = self.display_name
+        if self.group_id:
+            out["id"] = self.group_id
+        out["features"] = list(self.features)
+        out["assignable"] = self.assignable
+        return out
+
+
+@dataclass
+class OrganizationInput:
+    features: list[str] = field(default_factory=list)
+    unique_company_names: bool | None = None
+    ui_features_per_role: dict[str, dict[str, bool]] = field(default_factory=dict)
+
+
+def _keys_of(data: dict, allowed, path: str, errors: ErrorCollector) -> None:
+    for key in data:
+        if key not in allowed:
+            errors.add(join_path(path, str(key)), f"unknown key (known keys: {', '.join(allowed)})")
+
+
+def group_name_problem(name: object) -> str:
+    """Why `name` cannot be a group name in a variable path, or "" when it can."""
+    if not isinstance(name, str) or not name:
+        return "a group name is required"
+    if len(name) > MAX_GROUP_NAME:
+        return f"is {len(name)} characters; at most {MAX_GROUP_NAME} are allowed"
+    bad = NAME_CHARS.search(name)
+    if bad:
+        shown = "a space" if bad.group().isspace() else f"'{bad.group()}'"
+        return (
+            f"may contain only letters, digits and single underscores, not {shown} "
+            "(it is part of the variable name CLEARML__services__auth__default_groups__<name>__…)"
+        )
+    if name[0].isdigit():
+        return "must not start with a digit"
+    if name.startswith("_"):
+        return "must start with a letter, not '_'"
+    if "__" in name:
+        return "must not contain '__': it separates the parts of the variable name"
+    if name.endswith("_"):
+        return "must not end with '_': followed by the '__' separator it would make '___'"
+    return ""
+
+
+def validate_group_name(
+    name: object,
+    path: str = "name",
+    *,
+    taken: dict[str, str] | None = None,
+) -> str:
+    """A valid cross-tenant group name, or InvalidInput saying which rule is broken.
+
+    `taken` maps lower-cased names already in use to their spelling (the server lower-cases
+    variable paths, so `Team` and `team` would be one group).
+    """
+    if isinstance(name, str):
+        name = name.strip()
+    problem = group_name_problem(name)
+    if problem:
+        raise InvalidInput(FieldError(path, problem))
+    if name.lower() in BUILTIN_GROUPS:
+        raise InvalidInput(
+            FieldError(
+                path,
+                f"'{name}' is a built-in group: set its features under Built-in groups "
+                "(builtin_groups in a SPEC), not as a cross-tenant group",
+            )
+        )
+    other = (taken or {}).get(name.lower())
+    if other is not None:
+        same = "" if other == name else f" as '{other}'"
+        raise InvalidInput(
+            FieldError(
+                path,
+                f"'{name}' is already used{same}: the server lower-cases group names, so names "
+                "that differ only in case are the same group",
+            )
+        )
+    return name
+
+
+def validate_group_id(value: object, path: str = "id") -> str | None:
+    """A UUID in its canonical lower-case form; None when not given."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(FieldError(path, "must be a UUID written as text"))
+    text = value.strip()
+    if not UUID_TEXT.match(text):
+        example = str(uuid.uuid4())
+        if text.lower() == DOCS_EXAMPLE_ID:
+            why = f"'{text}' is the docs' example, which is not a UUID"
+        else:
+            why = f"'{text}' is not a UUID (8-4-4-4-12 hexadecimal digits)"
+        raise InvalidInput(
+            FieldError(
+                path, f"{why}; use the form {example}, or leave it empty to have one generated"
+            )
+        )
+    return str(uuid.UUID(text))
+
+
+def validate_display_name(value: object, path: str = "display_name") -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(FieldError(path, "must be text"))
+    text = value.strip()
+    if len(text) > MAX_DISPLAY_NAME:
+        raise InvalidInput(
+            FieldError(path, f"is {len(text)} characters; at most {MAX_DISPLAY_NAME} are allowed")
+        )
+    try:
+        check_text(text, "the display name")
+    except ValueError as exc:
+        raise InvalidInput(FieldError(path, str(exc))) from None
+    return text
+
+
+def _bool(value: object, path: str, errors: ErrorCollector, default: bool | None = False):
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        errors.add(path, "must be true or false")
+        return default
+    return value
+
+
+def validate_group(
+    data: object, path: str = "", *, taken: dict[str, str] | None = None
+) -> GroupInput:
+    """One group, shaped like a SPEC `groups[]` entry."""
+    if not isinstance(data, dict):
+        raise InvalidInput(FieldError(path, "must be a mapping (name, features, …)"))
+    errors = ErrorCollector()
+    _keys_of(data, GROUP_KEYS, path, errors)
+    result = GroupInput(name="")
+    for key, check in (
+        ("name", lambda v, p: validate_group_name(v, p, taken=taken)),
+        ("display_name", validate_display_name),
+        ("id", validate_group_id),
+        ("features", validate_feature_names),
+    ):
+        try:
+            value = check(data.get(key), join_path(path, key))
+        except InvalidInput as exc:
+            errors.extend(exc)
+            continue
+        setattr(result, {"id": "group_id"}.get(key, key), value)
+    result.assignable = _bool(data.get("assignable"), join_path(path, "assignable"), errors)
+    if data.get("system") not in (None, False):
+        errors.add(join_path(path, "system"), "is always false for cross-tenant groups")
+    errors.raise_if_any()
+    return result
+
+
+def validate_groups_section(section: object, path: str = "groups") -> list[GroupInput]:
+    """The SPEC's `groups` list: valid groups, unique names (ignoring case) and unique ids."""
+    if section is None:
+        return []
+    if not isinstance(section, list):
+        raise InvalidInput(FieldError(path, "must be a list of groups"))
+    errors = ErrorCollector()
+    taken: dict[str, str] = {}
+    ids: dict[str, int] = {}
+    groups = []
+    for index, item in enumerate(section):
+        item_path = f"{path}[{index}]"
+        try:
+            group = validate_group(item, item_path, taken=taken)
+        except InvalidInput as exc:
+            errors.extend(exc)
+            continue
+        taken[group.name.lower()] = group.name
+        if group.group_id:
+            if group.group_id in ids:
+                errors.add(
+                    join_path(item_path, "id"),
+                    f"is also the id of {path}[{ids[group.group_id]}]; group ids must be unique",
+                )
+            ids[group.group_id] = index
+        groups.append(group)
+    errors.raise_if_any()
+    return groups
+
+
+def validate_builtin_groups_section(
+    section: object, path: str = "builtin_groups"
+) -> dict[str, list[str] | None]:
+    """{users|admins|queue_admins: feature list}; an empty list is kept, `null` means not set."""
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise InvalidInput(FieldError(path, "must be a mapping (users, admins, queue_admins)"))
+    errors = ErrorCollector()
+    result: dict[str, list[str] | None] = {}
+    for name, features in section.items():
+        item_path = join_path(path, str(name))
+        if name not in BUILTIN_GROUPS:
+            errors.add(
+                item_path,
+                f"unknown built-in group (the built-in groups are {', '.join(BUILTIN_GROUPS)}; "
+                "define other groups under groups)",
+            )
+            continue
+        if features is None:
+            result[name] = None
+            continue
+        try:
+            result[name] = validate_feature_names(features, item_path)
+        except InvalidInput as exc:
+            errors.extend(exc)
+    errors.raise_if_any()
+    return result
+
+
+def validate_ui_features_per_role(value: object, path: str) -> dict[str, dict[str, bool]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(FieldError(path, "must be a mapping of role to UI features"))
+    errors = ErrorCollector()
+    result: dict[str, dict[str, bool]] = {}
+    for role, features in value.items():
+        role_path = join_path(path, str(role))
+        if role not in UI_ROLES:
+            errors.add(role_path, f"unknown role (known roles: {', '.join(UI_ROLES)})")
+            continue
+        if not isinstance(features, dict):
+            errors.add(role_path, "must be a mapping of UI feature to true/false")
+            continue
+        result[role] = {}
+        for feature, enabled in features.items():
+            feature_path = join_path(role_path, str(feature))
+            if feature not in UI_FEATURE_NAMES:
+                errors.add(
+                    feature_path,
+                    f"unknown UI feature (known: {', '.join(UI_FEATURE_NAMES)})",
+                )
+            elif not isinstance(enabled, bool):
+                errors.add(feature_path, "must be true or false")
+            else:
+                result[role][feature] = enabled
+        if not result[role]:
+            del result[role]
+    errors.raise_if_any()
+    return result
+
+
+def validate_organization_section(section: object, path: str = "organization") -> OrganizationInput:
+    if section is None:
+        return OrganizationInput()
+    if not isinstance(section, dict):
+        raise InvalidInput(FieldError(path, "must be a mapping"))
+    errors = ErrorCollector()
+    _keys_of(section, ORGANIZATION_KEYS, path, errors)
+    result = OrganizationInput()
+    try:
+        result.features = validate_feature_names(
+            section.get("features"), join_path(path, "features")
+        )
+    except InvalidInput as exc:
+        errors.extend(exc)
+    result.unique_company_names = _bool(
+        section.get("unique_company_names"),
+        join_path(path, "unique_company_names"),
+        errors,
+        default=None,
+    )
+    try:
+        result.ui_features_per_role = validate_ui_features_per_role(
+            section.get("ui_features_per_role"), join_path(path, "ui_features_per_role")
+        )
+    except InvalidInput as exc:
+        errors.extend(exc)
+    errors.raise_if_any()
+    return result
+
+
+def validate_server_sections(spec: dict) -> tuple[list[GroupInput], dict, OrganizationInput]:
+    """The three sections of a parsed SPEC this module owns, all problems reported at once."""
+    errors = ErrorCollector()
+    groups: list[GroupInput] = []
+    builtin: dict = {}
+    organization = OrganizationInput()
+    try:
+        groups = validate_groups_section(spec.get("groups"))
+    except InvalidInput as exc:
+        errors.extend(exc)
+    try:
+        builtin = validate_builtin_groups_section(spec.get("builtin_groups"))
+    except InvalidInput as exc:
+        errors.extend(exc)
+    try:
+        organization = validate_organization_section(spec.get("organization"))
+    except InvalidInput as exc:
+        errors.extend(exc)
+    errors.raise_if_any()
+    return groups, builtin, organization
