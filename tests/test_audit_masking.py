@@ -190,3 +190,15 @@ def test_all_secrets_of_a_realistic_session_are_absent_from_storage(admin_client
     Client().post("/signin/", {"username": "admin", "password": PASSWORD})
     assert AuditEntry.objects.filter(action="auth.signin.failed").exists()
     assert_no_secret_stored()
+
+
+def test_a_boolean_switch_named_like_a_token_is_not_masked():
+    entry = audit_record(
+        actor="admin",
+        action="idp.update",
+        target_type="idp",
+        before={"get_info_from_access_token": False, "client_secret": "abcdefgh-old"},
+        after={"get_info_from_access_token": True, "client_secret": "abcdefgh-new"},
+    )
+    assert entry.after["get_info_from_access_token"] is True
+    assert entry.after["client_secret"] == "•••• (changed)"

@@ -56,6 +56,8 @@ BUILTIN_SECRET_NAMES = frozenset(
     }
 )
 SECRET_SUFFIXES = ("_secret", "_password", "_passwd", "_private_key", "_secret_key", "_token")
+# Settings whose names end like a secret but hold none (Keycloak's boolean switch).
+NOT_SECRET_NAMES = frozenset({"get_info_from_access_token"})
 # Secret values shorter than this are not searched for in other text: scrubbing "ab" out of every
 # message would mangle it, and a secret that short is not a secret worth the name.
 MIN_SCRUB_LENGTH = 4
@@ -72,7 +74,8 @@ def _segments(key: object) -> list[str]:
 def is_builtin_secret_name(key: object) -> bool:
     """True when the key names a secret by the built-in allowlist."""
     return any(
-        s in BUILTIN_SECRET_NAMES or s.endswith(SECRET_SUFFIXES) or s.startswith("secret_")
+        s not in NOT_SECRET_NAMES
+        and (s in BUILTIN_SECRET_NAMES or s.endswith(SECRET_SUFFIXES) or s.startswith("secret_"))
         for s in _segments(key)
     )
 
