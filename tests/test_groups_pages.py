@@ -3,7 +3,9 @@
 import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from console.audit.models import AuditEntry
@@ -257,3 +259,23 @@ def test_export_snippet_lists_every_section(admin_client):
     env = yaml.safe_load(response.content)["services"]["apiserver"]["environment"]
     assert "CLEARML__services__auth__default_groups__ops__system" in env
     assert env["CLEARML__apiserver__company__unique_names"] == "true"
+
+
+def test_list_and_matrix_queries_do_not_grow_with_the_number_of_groups(
+    admin_client, django_assert_max_num_queries
+):
+    def counts():
+        out = []
+        for name in ("tenants:groups", "tenants:effective_features", "tenants:groups_export"):
+            with CaptureQueriesContext(connection) as ctx:
+                assert admin_client.get(reverse(name)).status_code == 200
+            out.append(len(ctx.captured_queries))
+        return out
+
+    group_create(data={"name": "g0", "features": ["reports"]}, actor="test")
+    few = counts()
+    for i in range(1, 8):
+        group_create(data={"name": f"g{i}", "features": ["reports"]}, actor="test")
+    assert counts() == few
+    with django_assert_max_num_queries(20):
+        admin_client.get(reverse("tenants:groups"))
