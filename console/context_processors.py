@@ -35,6 +35,13 @@ def navigation(request):
             url = reverse(name)
         except NoReverseMatch:
             continue
-        active = request.path == url if url == "/" else request.path.startswith(url)
-        items.append({"label": label, "url": url, "active": active, "description": description})
+        items.append({"label": label, "url": url, "active": False, "description": description})
+    # The longest matching prefix wins, so /tenants/groups/ lights up only "Groups & features".
+    matches = [
+        i
+        for i in items
+        if request.path == i["url"] or (i["url"] != "/" and request.path.startswith(i["url"]))
+    ]
+    if matches:
+        max(matches, key=lambda i: len(i["url"]))["active"] = True
     return {"navigation": items}

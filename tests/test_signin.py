@@ -65,3 +65,16 @@ def test_pages_carry_a_strict_content_security_policy(admin_client):
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_navigation_marks_only_the_most_specific_section(admin_client):
+    from django.urls import NoReverseMatch
+
+    try:
+        groups_url = reverse("tenants:groups")
+    except NoReverseMatch:
+        pytest.skip("groups pages not installed")
+    html = admin_client.get(groups_url).content.decode()
+    sidenav = html.split('<nav class="sidenav"', 1)[1].split("</nav>", 1)[0]
+    assert sidenav.count('aria-current="page"') == 1
+    assert f'<a href="{groups_url}" aria-current="page">' in sidenav
