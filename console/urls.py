@@ -14,6 +14,7 @@ urlpatterns = [
     path("tenants/", include("tenants.urls")),
     path("snippets/", include("console.snippets.urls")),
     path("sso/", include("sso.urls")),
+    path("security/", include("console.security.urls")),
 ]
 
 handler400 = "console.views.bad_request"

@@ -1,1 +1,1 @@
-"""Server secrets: generate fresh ones, audit deployment files, check the live apiserver (issue 8)."""
+"""Server secrets: generate fresh ones, audit deployment files, check the live apiserver."""

@@ -192,8 +192,9 @@ def _check_value(run: _Run, occ: Occurrence) -> None:
                 occ,
                 "low",
                 occ.path,
-                f"{what} is {known[0].where}. Web login is configured ({run.web_login[0]}), so "
-                "the server revokes these credentials, but they are still public.",
+                f"{what} is set to {known[0].where_for(occ.name)}. Web login is configured "
+                f"({run.web_login[0]}), so the server revokes these credentials, but they are "
+                "still public.",
                 FIX_GENERATE + ".",
                 value=occ.value or known[0].value,
             )
@@ -202,7 +203,7 @@ def _check_value(run: _Run, occ: Occurrence) -> None:
             occ,
             "high",
             occ.path,
-            f"{what} is {known[0].where}: anyone can look it up"
+            f"{what} is set to {known[0].where_for(occ.name)}: anyone can look it up"
             + (f" ({occ.note})" if occ.note else "")
             + ".",
             FIX_GENERATE + ", then roll it out in the order the Security page shows.",
@@ -425,7 +426,7 @@ def _check_missing(run: _Run, occurrences: list[Occurrence]) -> None:
             "high",
             setting.path,
             f"`{setting.path}` is not set in these files{hint}, so the server keeps "
-            f"{default.where}.",
+            f"{default.where_for(setting.path)}.",
             f"Set {setting.env_name} to a fresh value (`manage.py server_secrets`), or run the "
             "audit with --partial if these files are only part of the deployment.",
             value=default.value,

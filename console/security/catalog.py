@@ -176,6 +176,12 @@ class KnownDefault:
             return f"the example value of {self.source_title}"
         return f"the public default of `{self.setting}` in {self.source_title}"
 
+    def where_for(self, name: str) -> str:
+        """`where`, without repeating the setting when it is the one found (`name`)."""
+        if self.setting and name in (self.setting, f"clearml.{self.setting}"):
+            return f"its public default in {self.source_title}"
+        return self.where
+
 
 @dataclass(frozen=True)
 class KnownPair:

@@ -51,6 +51,13 @@ class Finding:
     fingerprint: str = ""
     line: int | None = None
 
+    @property
+    def place(self) -> str:
+        """The location, with the line when the location does not already say it."""
+        if self.line and not self.location.endswith(f"line {self.line}"):
+            return f"{self.location} (line {self.line})"
+        return self.location
+
     def as_dict(self) -> dict:
         return {
             "file": self.file,

@@ -26,8 +26,19 @@ from .catalog import (
 KEY_ALPHABET = string.ascii_uppercase + string.digits
 # token_urlsafe(40) is 54 characters: inside the docs' 50-60 range.
 SECRET_BYTES = 40
-# A key made only of digits (optionally with one E) would be read by HOCON as a number.
-_NUMBER_LIKE = re.compile(r"^[0-9]+(E[0-9]+)?$")
+# The chart passes its clearml.* values to the server unquoted, and pyhocon reads some unquoted
+# text as something else: `123` is a number, `1h-abc` starts with a duration (one hour), `true-x`
+# with a boolean. A generated value therefore starts with a letter and not with a HOCON keyword
+# (checked against pyhocon in tests/test_security_generate.py).
+_MISREAD_START = re.compile(
+    r"^(?:[^A-Za-z]|(?:true|false|null|yes|no|on|off)(?![A-Za-z0-9]))", re.I
+)
+
+
+def reads_back_unquoted(value: str) -> bool:
+    """True when HOCON reads `value`, written without quotes, as exactly this string."""
+    return bool(value) and not _MISREAD_START.match(value)
+
 
 SUPERVISOR_GROUPS = ("users", "admins", "queue_admins")
 # Names of the Kubernetes Secrets of `--secrets secret-ref` output (names, not secrets).
@@ -38,14 +49,15 @@ DEFAULT_ENV_SECRET_NAME = "clearml-server-secrets"  # noqa: S105
 def generate_key(length: int = KEY_LENGTH) -> str:
     while True:
         key = "".join(token_source.choice(KEY_ALPHABET) for _ in range(length))
-        if not _NUMBER_LIKE.match(key):
+        if reads_back_unquoted(key):
             return key
 
 
 def generate_secret(nbytes: int = SECRET_BYTES) -> str:
     while True:
         value = token_source.token_urlsafe(nbytes)
-        if value[0] not in "-_":
+        # the server's helper refuses a leading - or _; reads_back_unquoted is stricter still
+        if value[0] not in "-_" and reads_back_unquoted(value):
             return value
 
 
@@ -228,3 +240,65 @@ def chart_secret_manifest(generated: ServerSecrets, name: str) -> dict:
 
 def dump_yaml(data: dict) -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
+
+
+def _header(fmt: str, secrets: str) -> str:
+    lines = [
+        "ClearML server secrets from the ClearML Tenant Console (seeds 000/001).",
+        "Keys: 30 characters of A-Z0-9; secrets: secrets.token_urlsafe, 54 characters.",
+        "Shown once: keep it in your secret store, never commit it. Before rolling it out,",
+        "read the rotation order (Security page, docs/security.md): some changes sign users out.",
+    ]
+    if fmt == "helm":
+        lines.append("First document: merge into clearml-values.override.yaml (helm upgrade -f).")
+        if secrets == "secret-ref":
+            lines.append("The other documents are Secrets: create them first (kubectl apply -f).")
+        lines += [
+            "The clearml.* keys carry the same values as extraEnvs: the chart always injects",
+            "its own variables for them, from these keys or from its public defaults.",
+        ]
+    elif fmt == "compose":
+        lines += [
+            "Merge into docker-compose.override.yml. The fileserver service gets the fileserver",
+            "credentials too: the file server signs in to the apiserver with them.",
+        ]
+    else:
+        lines += [
+            "Give it to the apiserver and to the fileserver container: the file server signs in",
+            "to the apiserver with the fileserver credentials.",
+        ]
+    return "".join(f"# {line}\n" for line in lines)
+
+
+def render_server_secrets(
+    generated: ServerSecrets,
+    fmt: str,
+    *,
+    secrets: str = "inline",
+    secret_name: str = DEFAULT_ENV_SECRET_NAME,
+    chart_secret_name: str = DEFAULT_CHART_SECRET_NAME,
+) -> str:
+    """The generated values in `fmt` (helm, compose, env, shell) through the snippet exporter.
+
+    Raises ValueError (from the exporter) for an unknown format, secret mode or Secret name.
+    """
+    from console.snippets import render
+
+    settings = env_settings(generated)
+    body = render(settings, fmt, secrets=secrets, secret_name=secret_name)
+    if fmt == "helm":
+        if secrets == "secret-ref":
+            if chart_secret_name == secret_name:
+                raise ValueError("the chart's Secret and the extraEnvs Secret need different names")
+            render([], "helm", secrets=secrets, secret_name=chart_secret_name)  # checks the name
+            chart = dump_yaml(chart_values(generated, existing_secret=chart_secret_name))
+            manifest = dump_yaml(chart_secret_manifest(generated, chart_secret_name))
+            return _header(fmt, secrets) + chart + body + "---\n" + manifest
+        return _header(fmt, secrets) + dump_yaml(chart_values(generated)) + body
+    if fmt == "compose":
+        files = render(fileserver_env_settings(generated), "compose")
+        prefix = "services:\n  apiserver:\n"
+        if not files.startswith(prefix):
+            raise ValueError("unexpected compose output from the snippet exporter")
+        body += "  fileserver:\n" + files[len(prefix) :]
+    return _header(fmt, secrets) + body

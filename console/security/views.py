@@ -1,0 +1,200 @@
+"""The Security page: live check of default credentials, secret generation, file audit."""
+
+from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from console.audit import actor_for_request
+
+from . import catalog, rotation
+from .audit_files import MAX_FILE_BYTES, MAX_FILES
+from .findings import AuditInputError
+from .forms import AuditUploadForm, GenerateForm
+from .generate import SupervisorUser, render_server_secrets
+from .live_check import check_default_credentials
+from .services import record_audit_failure, secrets_audit, secrets_generate
+
+# The four formats of CONTRACT.md, plus Helm with Kubernetes Secrets (secret-ref).
+OUTPUTS = (
+    ("helm", "inline", "Helm values", "clearml-secrets.values.yaml"),
+    ("helm", "secret-ref", "Helm values + Secrets", "clearml-secrets.secret-ref.yaml"),
+    ("compose", "inline", "docker-compose", "clearml-secrets.compose.yml"),
+    ("env", "inline", "env file", "clearml-secrets.env"),
+    ("shell", "inline", "shell", "clearml-secrets.sh"),
+)
+SEVERITY_BADGES = {"high": "badge-bad", "medium": "badge-warn", "low": "badge-info", "info": ""}
+# multipart overhead on top of the files themselves
+UPLOAD_LIMIT = MAX_FILES * MAX_FILE_BYTES + 1024 * 1024
+
+
+def with_code(text: str) -> str:
+    """Escape `text` and show its `backticked` parts as code (messages name settings that way)."""
+    parts = escape(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: show the text as it is
+        return mark_safe(escape(text))  # noqa: S308 - escaped above
+    html = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+    return mark_safe(html)  # noqa: S308 - every part is escaped
+
+
+def _fragment(request) -> bool:
+    return bool(request.htmx and not request.htmx.boosted)
+
+
+def _page_context(**extra) -> dict:
+    context = {
+        "generate_form": GenerateForm(),
+        "audit_form": AuditUploadForm(),
+        "rotation": rotation.ROTATION,
+        "roll_order": rotation.ROLL_ORDER,
+        "settings_list": catalog.SERVER_SECRETS,
+        "sources": catalog.sources(),
+        "max_mib": MAX_FILE_BYTES // (1024 * 1024),
+    }
+    context.update(extra)
+    return context
+
+
+def _respond(request, fragment: str, context: dict, *, status: int = 200, secret=False):
+    template = fragment if _fragment(request) else "security/page.html"
+    response = render(request, template, _page_context(**context), status=status)
+    patch_vary_headers(response, ("HX-Request",))
+    if secret:
+        add_never_cache_headers(response)
+        response["Cache-Control"] = "no-store"
+    return response
+
+
+@never_cache
+@require_GET
+def security_page(request):
+    return _respond(request, "security/page.html", {})
+
+
+@never_cache
+@require_GET
+def live_check(request):
+    check = check_default_credentials(refresh=request.GET.get("refresh") == "1")
+    context = {"check": check, "compact": request.GET.get("compact") == "1"}
+    response = render(request, "security/_live_check.html", context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+@sensitive_variables("outputs", "generated")
+@never_cache
+@require_POST
+def generate(request):
+    form = GenerateForm(request.POST)
+    if not form.is_valid():
+        return _respond(request, "security/_generate.html", {"generate_form": form}, status=400)
+    data = form.cleaned_data
+    supervisor = None
+    if data["supervisor"]:
+        supervisor = SupervisorUser(
+            email=data["supervisor_email"], company=data["supervisor_company"]
+        )
+
+    @sensitive_variables("generated")
+    def show(generated):
+        return [
+            {
+                "id": f"secrets-{fmt}-{mode}",
+                "label": label,
+                "filename": filename,
+                "text": render_server_secrets(
+                    generated,
+                    fmt,
+                    secrets=mode,
+                    secret_name=data["secret_name"],
+                    chart_secret_name=data["chart_secret_name"],
+                ),
+            }
+            for fmt, mode, label, filename in OUTPUTS
+        ]
+
+    outputs = secrets_generate(
+        actor=actor_for_request(request),
+        formats=[f"{fmt} ({mode})" if mode != "inline" else fmt for fmt, mode, _l, _f in OUTPUTS],
+        supervisor=supervisor,
+        platform_management=data["platform_management"],
+        show=show,
+    )
+    return _respond(
+        request,
+        "security/_generate.html",
+        {"generate_form": form, "outputs": outputs},
+        secret=True,
+    )
+
+
+@never_cache
+@require_http_methods(["POST"])
+def audit_upload(request):
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > UPLOAD_LIMIT:
+        return _respond(
+            request,
+            "security/_audit.html",
+            {
+                "audit_errors": [
+                    f"The upload is {length / (1024 * 1024):.1f} MiB; the audit takes at most "
+                    f"{MAX_FILES} files of {MAX_FILE_BYTES // (1024 * 1024)} MiB each."
+                ]
+            },
+            status=413,
+        )
+    form = AuditUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _respond(request, "security/_audit.html", {"audit_form": form}, status=400)
+    inputs, errors = [], []
+    for upload in form.cleaned_data["files"]:
+        name = upload.name or "upload"
+        if upload.size > MAX_FILE_BYTES:
+            errors.append(
+                AuditInputError(
+                    name,
+                    f"is {upload.size / (1024 * 1024):.1f} MiB; the audit reads files up to "
+                    f"{MAX_FILE_BYTES // (1024 * 1024)} MiB",
+                )
+            )
+            continue
+        inputs.append((name, upload.read(MAX_FILE_BYTES + 1)))
+    actor = actor_for_request(request)
+    names = [u.name for u in form.cleaned_data["files"]]
+    try:
+        if errors:
+            record_audit_failure(actor=actor, names=names, error=errors[0])
+            raise _Errors(errors)
+        report = secrets_audit(actor=actor, inputs=inputs, partial=form.cleaned_data["partial"])
+    except (AuditInputError, _Errors) as exc:
+        found = getattr(exc, "errors", [exc])
+        return _respond(
+            request,
+            "security/_audit.html",
+            {"audit_form": form, "audit_errors": [str(e) for e in found]},
+            status=400,
+        )
+    findings = [
+        {
+            "f": f,
+            "badge": SEVERITY_BADGES[f.severity],
+            "message": with_code(f.message),
+            "fix": with_code(f.fix),
+        }
+        for f in report.sorted_findings()
+    ]
+    return _respond(
+        request,
+        "security/_audit.html",
+        {"audit_form": AuditUploadForm(), "report": report, "findings": findings},
+    )
+
+
+class _Errors(Exception):
+    def __init__(self, errors):
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
