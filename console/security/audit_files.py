@@ -61,6 +61,7 @@ class ParsedFile:
     existing_secret: tuple[str, int] | None = None
     chart_keys: set[str] = field(default_factory=set)
     compose: bool = False
+    compose_services: set[str] = field(default_factory=set)
     env_files: list[str] = field(default_factory=list)  # compose `env_file:` entries
     variables: dict[str, str] = field(default_factory=dict, repr=False)  # env file NAME -> text
     web_login: list[str] = field(default_factory=list)  # why web login looks configured
@@ -240,7 +241,7 @@ def _parse_yaml(name: str, text: str) -> ParsedFile:
     if not docs:
         raise AuditInputError(name, "is empty")
     parsed = ParsedFile(name=name, kind="")
-    kinds = []
+    kinds, skipped = [], []
     for index, doc in enumerate(docs):
         label = f"[document {index + 1}] " if len(docs) > 1 else ""
         if not isinstance(doc, yaml.MappingNode):
@@ -261,13 +262,21 @@ def _parse_yaml(name: str, text: str) -> ParsedFile:
             _parse_helm(parsed, top, label)
             kinds.append("Helm values")
         elif kind_node is not None:
-            kinds.append(f"Kubernetes {_scalar(kind_node[1]) or 'object'} (not audited)")
+            skipped.append(f"{label}a Kubernetes {_scalar(kind_node[1]) or 'object'}")
         else:
             raise AuditInputError(
                 name,
                 f"{label}is YAML but not a Helm values file (no clearml/apiserver/fileserver/"
                 "webserver key), compose file (no services) or Kubernetes Secret",
             )
+    if not kinds:
+        raise AuditInputError(
+            name,
+            f"is {', '.join(skipped)}, not a Helm values file, compose file or Kubernetes Secret "
+            "(the audit reads the values the chart renders from, not rendered manifests)",
+        )
+    if skipped:
+        kinds.append(f"{len(skipped)} other Kubernetes object(s), not audited")
     parsed.kind = " + ".join(dict.fromkeys(kinds))
     return parsed
 
@@ -445,6 +454,7 @@ def _parse_compose(parsed: ParsedFile, services: yaml.MappingNode, label: str) -
     for service, (_k, node) in _mapping(services).items():
         if not isinstance(node, yaml.MappingNode):
             continue
+        parsed.compose_services.add(service)
         section = _mapping(node)
         env_file = section.get("env_file")
         if env_file is not None:

@@ -38,6 +38,7 @@ class _Run:
             for doc in p.secrets
             for key, (value, location, line) in doc.entries.items()
         }
+        self.secret_names = {doc.name for p in parsed for doc in p.secrets}
         self.used_secret_entries: set[tuple[str, str]] = set()
         self.variables = {k: v for p in parsed for k, v in p.variables.items()}
         self.helm = any(p.helm for p in parsed)
@@ -111,8 +112,7 @@ def _existing_secret_occurrences(run: _Run) -> list[Occurrence]:
         if not p.existing_secret:
             continue
         name, line = p.existing_secret
-        present = {key for (secret, key) in run.secrets if secret == name}
-        if not present:
+        if name not in run.secret_names:
             run.add(
                 p.name,
                 "info",
@@ -450,18 +450,15 @@ def _check_missing(run: _Run, occurrences: list[Occurrence]) -> None:
 
 def _check_fileserver_service(run: _Run, occurrences: list[Occurrence]) -> None:
     """compose: the file server signs in with its own copy of the fileserver credentials."""
-    services = {o.service for o in occurrences if o.via == "compose"}
-    compose_has_fileserver = any(
-        o.via == "compose" and o.service == "fileserver" for o in occurrences
-    ) or any("fileserver" in f for p in run.parsed for f in p.env_files)
-    if not run.compose or not compose_has_fileserver and "fileserver" not in services:
+    services = set().union(*(p.compose_services for p in run.parsed))
+    if "fileserver" not in services:
         return
     on_api = {
         o.path
         for o in occurrences
-        if o.service == "apiserver" and o.path.endswith(("_key", "_secret"))
+        if o.via == "compose" and o.service == "apiserver" and o.path.endswith(("_key", "_secret"))
     }
-    on_files = {o.path for o in occurrences if o.service == "fileserver"}
+    on_files = {o.path for o in occurrences if o.via == "compose" and o.service == "fileserver"}
     for setting in SERVER_SECRETS:
         if setting.credential != "fileserver":
             continue

@@ -4,10 +4,11 @@ Neither entry holds a secret value: `secrets.generate` records which settings we
 `secrets.audit` the file names and the number of findings per severity.
 """
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from console.audit import audit_record
 
@@ -16,6 +17,7 @@ from .findings import AuditInputError, AuditReport
 from .generate import ServerSecrets, SupervisorUser, generate_server_secrets
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def secrets_generate(
@@ -78,13 +80,18 @@ def secrets_audit(
 
 
 def record_audit_failure(*, actor: str, names: list[str], error: AuditInputError) -> None:
-    with transaction.atomic():
-        audit_record(
-            actor=actor,
-            action="secrets.audit",
-            target_type="deployment_files",
-            target_repr=", ".join(names)[:1000],
-            after={"files": [{"name": n} for n in names]},
-            outcome="failure",
-            error=str(error),
-        )
+    """Record files that could not be audited. Best effort: the admin's problem is the input,
+    which they must hear about (exit 2) even when the audit log cannot be written."""
+    try:
+        with transaction.atomic():
+            audit_record(
+                actor=actor,
+                action="secrets.audit",
+                target_type="deployment_files",
+                target_repr=", ".join(names)[:1000],
+                after={"files": [{"name": n} for n in names]},
+                outcome="failure",
+                error=str(error),
+            )
+    except DatabaseError as exc:
+        log.warning("could not record the failed audit of %s: %s", names, type(exc).__name__)

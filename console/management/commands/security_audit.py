@@ -17,7 +17,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from console.audit import cli_actor
-from console.security.audit_files import MAX_FILE_BYTES, read_path
+from console.security.audit_files import (
+    MAX_FILE_BYTES,
+    AuditInputErrors,
+    parse_inputs,
+    read_path,
+)
 from console.security.findings import AuditInputError, AuditReport
 from console.security.services import record_audit_failure, secrets_audit
 
@@ -49,16 +54,15 @@ class Command(BaseCommand):
                 inputs.append((path, read_path(path)))
             except AuditInputError as exc:
                 errors.append(exc)
+        if errors:
+            # Tell about every bad file at once, the unreadable and the unparsable ones.
+            errors += _parse_errors(inputs)
+            record_audit_failure(actor=actor, names=files, error=_combined(errors))
+            raise CommandError(_error_text(errors), returncode=2)
         try:
-            if errors:
-                record_audit_failure(actor=actor, names=files, error=_combined(errors))
-                raise CommandError(_error_text(errors), returncode=2)
-            try:
-                report = secrets_audit(actor=actor, inputs=inputs, partial=partial)
-            except AuditInputError as exc:
-                raise CommandError(
-                    _error_text(getattr(exc, "errors", [exc])), returncode=2
-                ) from None
+            report = secrets_audit(actor=actor, inputs=inputs, partial=partial)
+        except AuditInputError as exc:
+            raise CommandError(_error_text(getattr(exc, "errors", [exc])), returncode=2) from None
         except DatabaseError as exc:
             raise CommandError(
                 f"cannot write the audit log ({type(exc).__name__}); run `manage.py migrate`",
@@ -72,9 +76,19 @@ class Command(BaseCommand):
             raise SystemExit(EXIT_HIGH)
 
 
-def _combined(errors: list[AuditInputError]) -> AuditInputError:
-    from console.security.audit_files import AuditInputErrors
+def _parse_errors(inputs) -> list[AuditInputError]:
+    if not inputs:
+        return []
+    try:
+        parse_inputs(inputs)
+    except AuditInputErrors as exc:
+        return exc.errors
+    except AuditInputError as exc:
+        return [exc]
+    return []
 
+
+def _combined(errors: list[AuditInputError]) -> AuditInputError:
     return errors[0] if len(errors) == 1 else AuditInputErrors(errors)
 
 
