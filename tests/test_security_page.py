@@ -213,3 +213,16 @@ def test_security_page_in_the_browser(
     page.wait_for_selector(".security-findings")
     assert "clearml.apiserverSecret" in page.inner_text(".security-findings")
     assert page.js_errors == []
+
+
+def test_every_bad_upload_is_listed_at_once(admin_client):
+    files = [
+        SimpleUploadedFile("huge.yaml", b"#" * (MAX_FILE_BYTES + 1)),
+        SimpleUploadedFile("logo.png", b"\x89PNG\x00"),
+        SimpleUploadedFile("ok.env", b"A=1\n"),
+    ]
+    response = admin_client.post(reverse("security_audit_upload"), {"files": files})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "huge.yaml: is 5.0 MiB" in html and "logo.png: is a binary file" in html
+    assert "ok.env" not in html.split("These files cannot be audited")[1].split("</ul>")[0]

@@ -614,6 +614,19 @@ def parse_inputs(inputs: Iterable[tuple[str, bytes]]) -> list[ParsedFile]:
     return parsed
 
 
+def input_errors(inputs: list[tuple[str, bytes]]) -> list[AuditInputError]:
+    """Every problem parse_inputs would raise for these files (empty list when all are fine)."""
+    if not inputs:
+        return []
+    try:
+        parse_inputs(inputs)
+    except AuditInputErrors as exc:
+        return exc.errors
+    except AuditInputError as exc:
+        return [exc]
+    return []
+
+
 class AuditInputErrors(AuditInputError):
     """Several files could not be read; `.errors` has one AuditInputError per file."""
 

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from console.audit import actor_for_request
 
 from . import catalog, rotation
-from .audit_files import MAX_FILE_BYTES, MAX_FILES
+from .audit_files import MAX_FILE_BYTES, MAX_FILES, input_errors
 from .findings import AuditInputError
 from .forms import AuditUploadForm, GenerateForm
 from .generate import SupervisorUser, render_server_secrets
@@ -167,6 +167,7 @@ def audit_upload(request):
     names = [u.name for u in form.cleaned_data["files"]]
     try:
         if errors:
+            errors += input_errors(inputs)
             record_audit_failure(actor=actor, names=names, error=errors[0])
             raise _Errors(errors)
         report = secrets_audit(actor=actor, inputs=inputs, partial=form.cleaned_data["partial"])

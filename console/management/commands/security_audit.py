@@ -20,7 +20,7 @@ from console.audit import cli_actor
 from console.security.audit_files import (
     MAX_FILE_BYTES,
     AuditInputErrors,
-    parse_inputs,
+    input_errors,
     read_path,
 )
 from console.security.findings import AuditInputError, AuditReport
@@ -56,7 +56,7 @@ class Command(BaseCommand):
                 errors.append(exc)
         if errors:
             # Tell about every bad file at once, the unreadable and the unparsable ones.
-            errors += _parse_errors(inputs)
+            errors += input_errors(inputs)
             record_audit_failure(actor=actor, names=files, error=_combined(errors))
             raise CommandError(_error_text(errors), returncode=2)
         try:
@@ -74,18 +74,6 @@ class Command(BaseCommand):
             self.stdout.write(format_table(report))
         if report.has_high:
             raise SystemExit(EXIT_HIGH)
-
-
-def _parse_errors(inputs) -> list[AuditInputError]:
-    if not inputs:
-        return []
-    try:
-        parse_inputs(inputs)
-    except AuditInputErrors as exc:
-        return exc.errors
-    except AuditInputError as exc:
-        return [exc]
-    return []
 
 
 def _combined(errors: list[AuditInputError]) -> AuditInputError:
