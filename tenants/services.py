@@ -38,7 +38,8 @@ class NotAllowed(Exception):
     """The tenant is not in a state that allows this (e.g. editing while provisioning)."""
 
 
-def tenant_snapshot(tenant: Tenant) -> dict:
+def tenant_snapshot(tenant: Tenant, admins=None) -> dict:
+    admins = tenant.admins.all() if admins is None else admins
     return {
         "name": tenant.name,
         "company_id": tenant.company_id,
@@ -47,7 +48,7 @@ def tenant_snapshot(tenant: Tenant) -> dict:
         "exclude_features": list(tenant.exclude_features or []),
         "status": tenant.status,
         "origin": tenant.origin,
-        "admins": [a.email for a in tenant.admins.all()],
+        "admins": [a.email for a in admins],
     }
 
 
@@ -152,7 +153,11 @@ def tenant_create(*, data: TenantInput, actor: str) -> Tenant:
 
 
 def run_action(tenant: Tenant) -> str:
-    kinds = {s.kind for s in latest_run_steps(tenant)}
+    return action_for_kinds({s.kind for s in latest_run_steps(tenant)})
+
+
+def action_for_kinds(kinds: set[str]) -> str:
+    """The audit action of a run: creating the tenant, new credentials, or an update."""
     if ProvisioningStep.Kind.COMPANY_CREATE in kinds or ProvisioningStep.Kind.USER_CREATE in kinds:
         return "tenant.create"
     if kinds == {ProvisioningStep.Kind.CREDENTIALS_CREATE}:
@@ -174,7 +179,10 @@ def tenant_provision(
 
 
 def audit_run(*, tenant_id: int, outcome: RunOutcome, actor: str, action: str) -> None:
-    tenant = Tenant.objects.get(pk=tenant_id)
+    # The run keeps the tenant, its admins and the steps it ran in memory: no need to reload.
+    tenant = outcome.tenant or Tenant.objects.get(pk=tenant_id)
+    admins = getattr(tenant, "run_admins", None)
+    ran = outcome.steps if outcome.tenant is not None else latest_run_steps(tenant)
     with transaction.atomic():
         audit_record(
             actor=actor,
@@ -183,10 +191,10 @@ def audit_run(*, tenant_id: int, outcome: RunOutcome, actor: str, action: str) -
             target_id=str(tenant.pk),
             target_repr=tenant.name,
             after={
-                **tenant_snapshot(tenant),
+                **tenant_snapshot(tenant, admins),
                 "steps": [
                     {"position": s.position, "endpoint": s.endpoint, "status": s.status}
-                    for s in latest_run_steps(tenant)
+                    for s in ran
                 ],
                 "created": outcome.created,
                 "new_access_keys": [c.access_key for c in outcome.credentials],

@@ -169,10 +169,8 @@ def refuse_admins_of_other_tenants(
     if tenant_id is not None:
         rows = rows.exclude(tenant_id=tenant_id)
     owners = dict(rows.values_list("email", "tenant__name"))
-    for other_email, other_tenant in (others or {}).items():
-        owners.setdefault(other_email, other_tenant)
     for index, admin in enumerate(admins):
-        other = owners.get(admin.email)
+        other = owners.get(admin.email) or (others or {}).get(admin.email)
         if other and fold(other) != fold(tenant_name):
             errors.add(
                 join_path(path, f"[{index}].email"),

@@ -64,6 +64,8 @@ class RunOutcome:
     credentials: list[IssuedSecret] = field(default_factory=list, repr=False)
     calls: list[CallRecord] = field(default_factory=list, repr=False)
     nothing_to_do: bool = False
+    tenant: Tenant | None = field(default=None, repr=False)
+    steps: list[ProvisioningStep] = field(default_factory=list, repr=False)
 
     def failure_line(self) -> str:
         if self.ok:
@@ -77,14 +79,24 @@ class RunOutcome:
         )
 
 
-def record_run(tenant: Tenant, specs: Iterable[StepSpec]) -> int:
+def record_run(
+    tenant: Tenant,
+    specs: Iterable[StepSpec],
+    *,
+    new: bool = False,
+    admins: dict[str, TenantAdmin] | None = None,
+) -> int:
     """Save the steps of a new run for the tenant; open steps of earlier runs are superseded.
 
-    Call inside the caller's transaction, with the tenant's admins already saved.
+    Call inside the caller's transaction, with the tenant's admins already saved. `new`: the
+    tenant was just created (no earlier run); `admins`: its admins by email, if at hand.
     """
-    admins = {a.email: a for a in tenant.admins.all()}
-    tenant.steps.filter(status__in=OPEN).update(status=ProvisioningStep.Status.SUPERSEDED)
-    run = (tenant.steps.aggregate(m=Max("run"))["m"] or 0) + 1
+    if admins is None:
+        admins = {a.email: a for a in tenant.admins.all()}
+    run = 1
+    if not new:
+        tenant.steps.filter(status__in=OPEN).update(status=ProvisioningStep.Status.SUPERSEDED)
+        run = (tenant.steps.aggregate(m=Max("run"))["m"] or 0) + 1
     rows = [
         ProvisioningStep(
             tenant=tenant,
@@ -102,6 +114,7 @@ def record_run(tenant: Tenant, specs: Iterable[StepSpec]) -> int:
         for position, spec in enumerate(specs, start=1)
     ]
     ProvisioningStep.objects.bulk_create(rows)
+    tenant.recorded_steps = rows  # for a run that starts right away (apply)
     return run
 
 
@@ -117,12 +130,13 @@ def credentials_outstanding(admin: TenantAdmin) -> bool:
 
 
 def open_steps(tenant: Tenant) -> list[ProvisioningStep]:
-    run = tenant.steps.aggregate(m=Max("run"))["m"]
-    if run is None:
-        return []
-    return list(
-        tenant.steps.filter(run=run, status__in=OPEN).select_related("admin").order_by("position")
+    """The steps still to run. Open steps all belong to the latest run: recording a run
+    supersedes the open steps of earlier ones."""
+    steps = list(
+        tenant.steps.filter(status__in=OPEN).select_related("admin").order_by("run", "position")
     )
+    latest = steps[-1].run if steps else None
+    return [s for s in steps if s.run == latest]
 
 
 def latest_run_steps(tenant: Tenant) -> list[ProvisioningStep]:
@@ -154,16 +168,47 @@ def run_tenant(
     client: ApiClient,
     calls: list[CallRecord] | None = None,
     secrets: dict[int, dict[str, str]] | None = None,
+    preloaded: Tenant | None = None,
 ) -> RunOutcome:
     """Run the open steps of the tenant's latest run, in order, stopping at the first failure.
 
     `secrets`: for steps whose body carries a secret (an IdP client secret), `{position:
     {dotted body path: value}}`. They are never stored; a resume without them stops at that step.
+    `preloaded`: the tenant just saved with `record_run` (its steps and admins in memory).
     """
     if not claim(tenant_id):
         raise TenantBusy("Someone else is applying this tenant right now; reload in a moment.")
-    tenant = Tenant.objects.get(pk=tenant_id)
-    steps = open_steps(tenant)
+    if preloaded is not None and getattr(preloaded, "recorded_steps", None) is not None:
+        tenant = preloaded
+        steps = list(tenant.recorded_steps)
+        admins = getattr(tenant, "saved_admins", None)
+        if admins is None:
+            admins = list(tenant.admins.all())
+        tenant.run_admins = sorted(admins, key=lambda a: a.pk)
+    else:
+        tenant = Tenant.objects.get(pk=tenant_id)
+        steps = open_steps(tenant)
+        tenant.run_admins = list(tenant.admins.all())
+    # What the run needs is loaded once and kept up to date in memory: the run holds the tenant
+    # (claim), so nobody else changes its company id or its admins' user ids meanwhile.
+    tenant.run_user_ids = {a.email: a.user_id for a in tenant.run_admins if a.user_id}
+    tenant.run_created = set()
+    # Credentials calls whose answer was lost (in this run or an earlier one). A first run none
+    # of whose steps was sent cannot have any.
+    first_try = all(s.run == 1 and s.sent_at is None for s in steps)
+    tenant.run_lost_admins = (
+        set()
+        if first_try
+        else set(
+            ProvisioningStep.objects.filter(
+                tenant=tenant,
+                kind=ProvisioningStep.Kind.CREDENTIALS_CREATE,
+                sent_at__isnull=False,
+                finished_at__isnull=True,
+            ).values_list("admin_id", flat=True)
+        )
+    )
+    tenant.run_lease_renewed = timezone.now()
     outcome = RunOutcome(
         tenant_id=tenant.pk,
         tenant_name=tenant.name,
@@ -171,6 +216,8 @@ def run_tenant(
         total=len(steps),
         nothing_to_do=not steps,
         calls=calls if calls is not None else [],
+        tenant=tenant,
+        steps=steps,
     )
     try:
         for step in steps:
@@ -180,7 +227,6 @@ def run_tenant(
                 outcome.error = step.error
                 break
             outcome.done += 1
-            Tenant.objects.filter(pk=tenant.pk).update(lease_until=timezone.now() + LEASE)
     except Exception as exc:  # noqa: BLE001 - an unexpected error must still release the tenant
         log.exception("provisioning of tenant %s stopped", tenant.pk)
         outcome.ok = False
@@ -190,6 +236,7 @@ def run_tenant(
         Tenant.objects.filter(pk=tenant.pk).update(
             status=status, lease_until=None, updated_at=timezone.now()
         )
+        tenant.status = status
     return outcome
 
 
@@ -202,9 +249,10 @@ def _user_ids(tenant: Tenant) -> dict[str, str]:
 
 
 def _save(step: ProvisioningStep, **changes) -> None:
+    """Record a step's progress (a plain UPDATE: this runs twice per apiserver call)."""
     for name, value in changes.items():
         setattr(step, name, value)
-    step.save(update_fields=list(changes))
+    ProvisioningStep.objects.filter(pk=step.pk).update(**changes)
 
 
 def _finish(step: ProvisioningStep, *, result: dict | None = None, error: str = "") -> None:
@@ -262,7 +310,6 @@ def _run_step(
     outcome,
     secret_values: dict[str, str] | None = None,
 ) -> bool:
-    tenant.refresh_from_db(fields=["company_id"])
     was_sent = step.status != ProvisioningStep.Status.PENDING or step.sent_at is not None
     kind = step.kind
     if was_sent and kind in (
@@ -277,8 +324,9 @@ def _run_step(
             return False
     if kind == ProvisioningStep.Kind.CREDENTIALS_CREATE:
         try:
-            if _lost_credential_steps(step).exists():
+            if step.admin_id in tenant.run_lost_admins:
                 _revoke_unseen_keys(step, tenant, client)
+                tenant.run_lost_admins.discard(step.admin_id)
             else:
                 _snapshot_keys(step, tenant, client)
         except MissingId as exc:
@@ -288,13 +336,12 @@ def _run_step(
             return False
 
     try:
+        ids = {"company_id": tenant.company_id, "user_ids": tenant.run_user_ids}
         call = PlannedCall(
             endpoint=step.endpoint,
-            body=fill(step.body, company_id=tenant.company_id, user_ids=_user_ids(tenant)),
-            act_as=fill(step.act_as, company_id=tenant.company_id, user_ids=_user_ids(tenant)),
-            impersonate_as=fill(
-                step.impersonate_as, company_id=tenant.company_id, user_ids=_user_ids(tenant)
-            ),
+            body=fill(step.body, **ids),
+            act_as=fill(step.act_as, **ids),
+            impersonate_as=fill(step.impersonate_as, **ids),
         )
     except MissingId as exc:
         return _fail(step, f"cannot send yet: {exc}")
@@ -314,6 +361,7 @@ def _run_step(
         sent_at=timezone.now(),
         finished_at=None,
         error="",
+        result=step.result or {},
     )
     try:
         data = call.execute(client)
@@ -321,7 +369,14 @@ def _run_step(
         if secret_values:
             exc.result_msg = _scrub(exc.result_msg, secret_values)
         return _fail(step, exc)
-    return _record_result(step, tenant, data, outcome)
+    # One transaction for everything the answer changes: one commit per step after "sent".
+    with transaction.atomic():
+        ok = _record_result(step, tenant, data, outcome)
+        now = timezone.now()
+        if ok and now - tenant.run_lease_renewed > LEASE / 5:
+            Tenant.objects.filter(pk=tenant.pk).update(lease_until=now + LEASE)
+            tenant.run_lease_renewed = now
+    return ok
 
 
 def _record_result(step, tenant, data: dict, outcome: RunOutcome) -> bool:
@@ -339,6 +394,8 @@ def _record_result(step, tenant, data: dict, outcome: RunOutcome) -> bool:
         if not user_id:
             return _fail(step, "the server's answer had no user id", unknown=True)
         TenantAdmin.objects.filter(pk=step.admin_id).update(user_id=user_id)
+        tenant.run_user_ids[step.body.get("email", "")] = user_id
+        tenant.run_created.add(step.admin_id)
         outcome.created.append(f"admin user {step.body.get('email')} ({user_id})")
         _finish(step, result={"id": user_id})
     elif kind == ProvisioningStep.Kind.CREDENTIALS_CREATE:
@@ -346,9 +403,8 @@ def _record_result(step, tenant, data: dict, outcome: RunOutcome) -> bool:
         key, secret = creds.get("access_key"), creds.get("secret_key")
         if not key or not secret:
             return _fail(step, "the server's answer had no credentials", unknown=True)
-        with transaction.atomic():
-            IssuedCredential.objects.create(admin_id=step.admin_id, access_key=key)
-            _finish(step, result={"access_key": key})
+        IssuedCredential.objects.create(admin_id=step.admin_id, access_key=key)
+        _finish(step, result={"access_key": key})
         email = step.admin.email if step.admin else ""
         outcome.credentials.append(IssuedSecret(email=email, access_key=key, secret_key=secret))
         outcome.created.append(f"credentials {key} for {email}")
@@ -382,6 +438,7 @@ def _settle_create(step, tenant: Tenant, client: ApiClient, outcome: RunOutcome)
     if user is None:
         return False
     TenantAdmin.objects.filter(pk=step.admin_id).update(user_id=user["id"])
+    tenant.run_user_ids[email] = user["id"]
     outcome.created.append(f"admin user {email} ({user['id']}, found after a lost answer)")
     _finish(step, result={"id": user["id"], "found": True})
     return True
@@ -405,19 +462,14 @@ def _snapshot_keys(step, tenant: Tenant, client: ApiClient) -> None:
     """
     if "keys_before" in (step.result or {}):
         return
-    created_here = tenant.steps.filter(
-        run=step.run,
-        kind=ProvisioningStep.Kind.USER_CREATE,
-        admin_id=step.admin_id,
-        status=ProvisioningStep.Status.DONE,
-    ).exists()
     keys: list[str] = []
-    if not created_here:
+    if step.admin_id not in tenant.run_created:
         user_id = fill(
-            step.impersonate_as, company_id=tenant.company_id, user_ids=_user_ids(tenant)
+            step.impersonate_as, company_id=tenant.company_id, user_ids=tenant.run_user_ids
         )
         keys = lookups.list_access_keys(client, user_id)
-    _save(step, result={"keys_before": keys})
+    # Saved together with the "sent" mark, just before the call.
+    step.result = {**(step.result or {}), "keys_before": keys}
 
 
 def _revoke_unseen_keys(step, tenant: Tenant, client: ApiClient) -> None:
@@ -425,7 +477,7 @@ def _revoke_unseen_keys(step, tenant: Tenant, client: ApiClient) -> None:
 
     Kept: keys the console showed (IssuedCredential) and keys the user had before the lost call.
     """
-    user_id = fill(step.impersonate_as, company_id=tenant.company_id, user_ids=_user_ids(tenant))
+    user_id = fill(step.impersonate_as, company_id=tenant.company_id, user_ids=tenant.run_user_ids)
     lost = list(_lost_credential_steps(step))
     known = set(
         IssuedCredential.objects.filter(admin_id=step.admin_id).values_list("access_key", flat=True)
@@ -482,6 +534,7 @@ def run_many(
     concurrency: int = DEFAULT_CONCURRENCY,
     on_done: Callable[[RunOutcome], None] | None = None,
     secrets: dict[int, dict[int, dict[str, str]]] | None = None,
+    preloaded: dict[int, Tenant] | None = None,
 ) -> list[RunOutcome]:
     """Run several tenants' steps, up to `concurrency` tenants at a time."""
 
@@ -492,7 +545,11 @@ def run_many(
             client = _GatedClient(client)
         try:
             outcome = run_tenant(
-                tenant_id, client=client, calls=calls, secrets=(secrets or {}).get(tenant_id)
+                tenant_id,
+                client=client,
+                calls=calls,
+                secrets=(secrets or {}).get(tenant_id),
+                preloaded=(preloaded or {}).get(tenant_id),
             )
         except TenantBusy as exc:
             name = Tenant.objects.filter(pk=tenant_id).values_list("name", flat=True).first()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from console.audit import audit_record
+from console.audit.bulk import bulk_append
 from tenants.models import ProvisioningStep, Tenant, TenantAdmin
 from tenants.provisioning.engine import (
     DEFAULT_CONCURRENCY,
@@ -21,7 +21,7 @@ from tenants.provisioning.engine import (
     record_run,
     run_many,
 )
-from tenants.services import audit_run, run_action, tenant_snapshot
+from tenants.services import action_for_kinds, audit_run, tenant_snapshot
 
 from .plan import ClientFactory, Plan, TenantPlan
 
@@ -66,45 +66,52 @@ def _save_tenant(tp: TenantPlan, actor: str) -> Tenant:
                 setattr(tenant, key, value)
             tenant.version += 1
             tenant.save(update_fields=[*changes, "version", "updated_at"])
-    by_email = {a.email: a for a in tenant.admins.all()}
+    by_email = {} if tp.console is None else {a.email: a for a in tenant.admins.all()}
+    added = []
     for ap in tp.admins:
         admin = by_email.get(ap.input.email)
         if admin is None:
-            TenantAdmin.objects.create(
-                tenant=tenant,
-                name=ap.input.name,
-                email=ap.input.email,
-                internal=ap.input.internal,
-                user_id=ap.user_id,
+            added.append(
+                TenantAdmin(
+                    tenant=tenant,
+                    name=ap.input.name,
+                    email=ap.input.email,
+                    internal=ap.input.internal,
+                    user_id=ap.user_id,
+                )
             )
         elif ap.adopt and not admin.user_id:
             admin.user_id = ap.user_id
             admin.save(update_fields=["user_id"])
+    for admin in TenantAdmin.objects.bulk_create(added):
+        by_email[admin.email] = admin
+    tenant.saved_admins = list(by_email.values())
     if item.login is not None:
         from sso.routing.services import routing_save
 
         routing_save(tenant=tenant, routing=item.login, actor=actor, source="spec")
     if tp.steps:
-        record_run(tenant, tp.steps)
+        record_run(tenant, tp.steps, new=tp.console is None, admins=by_email)
     elif tenant.status != Tenant.Status.ACTIVE and tenant.company_id:
         # Read calls showed the server already holds everything: the open steps are settled.
         tenant.steps.filter(status__in=OPEN).update(status=ProvisioningStep.Status.SUPERSEDED)
         Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.ACTIVE, lease_until=None)
-    tenant.refresh_from_db()
+        tenant.status = Tenant.Status.ACTIVE
     if tp.console is None:
         action = "tenant.import" if tp.company is not None else "tenant.create"
     else:
         action = "tenant.update"
-    audit_record(
-        actor=actor,
-        action=action,
-        target_type="tenant",
-        target_id=str(tenant.pk),
-        target_repr=tenant.name,
-        before=before,
-        after=tenant_snapshot(tenant),
-        outcome="pending" if tp.steps else "success",
-    )
+    # Written with the other tenants' entries in one bulk append (see apply_plan).
+    tenant.audit_row = {
+        "actor": actor,
+        "action": action,
+        "target_type": "tenant",
+        "target_id": str(tenant.pk),
+        "target_repr": tenant.name,
+        "before": before,
+        "after": tenant_snapshot(tenant, list(by_email.values())),
+        "outcome": "pending" if tp.steps else "success",
+    }
     return tenant
 
 
@@ -120,11 +127,15 @@ def apply_plan(
     to_run: list[int] = []
     secrets: dict[int, dict[int, dict[str, str]]] = {}
     sso_by_tenant: dict[int, TenantPlan] = {}
+    plans: dict[int, TenantPlan] = {}
+    saved: dict[int, Tenant] = {}
     with transaction.atomic():
         for tp in plan.tenants:
             if not (tp.steps or tp.console_changes or tp.console is None):
                 continue
             tenant = _save_tenant(tp, actor)
+            plans[tenant.pk] = tp
+            saved[tenant.pk] = tenant
             if tp.steps:
                 to_run.append(tenant.pk)
                 secrets[tenant.pk] = tp.secrets()
@@ -132,7 +143,9 @@ def apply_plan(
                     sso_by_tenant[tenant.pk] = tp
             else:
                 result.stored.append(tenant.name)
-    actions = {pk: run_action(Tenant(pk=pk)) for pk in to_run}
+        # One entry per tenant ("pending" until its run ends), appended in one go.
+        bulk_append(t.audit_row for t in saved.values())
+    actions = {pk: action_for_kinds({s.kind for s in plans[pk].steps}) for pk in to_run}
 
     def done(outcome: RunOutcome) -> None:
         # Runs in the worker thread that ran the tenant, before its connection is closed.
@@ -154,6 +167,7 @@ def apply_plan(
         concurrency=concurrency,
         on_done=done,
         secrets=secrets,
+        preloaded={pk: saved[pk] for pk in to_run},
     )
     return result
 

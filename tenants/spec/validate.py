@@ -35,15 +35,19 @@ class SpecModel:
 
 
 class OthersView(Mapping):
-    """`{key: tenant name}` of every SPEC tenant but one, without copying the whole map."""
+    """`{key: tenant name}` of every SPEC tenant but one, without copying the whole map.
 
-    def __init__(self, owners: dict[str, list[str]], exclude: str):
+    `owners` maps a key to `[(folded name, name), ...]`; iteration stays cheap because the
+    routing checker walks the whole mapping once per tenant.
+    """
+
+    def __init__(self, owners: dict[str, list[tuple[str, str]]], exclude: str):
         self.owners = owners
         self.exclude = fold(exclude)
 
     def _owner(self, key: str) -> str | None:
-        for name in self.owners.get(key, ()):
-            if fold(name) != self.exclude:
+        for folded, name in self.owners.get(key, ()):
+            if folded != self.exclude:
                 return name
         return None
 
@@ -53,11 +57,26 @@ class OthersView(Mapping):
             raise KeyError(key)
         return owner
 
+    def get(self, key, default=None):
+        owner = self._owner(key)
+        return default if owner is None else owner
+
+    def __contains__(self, key) -> bool:
+        return self._owner(key) is not None
+
+    def items(self):
+        exclude = self.exclude
+        for key, names in self.owners.items():
+            for folded, name in names:
+                if folded != exclude:
+                    yield key, name
+                    break
+
     def __iter__(self) -> Iterator[str]:
-        return (k for k in self.owners if self._owner(k) is not None)
+        return (key for key, _ in self.items())
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return sum(1 for _ in self.items())
 
 
 def _lenient(value, normalise) -> str | None:
@@ -108,8 +127,8 @@ def validate_tenants_section(items, errors: ErrorCollector) -> list[TenantInput]
         for pk, name in Tenant.objects.filter(deleted_at__isnull=True).values_list("pk", "name")
     }
     first_at: dict[str, int] = {}
-    routing_owners: dict[str, list[str]] = {}
-    admin_owners: dict[str, list[str]] = {}
+    routing_owners: dict[str, list[tuple[str, str]]] = {}
+    admin_owners: dict[str, list[tuple[str, str]]] = {}
     for index, entry in enumerate(items):
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             continue
@@ -124,9 +143,9 @@ def validate_tenants_section(items, errors: ErrorCollector) -> list[TenantInput]
             continue
         first_at[key] = index
         for routing_key in _routing_keys(entry):
-            routing_owners.setdefault(routing_key, []).append(name)
+            routing_owners.setdefault(routing_key, []).append((key, name))
         for email in _admin_emails(entry):
-            admin_owners.setdefault(email, []).append(name)
+            admin_owners.setdefault(email, []).append((key, name))
     result = []
     for index, entry in enumerate(items):
         path = f"tenants[{index}]"

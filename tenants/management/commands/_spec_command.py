@@ -3,16 +3,16 @@
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from console.apiserver import client_from_settings
 from console.spec import load_spec, spec_error_lines
 from console.validation import InvalidInput
+from tenants.provisioning.clients import pooled_client
 from tenants.spec.plan import Plan, PlanError, build_plan
 from tenants.spec.server_config import snippet_diff
 from tenants.spec.validate import SpecModel, validate_spec
 
 
 def client_factory(on_call):
-    return client_from_settings(on_call=on_call)
+    return pooled_client(on_call)
 
 
 def bad_input(exc: InvalidInput, source: str) -> CommandError:

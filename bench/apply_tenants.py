@@ -1,0 +1,215 @@
+"""Benchmark: `apply` of a SPEC with many tenants against a slow apiserver (issue 4).
+
+    .venv/bin/python bench/apply_tenants.py [--tenants 200] [--latency-ms 20] [--concurrency 8]
+                                            [--database-url URL] [--in-process]
+
+Each tenant has an admin, a login domain and a whitelist entry, so applying it takes 5 changing
+calls (create_company, create_user, create_credentials, set_domains, add_whitelist_entries).
+Starts `manage.py sandbox_apiserver --latency-ms N` on a free loopback port (or, with
+--in-process, a sandbox thread in this process), uses a fresh SQLite database in a temporary
+directory unless --database-url names a scratch database, plans and applies the SPEC, then
+applies it again (which must make no changing call). Prints the total time, the calls made, and
+the ratio to the sequential floor (calls × latency). Target: under 20%.
+"""
+
+import argparse
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, default=200)
+    parser.add_argument("--latency-ms", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--in-process", action="store_true", help="run the sandbox in-process")
+    return parser.parse_args()
+
+
+# SQLite in WAL mode with synchronous=NORMAL: a commit does not wait for the disk (the console's
+# default rollback journal costs a few milliseconds of fsync per commit on this machine).
+WAL = "?init_command=PRAGMA%20journal_mode%3DWAL%3BPRAGMA%20synchronous%3DNORMAL"
+
+
+def setup_django(database_url: str, tmp: str) -> None:
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{tmp}/bench.sqlite3{WAL}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+    os.environ.setdefault("CONSOLE_ADMIN_PASSWORD_BCRYPT", "$2b$04$" + "x" * 53)
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # As in production: DEBUG off (Django then keeps no log of every query).
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("CONSOLE_HTTPS", "false")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sandbox(latency_ms: int, in_process: bool):
+    """(url, key, secret, stop)"""
+    if in_process:
+        from sandbox import SandboxServer
+
+        server = SandboxServer(latency_ms=latency_ms).start()
+        return server.url, server.key, server.secret, server.close
+    key = "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(30))
+    secret = "B" + secrets.token_urlsafe(40)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "sandbox_apiserver",
+            "--port",
+            str(port),
+            "--latency-ms",
+            str(latency_ms),
+            "--key",
+            key,
+            "--secret",
+            secret,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    line = proc.stdout.readline()
+    match = re.search(r"listening on (\S+)", line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"the sandbox did not start: {line}{proc.stdout.read()}")
+
+    def stop():
+        proc.terminate()
+        proc.wait(timeout=10)
+
+    return match.group(1), key, secret, stop
+
+
+def spec_text(count: int) -> str:
+    lines = ["version: 1", "tenants:"]
+    for i in range(count):
+        lines += [
+            f"  - name: Bench Tenant {i:04d}",
+            "    admins:",
+            f"      - {{name: Admin {i}, email: admin{i}@tenant{i}.example}}",
+            "    login:",
+            f"      domains: [tenant{i}.example]",
+            f"      whitelist: {{users: [guest{i}@partner.example]}}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    args = parse_args()
+    tmp = tempfile.mkdtemp(prefix="bench-apply-")
+    setup_django(args.database_url, tmp)
+    url, key, secret, stop = start_sandbox(args.latency_ms, args.in_process)
+    try:
+        from django.conf import settings
+
+        settings.CLEARML_API_URL, settings.CLEARML_API_KEY, settings.CLEARML_API_SECRET = (
+            url,
+            key,
+            secret,
+        )
+        from console.spec import parse_spec_text
+        from tenants.provisioning.clients import pooled_client
+        from tenants.spec.apply import apply_plan
+        from tenants.spec.plan import build_plan
+        from tenants.spec.validate import validate_spec
+
+        records = []
+
+        def client_factory(on_call):
+            def both(record):
+                records.append(record)
+                on_call(record)
+
+            return pooled_client(both)
+
+        raw = parse_spec_text(spec_text(args.tenants), "bench.yaml")
+        started = time.perf_counter()
+        cpu_started = time.process_time()
+        spec = validate_spec(raw, "bench.yaml")
+        validated = time.perf_counter()
+        plan = build_plan(spec, client_factory=client_factory, concurrency=args.concurrency)
+        planned = time.perf_counter()
+        result = apply_plan(
+            plan, actor="bench", client_factory=client_factory, concurrency=args.concurrency
+        )
+        finished = time.perf_counter()
+        cpu = time.process_time() - cpu_started
+        failures = [o.failure_line() for o in result.outcomes if not o.ok]
+        issued = sum(len(o.credentials) for o in result.outcomes)
+        calls = len(records)
+        changing = sum(1 for r in records if not r.endpoint.split(".", 1)[1].startswith("get"))
+        total = finished - started
+        floor = calls * args.latency_ms / 1000
+
+        records.clear()
+        again_started = time.perf_counter()
+        plan2 = build_plan(
+            validate_spec(raw, "bench.yaml"),
+            client_factory=client_factory,
+            concurrency=args.concurrency,
+        )
+        again = time.perf_counter() - again_started
+        second_changing = plan2.call_count
+
+        print(f"tenants:            {args.tenants} (each: admin, domain, whitelist entry)")
+        print(
+            f"sandbox latency:    {args.latency_ms} ms per call "
+            f"({'in-process' if args.in_process else 'separate process'})"
+        )
+        print(f"concurrency:        {args.concurrency} tenants at a time")
+        db = settings.DATABASES["default"]
+        print(
+            f"database:           {db['ENGINE'].rsplit('.', 1)[-1]} "
+            f"{db.get('OPTIONS', {}).get('init_command', '')}"
+        )
+        print(
+            f"total time:         {total:.2f} s  (validate {validated - started:.2f} s, "
+            f"plan {planned - validated:.2f} s, apply {finished - planned:.2f} s)"
+        )
+        print(
+            f"console CPU time:   {cpu:.2f} s (this process; {os.cpu_count()} cores in the machine)"
+        )
+        print(f"calls:              {calls} ({changing} changing, {calls - changing} read)")
+        print(f"sequential floor:   {floor:.2f} s  (calls × latency)")
+        print(f"ratio to floor:     {100 * total / floor if floor else 0:.1f} %  (target < 20 %)")
+        print(f"credentials issued: {issued}; failures: {len(failures)}")
+        print(
+            f"second plan:        {second_changing} changing call(s) planned, "
+            f"{len(records)} read call(s), {again:.2f} s"
+        )
+        for line in failures[:5]:
+            print("  failed:", line)
+        return 0 if not failures and second_changing == 0 else 1
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
