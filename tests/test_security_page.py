@@ -226,3 +226,32 @@ def test_every_bad_upload_is_listed_at_once(admin_client):
     assert response.status_code == 400
     assert "huge.yaml: is 5.0 MiB" in html and "logo.png: is a binary file" in html
     assert "ok.env" not in html.split("These files cannot be audited")[1].split("</ul>")[0]
+
+
+def test_htmx_requests_get_errors_as_a_swappable_fragment(admin_client):
+    """htmx 2 does not swap a 4xx answer, so errors come back as 200 with the form fragment."""
+    response = admin_client.post(
+        reverse("security_generate"),
+        {**GENERATE, "secret_name": "Bad_Name"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert "not a valid Kubernetes Secret name" in response.content.decode()
+    upload = SimpleUploadedFile("logo.png", b"\x89PNG\x00")
+    response = admin_client.post(
+        reverse("security_audit_upload"), {"files": [upload]}, HTTP_HX_REQUEST="true"
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and html.lstrip().startswith(
+        '<section class="card" id="security-audit"'
+    )
+    assert "logo.png: is a binary file" in html
+
+
+def test_without_javascript_the_check_link_runs_the_check_in_the_page(
+    admin_client, sandbox_settings
+):
+    html = admin_client.get(reverse("security")).content.decode()
+    assert f'href="{reverse("security")}?check=1#security-live-check"' in html
+    html = admin_client.get(reverse("security"), {"check": "1"}).content.decode()
+    assert "refuses every publicly known default credential pair" in html

@@ -60,6 +60,9 @@ def _page_context(**extra) -> dict:
 
 def _respond(request, fragment: str, context: dict, *, status: int = 200, secret=False):
     template = fragment if _fragment(request) else "security/page.html"
+    if _fragment(request):
+        # htmx 2 does not swap 4xx answers: the fragment with the errors must arrive as 200.
+        status = 200
     response = render(request, template, _page_context(**context), status=status)
     patch_vary_headers(response, ("HX-Request",))
     if secret:
@@ -71,7 +74,11 @@ def _respond(request, fragment: str, context: dict, *, status: int = 200, secret
 @never_cache
 @require_GET
 def security_page(request):
-    return _respond(request, "security/page.html", {})
+    # ?check=1: run the live check in the page itself (the links' target without JavaScript)
+    context = {}
+    if request.GET.get("check") == "1":
+        context["check"] = check_default_credentials(refresh=True)
+    return _respond(request, "security/page.html", context)
 
 
 @never_cache
