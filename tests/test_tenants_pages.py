@@ -321,3 +321,77 @@ def test_delete_by_runbook(admin_client, sandbox, sandbox_settings):
     # The name and the admin's email may be used again.
     again = create()
     assert again.pk != tenant.pk
+
+
+def test_an_edit_the_server_refuses_can_be_resumed(admin_client, sandbox, sandbox_settings):
+    tenant = create()
+    tenant_provision(tenant=tenant, actor="admin")
+    tenant.refresh_from_db()
+    sandbox.fail_next("system.update_company_settings", status=400, message="not today")
+    response = admin_client.post(
+        reverse("tenants:edit", args=[tenant.pk]),
+        {"version": tenant.version, "allowed_users": "12"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "not today" in page and "Resume" in page
+    assert Tenant.objects.get().status == "failed"
+    assert sandbox.company(tenant.company_id)["defaults"]["allowed_users"] == 10
+    admin_client.post(reverse("tenants:apply", args=[tenant.pk]))
+    assert sandbox.company(tenant.company_id)["defaults"]["allowed_users"] == 12
+    assert Tenant.objects.get().status == "active"
+
+
+def test_new_credentials_whose_answer_was_lost_leave_exactly_one_new_key(
+    admin_client, sandbox, sandbox_settings
+):
+    tenant = create()
+    tenant_provision(tenant=tenant, actor="admin")
+    admin = TenantAdmin.objects.get()
+    own_key, _ = sandbox.seed_credentials(admin.user_id, label="made in the web app")
+    sandbox.fail_next("auth.create_credentials", drop_answer=True)
+    response = admin_client.post(
+        reverse("tenants:credentials", args=[tenant.pk]), {"admin": admin.pk}
+    )
+    assert "Stopped at a failed step" in response.content.decode()
+    assert len(sandbox.credentials(admin.user_id)) == 3  # first, own, and the unseen one
+    response = admin_client.post(reverse("tenants:apply", args=[tenant.pk]))
+    page = response.content.decode()
+    keys = {c["access_key"] for c in sandbox.credentials(admin.user_id)}
+    shown = set(admin.credentials.values_list("access_key", flat=True))
+    # The unseen key was revoked; the admin's own key and every key shown once are kept.
+    assert keys == shown | {own_key}
+    assert len(keys) == 3
+    assert re.search(r'id="cred1-secret">[^<]+<', page)
+
+
+def test_a_plan_that_never_reached_the_server_can_be_discarded(
+    admin_client, sandbox, sandbox_settings
+):
+    admin_client.post(reverse("tenants:create"), form_data())
+    tenant = Tenant.objects.get()
+    response = admin_client.post(reverse("tenants:discard", args=[tenant.pk]))
+    assert response.status_code == 302
+    assert not Tenant.objects.exists() and not TenantAdmin.objects.exists()
+    assert sandbox.calls == []
+
+
+def test_a_tenant_whose_company_answer_was_lost_cannot_be_discarded(
+    admin_client, sandbox, sandbox_settings
+):
+    admin_client.post(reverse("tenants:create"), form_data())
+    tenant = Tenant.objects.get()
+    sandbox.fail_next("system.create_company", drop_answer=True)
+    admin_client.post(reverse("tenants:apply", args=[tenant.pk]))
+    admin_client.post(reverse("tenants:discard", args=[tenant.pk]))
+    assert Tenant.objects.filter(pk=tenant.pk).exists()
+
+
+def test_pages_say_plainly_when_the_apiserver_is_not_configured(admin_client, settings):
+    settings.CLEARML_API_URL = ""
+    create()
+    page = admin_client.get(reverse("tenants:list")).content.decode()
+    assert "not configured" in page and "Acme Research" in page
+    tenant = Tenant.objects.get()
+    response = admin_client.post(reverse("tenants:apply", args=[tenant.pk]))
+    assert "CLEARML_API_URL is not set" in response.content.decode()
