@@ -13,7 +13,9 @@ from tenants.features import FEATURES
 
 FEATURE_CHOICES = (("default", "Server default"), ("add", "Add"), ("exclude", "Exclude"))
 MAX_ADMIN_ROWS = 20
-SPLIT = re.compile(r"[\s,;]+")
+# One entry per line (or separated by commas / semicolons); spaces inside an entry are kept so
+# that "bad domain" is reported as one entry with a space, not as two.
+SPLIT = re.compile(r"[\r\n,;]+")
 
 
 def parse_int(text: str):
@@ -27,7 +29,7 @@ def parse_int(text: str):
 
 
 def split_lines(text: str) -> list[str]:
-    return [item for item in SPLIT.split(text or "") if item]
+    return [item.strip() for item in SPLIT.split(text or "") if item.strip()]
 
 
 @dataclass

@@ -28,10 +28,17 @@ class Runbook:
         return "\n\n".join(f"# {s.title}\n{s.commands}" for s in self.steps)
 
 
+def _double_quoted(text: str) -> str:
+    """A shell word in double quotes (reads better inside the single-quoted `bash -c '…'`)."""
+    for ch in ("\\", '"', "$", "`"):
+        text = text.replace(ch, "\\" + ch)
+    return f'"{text}"'
+
+
 def _mongo(company_id: str, name: str) -> str:
     return (
         f"{PYTHONPATH} python3 -m {MONGO_JOB} --id {shlex.quote(company_id)} "
-        f"--name {shlex.quote(name)} --delete-user"
+        f"--name {_double_quoted(name)} --delete-user"
     )
 
 
