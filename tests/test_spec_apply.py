@@ -234,3 +234,50 @@ def test_export_spec_round_trips(tmp_path, sandbox, sandbox_settings):
     before = [c for c in sandbox.calls if c in CHANGING]
     assert run("apply", again, "--yes").startswith("Nothing to do")
     assert [c for c in sandbox.calls if c in CHANGING] == before
+
+
+SERVER_SPEC = """
+version: 1
+tenants:
+  - name: Acme Research
+    admins: [{name: Alice, email: alice@acme.io}]
+groups:
+  - name: data_scientists
+    display_name: Data Scientists
+    features: [applications, experiments, pipelines]
+builtin_groups:
+  users: []
+organization:
+  features: [user_management_advanced]
+identity_providers:
+  - provider: keycloak
+    base_url: https://sso.example.com/realms/acme
+    authorize_url: https://sso.example.com/realms/acme/protocol/openid-connect/auth
+    access_token_url: https://sso.example.com/realms/acme/protocol/openid-connect/token
+    client_id: clearml
+    client_secret: env:KEYCLOAK_CLIENT_SECRET
+    default_company: tenant:Acme Research
+multi_tenant_login:
+  enabled: false
+"""
+
+
+def test_plan_lists_snippet_changes_and_apply_keeps_them_in_the_console(
+    tmp_path, sandbox, sandbox_settings, monkeypatch
+):
+    monkeypatch.setenv("KEYCLOAK_CLIENT_SECRET", "kc-secret-value-123")
+    spec = write(tmp_path, SERVER_SPEC)
+    text = run("plan", spec)
+    assert "+ CLEARML__services__auth__default_groups__data_scientists__features" in text
+    assert "+ CLEARML__services__organization__features__user_management_advanced" in text
+    assert "client_secret (secret; value not shown)" in text
+    assert "kc-secret-value-123" not in text
+    out = run("apply", spec, "--yes")
+    assert "Kept in the console" in out and "manage.py snippets" in out
+    assert "kc-secret-value-123" not in out
+    from tenants.groups.models import CrossTenantGroup
+
+    assert CrossTenantGroup.objects.get().name == "data_scientists"
+    again = run("plan", spec)
+    assert "No snippet change." in again
+    assert "0 changing call(s)" in again

@@ -91,8 +91,15 @@ def _pairs(spec: SpecModel) -> list[tuple[list[EnvSetting], list[EnvSetting]]]:
             ("identity_providers", lambda s: s.name not in mtl),
             ("multi_tenant_login", lambda s: s.name in mtl),
         ):
-            if section in present:
-                pairs.append(([s for s in wanted if keep(s)], [s for s in held if keep(s)]))
+            if section not in present:
+                continue
+            mine = [s for s in wanted if keep(s)]
+            theirs = [s for s in held if keep(s)]
+            if section == "multi_tenant_login":
+                # The section manages only the switches it names.
+                names = {s.name for s in mine}
+                theirs = [s for s in theirs if s.name in names]
+            pairs.append((mine, theirs))
     return pairs
 
 
