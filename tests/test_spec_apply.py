@@ -281,3 +281,31 @@ def test_plan_lists_snippet_changes_and_apply_keeps_them_in_the_console(
     again = run("plan", spec)
     assert "No snippet change." in again
     assert "0 changing call(s)" in again
+
+
+def test_a_tenants_sso_section_is_pushed_once(tmp_path, sandbox, sandbox_settings):
+    spec = write(
+        tmp_path,
+        """
+        version: 1
+        tenants:
+          - name: Acme Research
+            admins: [{name: Alice, email: alice@acme.io}]
+            sso:
+              tenant: acme-external-id
+              group_mapping: {"IdP Group": "ClearML Group"}
+              admin_groups: ["IdP Admins"]
+        """,
+    )
+    text = run("plan", spec)
+    assert "system.update_company_sso_config" in text and '"company": "<COMPANY_ID>"' in text
+    run("apply", spec, "--yes")
+    tenant = Tenant.objects.get()
+    assert sandbox.sso_config(tenant.company_id) == {
+        "tenant": "acme-external-id",
+        "group_mapping": {"IdP Group": "ClearML Group"},
+        "admin_groups": ["IdP Admins"],
+    }
+    before = len(changing_calls(sandbox))
+    assert run("apply", spec, "--yes").startswith("Nothing to do")
+    assert len(changing_calls(sandbox)) == before

@@ -18,6 +18,7 @@ CHANGING = {
     "login.add_whitelist_entries",
     "login.remove_whitelist_entries",
     "system.update_company_settings",
+    "system.update_company_sso_config",
 }
 
 
