@@ -185,3 +185,30 @@ def test_a_second_resume_of_an_active_tenant_sends_nothing(sandbox, sandbox_sett
     outcome = tenant_provision(tenant=tenant, actor="admin")
     assert outcome.ok and outcome.nothing_to_do
     assert len(sandbox.calls) == before
+
+
+def test_two_runs_of_the_same_tenant_cannot_overlap(sandbox, sandbox_settings):
+    from tenants.provisioning.engine import TenantBusy, claim
+
+    tenant = create()
+    assert claim(tenant.pk)  # someone else's run holds the tenant
+    with pytest.raises(TenantBusy):
+        tenant_provision(tenant=tenant, actor="admin")
+    assert sandbox.calls == []
+
+
+def test_a_run_that_died_can_be_resumed_after_its_lease(sandbox, sandbox_settings):
+    from django.utils import timezone
+
+    tenant = create()
+    step = tenant.steps.get(position=1)
+    # The process died right after recording "sent" for system.create_company.
+    step.status, step.sent_at = "sent", timezone.now()
+    step.save()
+    Tenant.objects.filter(pk=tenant.pk).update(
+        status="provisioning", lease_until=timezone.now() - timezone.timedelta(seconds=1)
+    )
+    outcome = tenant_provision(tenant=tenant, actor="admin")
+    assert outcome.ok, outcome.error
+    assert sandbox.calls[0] == "system.get_companies"  # checked before sending again
+    assert len(sandbox.companies()) == 1
