@@ -12,6 +12,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots, name="robots"),
     path("tenants/", include("tenants.urls")),
+    path("audit/", include("console.audit.urls")),
     path("snippets/", include("console.snippets.urls")),
     path("sso/", include("sso.urls")),
     path("security/", include("console.security.urls")),
@@ -21,5 +22,3 @@ handler400 = "console.views.bad_request"
 handler403 = "console.views.permission_denied"
 handler404 = "console.views.page_not_found"
 handler500 = "console.views.server_error"
-
-__all__ = ["include"]

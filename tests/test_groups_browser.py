@@ -2,6 +2,7 @@
 matrix cell, merge an uploaded file."""
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -21,9 +22,8 @@ def test_group_journey_with_snippet_tabs_matrix_and_merge(signed_in_page, live_s
     snippet = page.locator("#snippet-group-text")
     assert "extraEnvs" in snippet.inner_text()
     page.click("#snippet-group .tabs a:has-text('env file')")
-    page.wait_for_function(
-        "document.querySelector('#snippet-group-text').textContent.includes('=[\"applications\"')"
-    )
+    # expect() polls without eval, which the console's CSP (rightly) forbids.
+    expect(page.locator("#snippet-group-text")).to_contain_text('=["applications"')
     assert "Download clearml-group.env" in page.inner_text("#snippet-group")
     with page.expect_download() as download_info:
         page.click("#snippet-group a:has-text('Download')")

@@ -2,6 +2,7 @@
 write-only afterwards, and the snippet tabs switch in place."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.test_idp_discovery import IdP
 
@@ -44,9 +45,8 @@ def test_an_admin_configures_keycloak_with_discovery(signed_in_page, live_server
     snippet = page.locator("#snippet-idp-keycloak")
     assert "groups__admins" in snippet.locator("pre").inner_text()
     snippet.get_by_role("link", name="env file").click()
-    page.wait_for_function(
-        "document.querySelector('#snippet-idp-keycloak pre').textContent.includes('=[')"
-    )
+    # expect() polls without eval, which the console's CSP (rightly) forbids.
+    expect(page.locator("#snippet-idp-keycloak pre")).to_contain_text("=[")
     assert (
         '__groups__admins=["clearml-admins"]'
         in page.locator("#snippet-idp-keycloak pre").inner_text()
