@@ -92,7 +92,7 @@ def test_text_pyhocon_misreads_unquoted_is_never_generated(text):
 def test_every_generated_value_reads_back_exactly_even_unquoted():
     """The Helm chart passes clearml.* values to the server unquoted: pyhocon must read them
     as the same string."""
-    for _ in range(3000):
+    for _ in range(500):  # the start-of-value traps are also tested one by one above
         for value in (generate_key(), generate_secret()):
             assert _pyhocon_reads(value) == value, value
 
