@@ -166,7 +166,7 @@ def test_the_same_name_for_two_services_is_allowed():
 
 def test_unknown_service_is_refused():
     with pytest.raises(ValueError, match="service must be one of"):
-        EnvSetting.for_path("a.b", 1, service="fileserver")
+        EnvSetting.for_path("a.b", 1, service="mongodb")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

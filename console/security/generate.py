@@ -161,7 +161,9 @@ def fileserver_env_settings(generated: ServerSecrets) -> list:
     from console.snippets import EnvSetting
 
     return [
-        EnvSetting(name=s.env_name, value=generated.values[s.path], secret=True)
+        EnvSetting(
+            name=s.env_name, value=generated.values[s.path], secret=True, service="fileserver"
+        )
         for s in SERVER_SECRETS
         if s.credential == "fileserver"
     ]
@@ -285,6 +287,8 @@ def render_server_secrets(
     from console.snippets import render
 
     settings = env_settings(generated)
+    if fmt == "compose":
+        settings = settings + fileserver_env_settings(generated)
     body = render(settings, fmt, secrets=secrets, secret_name=secret_name)
     if fmt == "helm":
         if secrets == "secret-ref":
@@ -295,10 +299,4 @@ def render_server_secrets(
             manifest = dump_yaml(chart_secret_manifest(generated, chart_secret_name))
             return _header(fmt, secrets) + chart + body + "---\n" + manifest
         return _header(fmt, secrets) + dump_yaml(chart_values(generated)) + body
-    if fmt == "compose":
-        files = render(fileserver_env_settings(generated), "compose")
-        prefix = "services:\n  apiserver:\n"
-        if not files.startswith(prefix):
-            raise ValueError("unexpected compose output from the snippet exporter")
-        body += "  fileserver:\n" + files[len(prefix) :]
     return _header(fmt, secrets) + body

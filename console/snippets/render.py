@@ -28,7 +28,7 @@ from .encoding import (
 
 FORMATS = ("helm", "compose", "env", "shell")
 SECRET_MODES = ("inline", "secret-ref")
-SERVICES = ("apiserver", "webserver")
+SERVICES = ("apiserver", "webserver", "fileserver")
 DEFAULT_SECRET_NAME = "clearml-console"  # noqa: S105 - a Kubernetes object name
 # bufio.Scanner's default limit: docker refuses an env-file line longer than this.
 ENV_FILE_MAX_LINE = 64 * 1024
