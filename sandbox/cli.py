@@ -128,13 +128,16 @@ def run(options: dict, write: Callable[[str], None], *, log_calls: bool = False)
     if server.app.control:
         write("Control calls (sandbox.*) are enabled.")
     write("Stop with Ctrl-C.")
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python then never
+    # raises KeyboardInterrupt, so Ctrl-C (or `kill -INT`) would not stop the server.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         server.close()
     write("Sandbox apiserver stopped.")
 
