@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db import connection, connections, router, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from console.apiserver import ApiClient, ApiError, CallRecord
@@ -97,7 +97,28 @@ def record_run(
     if not new:
         tenant.steps.filter(status__in=OPEN).update(status=ProvisioningStep.Status.SUPERSEDED)
         run = (tenant.steps.aggregate(m=Max("run"))["m"] or 0) + 1
-    rows = [
+    rows = _step_rows(tenant, run, specs, admins)
+    ProvisioningStep.objects.bulk_create(rows)
+    tenant.recorded_steps = rows  # for a run that starts right away (apply)
+    return run
+
+
+def record_first_runs(runs: Iterable[tuple[Tenant, Iterable[StepSpec], dict[str, TenantAdmin]]]):
+    """`record_run(tenant, specs, new=True, admins=admins)` for many new tenants, in one INSERT.
+
+    Call inside the caller's transaction, with the tenants and their admins already saved.
+    """
+    rows: list[ProvisioningStep] = []
+    for tenant, specs, admins in runs:
+        tenant.recorded_steps = _step_rows(tenant, 1, specs, admins)
+        rows += tenant.recorded_steps
+    ProvisioningStep.objects.bulk_create(rows)
+
+
+def _step_rows(
+    tenant: Tenant, run: int, specs: Iterable[StepSpec], admins: dict[str, TenantAdmin]
+) -> list[ProvisioningStep]:
+    return [
         ProvisioningStep(
             tenant=tenant,
             run=run,
@@ -113,9 +134,6 @@ def record_run(
         )
         for position, spec in enumerate(specs, start=1)
     ]
-    ProvisioningStep.objects.bulk_create(rows)
-    tenant.recorded_steps = rows  # for a run that starts right away (apply)
-    return run
 
 
 def credentials_outstanding(admin: TenantAdmin) -> bool:
@@ -146,19 +164,58 @@ def latest_run_steps(tenant: Tenant) -> list[ProvisioningStep]:
     return list(tenant.steps.filter(run=run).select_related("admin").order_by("position"))
 
 
+# --- the run's own writes ------------------------------------------------------------------------
+# A run writes twice per apiserver call (the step is saved as sent before the call and with its
+# outcome after), plus a claim and a release per tenant. These are single-row UPDATEs by primary
+# key; building each through a QuerySet costs several times the statement itself, so the SQL is
+# made once per set of columns from the model's metadata and every value is prepared by its model
+# field, exactly as QuerySet.update does.
+
+_UPDATE_SQL: dict[tuple, str] = {}
+
+
+def _update_row(model, pk, changes: dict, *, where: str = "", where_params=()) -> int:
+    """`UPDATE <table> SET <changes> WHERE <pk> = pk [AND where]`; returns the rows changed.
+
+    `where` is extra SQL written with `{column}` placeholders for the model's column names.
+    """
+    db = router.db_for_write(model)
+    conn = connections[db]
+    meta = model._meta
+    fields = [meta.get_field(name) for name in changes]
+    key = (model, db, tuple(changes), where)
+    sql = _UPDATE_SQL.get(key)
+    if sql is None:
+        quote = conn.ops.quote_name
+        columns = {f.name: quote(f.column) for f in meta.concrete_fields}
+        assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+        condition = f" AND ({where.format(**columns)})" if where else ""
+        sql = _UPDATE_SQL[key] = (
+            f"UPDATE {quote(meta.db_table)} SET {assignments} "  # noqa: S608 - names from the model
+            f"WHERE {quote(meta.pk.column)} = %s{condition}"
+        )
+    values = zip(fields, changes.values(), strict=True)
+    params = [f.get_db_prep_save(value, conn) for f, value in values]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, [*params, pk, *where_params])
+        return cursor.rowcount
+
+
 def claim(tenant_id: int) -> bool:
     """Take the tenant for one run; False if another live run holds it."""
     now = timezone.now()
-    with transaction.atomic():
-        taken = (
-            Tenant.objects.filter(pk=tenant_id, deleted_at__isnull=True)
-            .filter(
-                ~Q(status=Tenant.Status.PROVISIONING)
-                | Q(lease_until__isnull=True)
-                | Q(lease_until__lt=now)
-            )
-            .update(status=Tenant.Status.PROVISIONING, lease_until=now + LEASE)
-        )
+    conn = connections[router.db_for_write(Tenant)]
+    lease_until = Tenant._meta.get_field("lease_until")
+    # One conditional UPDATE: atomic on its own, and exactly one of two racing runs matches.
+    # (The status column is never NULL, so `<>` is the ORM's `~Q(status=...)`.)
+    taken = _update_row(
+        Tenant,
+        tenant_id,
+        {"status": Tenant.Status.PROVISIONING, "lease_until": now + LEASE},
+        where="{deleted_at} IS NULL AND ({status} <> %s OR {lease_until} IS NULL "
+        "OR {lease_until} < %s)",
+        where_params=[Tenant.Status.PROVISIONING, lease_until.get_db_prep_value(now, conn)],
+    )
     return taken == 1
 
 
@@ -233,8 +290,8 @@ def run_tenant(
         outcome.error = f"the console stopped unexpectedly ({type(exc).__name__})"
     finally:
         status = Tenant.Status.ACTIVE if outcome.ok else Tenant.Status.FAILED
-        Tenant.objects.filter(pk=tenant.pk).update(
-            status=status, lease_until=None, updated_at=timezone.now()
+        _update_row(
+            Tenant, tenant.pk, {"status": status, "lease_until": None, "updated_at": timezone.now()}
         )
         tenant.status = status
     return outcome
@@ -252,7 +309,7 @@ def _save(step: ProvisioningStep, **changes) -> None:
     """Record a step's progress (a plain UPDATE: this runs twice per apiserver call)."""
     for name, value in changes.items():
         setattr(step, name, value)
-    ProvisioningStep.objects.filter(pk=step.pk).update(**changes)
+    _update_row(ProvisioningStep, step.pk, changes)
 
 
 def _finish(step: ProvisioningStep, *, result: dict | None = None, error: str = "") -> None:
@@ -374,7 +431,7 @@ def _run_step(
         ok = _record_result(step, tenant, data, outcome)
         now = timezone.now()
         if ok and now - tenant.run_lease_renewed > LEASE / 5:
-            Tenant.objects.filter(pk=tenant.pk).update(lease_until=now + LEASE)
+            _update_row(Tenant, tenant.pk, {"lease_until": now + LEASE})
             tenant.run_lease_renewed = now
     return ok
 
@@ -385,7 +442,7 @@ def _record_result(step, tenant, data: dict, outcome: RunOutcome) -> bool:
         company_id = str(data.get("id") or "")
         if not company_id:
             return _fail(step, "the server's answer had no company id", unknown=True)
-        Tenant.objects.filter(pk=tenant.pk).update(company_id=company_id)
+        _update_row(Tenant, tenant.pk, {"company_id": company_id})
         tenant.company_id = company_id
         outcome.created.append(f"company {tenant.name} ({company_id})")
         _finish(step, result={"id": company_id})
@@ -393,7 +450,7 @@ def _record_result(step, tenant, data: dict, outcome: RunOutcome) -> bool:
         user_id = str(data.get("id") or "")
         if not user_id:
             return _fail(step, "the server's answer had no user id", unknown=True)
-        TenantAdmin.objects.filter(pk=step.admin_id).update(user_id=user_id)
+        _update_row(TenantAdmin, step.admin_id, {"user_id": user_id})
         tenant.run_user_ids[step.body.get("email", "")] = user_id
         tenant.run_created.add(step.admin_id)
         outcome.created.append(f"admin user {step.body.get('email')} ({user_id})")
@@ -562,19 +619,33 @@ def run_many(
                 log.exception("after-run work for tenant %s failed", tenant_id)
         return outcome
 
-    def in_worker(tenant_id: int) -> RunOutcome:
+    if concurrency <= 1 or len(tenant_ids) <= 1:
+        return [one(t) for t in tenant_ids]
+    outcomes: list[RunOutcome | None] = [None] * len(tenant_ids)
+    queue = iter(enumerate(tenant_ids))
+    queue_lock = threading.Lock()
+
+    def worker() -> None:
+        """Run tenants one after another until none is left, on one database connection."""
         gated = _GATE.needed
         if gated:
             _GATE.lock.acquire()
         try:
-            return one(tenant_id, gated)
+            while True:
+                with queue_lock:
+                    index, tenant_id = next(queue, (None, None))
+                if tenant_id is None:
+                    return
+                outcomes[index] = one(tenant_id, gated)
         finally:
-            # Each worker thread has its own database connection; give it back.
+            # Each worker thread has its own database connection; give it back once, at the end
+            # (not after every tenant: opening a connection costs more than a tenant's queries).
             connection.close()
             if gated:
                 _GATE.lock.release()
 
-    if concurrency <= 1 or len(tenant_ids) <= 1:
-        return [one(t) for t in tenant_ids]
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="apply") as pool:
-        return list(pool.map(in_worker, tenant_ids))
+    workers = min(concurrency, len(tenant_ids))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
+        for future in [pool.submit(worker) for _ in range(workers)]:
+            future.result()
+    return outcomes
