@@ -78,6 +78,10 @@ class OthersView(Mapping):
     def __len__(self) -> int:
         return sum(1 for _ in self.items())
 
+    def __bool__(self) -> bool:
+        # Without this, `others or {}` would count every key (__len__) for every tenant.
+        return next(iter(self.items()), None) is not None
+
 
 def _lenient(value, normalise) -> str | None:
     if not isinstance(value, str):
