@@ -18,12 +18,13 @@ from tenants.provisioning.engine import (
     DEFAULT_CONCURRENCY,
     OPEN,
     RunOutcome,
+    record_first_runs,
     record_run,
     run_many,
 )
 from tenants.services import action_for_kinds, audit_run, tenant_snapshot
 
-from .plan import ClientFactory, Plan, TenantPlan
+from .plan import AdminPlan, ClientFactory, Plan, TenantPlan
 
 
 @dataclass
@@ -40,46 +41,99 @@ class ApplyResult:
         return [o for o in self.outcomes if not o.ok]
 
 
-def _save_tenant(tp: TenantPlan, actor: str) -> Tenant:
+def _new_tenant(tp: TenantPlan) -> Tenant:
     item = tp.input
-    before = tenant_snapshot(tp.console) if tp.console is not None else None
-    tenant = tp.console
-    if tenant is None:
-        tenant = Tenant.objects.create(
-            name=item.name,
-            company_id=tp.company_id,
-            allowed_users=item.allowed_users,
-            features=item.features,
-            exclude_features=item.exclude_features,
-            origin=Tenant.Origin.IMPORTED if tp.company is not None else Tenant.Origin.CONSOLE,
-            status=Tenant.Status.PLANNED if tp.steps else Tenant.Status.ACTIVE,
-        )
+    return Tenant(
+        name=item.name,
+        company_id=tp.company_id,
+        allowed_users=item.allowed_users,
+        features=item.features,
+        exclude_features=item.exclude_features,
+        origin=Tenant.Origin.IMPORTED if tp.company is not None else Tenant.Origin.CONSOLE,
+        status=Tenant.Status.PLANNED if tp.steps else Tenant.Status.ACTIVE,
+    )
+
+
+def _new_admin(tenant: Tenant, ap: AdminPlan) -> TenantAdmin:
+    return TenantAdmin(
+        tenant=tenant,
+        name=ap.input.name,
+        email=ap.input.email,
+        internal=ap.input.internal,
+        user_id=ap.user_id,
+    )
+
+
+def _audit_row(tp: TenantPlan, tenant: Tenant, actor: str, before: dict | None) -> dict:
+    """The tenant's entry ("pending" until its run ends), as audit_record keyword arguments."""
+    if tp.console is None:
+        action = "tenant.import" if tp.company is not None else "tenant.create"
     else:
-        changes: dict = {}
-        for key in ("allowed_users", "features", "exclude_features"):
-            if key in item.given and getattr(tenant, key) != getattr(item, key):
-                changes[key] = getattr(item, key)
-        if tp.adopt_company and not tenant.company_id:
-            changes["company_id"] = tp.company_id
-        if changes:
-            for key, value in changes.items():
-                setattr(tenant, key, value)
-            tenant.version += 1
-            tenant.save(update_fields=[*changes, "version", "updated_at"])
-    by_email = {} if tp.console is None else {a.email: a for a in tenant.admins.all()}
+        action = "tenant.update"
+    return {
+        "actor": actor,
+        "action": action,
+        "target_type": "tenant",
+        "target_id": str(tenant.pk),
+        "target_repr": tenant.name,
+        "before": before,
+        "after": tenant_snapshot(tenant, tenant.saved_admins),
+        "outcome": "pending" if tp.steps else "success",
+    }
+
+
+def _create_tenants(tps: list[TenantPlan], actor: str) -> tuple[list[Tenant], list[dict]]:
+    """Save the tenants the console does not have yet, all together: one INSERT each for the
+    tenants, their admins, domains, whitelist entries and steps, whatever their number.
+
+    Returns the tenants (in the order given) and their audit entries (each new tenant's routing
+    change, as routing_save records it, then the tenants) for the caller to append.
+    """
+    from sso.routing.services import routing_save_new
+
+    tenants = Tenant.objects.bulk_create([_new_tenant(tp) for tp in tps])
+    admins = TenantAdmin.objects.bulk_create(
+        [_new_admin(t, ap) for t, tp in zip(tenants, tps, strict=True) for ap in tp.admins]
+    )
+    by_tenant: dict[int, dict[str, TenantAdmin]] = {t.pk: {} for t in tenants}
+    for admin in admins:
+        by_tenant[admin.tenant_id][admin.email] = admin
+    for tenant in tenants:
+        tenant.saved_admins = list(by_tenant[tenant.pk].values())
+    pairs = list(zip(tenants, tps, strict=True))
+    rows = routing_save_new(
+        [(t, tp.input.login) for t, tp in pairs if tp.input.login is not None],
+        actor=actor,
+        source="spec",
+    )
+    record_first_runs((t, tp.steps, by_tenant[t.pk]) for t, tp in pairs if tp.steps)
+    rows += [_audit_row(tp, t, actor, None) for t, tp in pairs]
+    return tenants, rows
+
+
+def _save_tenant(tp: TenantPlan, actor: str) -> tuple[Tenant, dict]:
+    """Save the SPEC's version of a tenant the console already has (_create_tenants saves new
+    ones). Returns the tenant and its audit entry, for the caller to append."""
+    item = tp.input
+    tenant = tp.console
+    before = tenant_snapshot(tenant)
+    changes: dict = {}
+    for key in ("allowed_users", "features", "exclude_features"):
+        if key in item.given and getattr(tenant, key) != getattr(item, key):
+            changes[key] = getattr(item, key)
+    if tp.adopt_company and not tenant.company_id:
+        changes["company_id"] = tp.company_id
+    if changes:
+        for key, value in changes.items():
+            setattr(tenant, key, value)
+        tenant.version += 1
+        tenant.save(update_fields=[*changes, "version", "updated_at"])
+    by_email = {a.email: a for a in tenant.admins.all()}
     added = []
     for ap in tp.admins:
         admin = by_email.get(ap.input.email)
         if admin is None:
-            added.append(
-                TenantAdmin(
-                    tenant=tenant,
-                    name=ap.input.name,
-                    email=ap.input.email,
-                    internal=ap.input.internal,
-                    user_id=ap.user_id,
-                )
-            )
+            added.append(_new_admin(tenant, ap))
         elif ap.adopt and not admin.user_id:
             admin.user_id = ap.user_id
             admin.save(update_fields=["user_id"])
@@ -91,28 +145,13 @@ def _save_tenant(tp: TenantPlan, actor: str) -> Tenant:
 
         routing_save(tenant=tenant, routing=item.login, actor=actor, source="spec")
     if tp.steps:
-        record_run(tenant, tp.steps, new=tp.console is None, admins=by_email)
+        record_run(tenant, tp.steps, admins=by_email)
     elif tenant.status != Tenant.Status.ACTIVE and tenant.company_id:
         # Read calls showed the server already holds everything: the open steps are settled.
         tenant.steps.filter(status__in=OPEN).update(status=ProvisioningStep.Status.SUPERSEDED)
         Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.ACTIVE, lease_until=None)
         tenant.status = Tenant.Status.ACTIVE
-    if tp.console is None:
-        action = "tenant.import" if tp.company is not None else "tenant.create"
-    else:
-        action = "tenant.update"
-    # Written with the other tenants' entries in one bulk append (see apply_plan).
-    tenant.audit_row = {
-        "actor": actor,
-        "action": action,
-        "target_type": "tenant",
-        "target_id": str(tenant.pk),
-        "target_repr": tenant.name,
-        "before": before,
-        "after": tenant_snapshot(tenant, list(by_email.values())),
-        "outcome": "pending" if tp.steps else "success",
-    }
-    return tenant
+    return tenant, _audit_row(tp, tenant, actor, before)
 
 
 def apply_plan(
@@ -130,10 +169,17 @@ def apply_plan(
     plans: dict[int, TenantPlan] = {}
     saved: dict[int, Tenant] = {}
     with transaction.atomic():
+        new = [tp for tp in plan.tenants if tp.console is None]
+        created, audit_rows = _create_tenants(new, actor) if new else ([], [])
+        created_for = {id(tp): tenant for tp, tenant in zip(new, created, strict=True)}
         for tp in plan.tenants:
-            if not (tp.steps or tp.console_changes or tp.console is None):
+            if tp.console is None:
+                tenant = created_for[id(tp)]
+            elif tp.steps or tp.console_changes:
+                tenant, row = _save_tenant(tp, actor)
+                audit_rows.append(row)
+            else:
                 continue
-            tenant = _save_tenant(tp, actor)
             plans[tenant.pk] = tp
             saved[tenant.pk] = tenant
             if tp.steps:
@@ -143,8 +189,8 @@ def apply_plan(
                     sso_by_tenant[tenant.pk] = tp
             else:
                 result.stored.append(tenant.name)
-        # One entry per tenant ("pending" until its run ends), appended in one go.
-        bulk_append(t.audit_row for t in saved.values())
+        # Every tenant's entry ("pending" until its run ends), appended in one go.
+        bulk_append(audit_rows)
     actions = {pk: action_for_kinds({s.kind for s in plans[pk].steps}) for pk in to_run}
 
     def done(outcome: RunOutcome) -> None:
