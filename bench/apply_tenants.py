@@ -168,6 +168,7 @@ def main() -> int:
         total = finished - started
         floor = calls * args.latency_ms / 1000
 
+        apply_records = list(records)
         records.clear()
         again_started = time.perf_counter()
         plan2 = build_plan(
@@ -197,6 +198,13 @@ def main() -> int:
             f"console CPU time:   {cpu:.2f} s (this process; {os.cpu_count()} cores in the machine)"
         )
         print(f"calls:              {calls} ({changing} changing, {calls - changing} read)")
+        durations = sorted(r.duration_ms for r in apply_records)
+        if durations:
+            print(
+                f"call round trips:   median {durations[len(durations) // 2]} ms, "
+                f"90th percentile {durations[len(durations) * 9 // 10]} ms "
+                "(as the console's client measured them)"
+            )
         print(f"sequential floor:   {floor:.2f} s  (calls × latency)")
         print(f"ratio to floor:     {100 * total / floor if floor else 0:.1f} %  (target < 20 %)")
         print(f"credentials issued: {issued}; failures: {len(failures)}")
