@@ -111,10 +111,11 @@ def test_unset_builtin_groups_export_nothing_and_empty_lists_export_brackets():
 
 def test_organization_settings_names():
     settings = organization_settings(validate_server_sections(SPEC)[2])
+    # UI features come in catalog order whatever order the SPEC (or jsonb storage) gives them.
     assert [s.name for s in settings] == [
         "CLEARML__services__organization__features__user_management_advanced",
         "CLEARML__apiserver__company__unique_names",
-        "CLEARML__services__auth__ui_features_per_role__user__show_datasets",
         "CLEARML__services__auth__ui_features_per_role__user__show_orchestration",
+        "CLEARML__services__auth__ui_features_per_role__user__show_datasets",
     ]
     assert {s.env_value for s in settings} == {"true", "false"}

@@ -8,6 +8,7 @@ as HOCON the apiserver reads back exactly (lists become `["a", "b"]`, booleans `
 import uuid
 
 from console.snippets import EnvSetting
+from tenants.features import UI_FEATURE_NAMES, UI_ROLES
 
 from .models import BUILTIN_GROUPS, BuiltinGroupFeatures, CrossTenantGroup, OrganizationSettings
 from .validation import GroupInput, OrganizationInput
@@ -49,10 +50,20 @@ def organization_settings(org: OrganizationInput) -> list[EnvSetting]:
     out = [EnvSetting.for_path(f"{ORG_FEATURES_PATH}.{f}", True) for f in org.features]
     if org.unique_company_names is not None:
         out.append(EnvSetting.for_path(UNIQUE_NAMES_PATH, org.unique_company_names))
-    for role, features in org.ui_features_per_role.items():
-        for feature, enabled in features.items():
-            out.append(EnvSetting.for_path(f"{UI_FEATURES_PATH}.{role}.{feature}", enabled))
+    # Catalog order, not storage order: PostgreSQL's jsonb does not keep a mapping's key order.
+    for role in sorted(org.ui_features_per_role, key=_catalog_order(UI_ROLES)):
+        features = org.ui_features_per_role[role]
+        for feature in sorted(features, key=_catalog_order(UI_FEATURE_NAMES)):
+            path = f"{UI_FEATURES_PATH}.{role}.{feature}"
+            out.append(EnvSetting.for_path(path, features[feature]))
     return out
+
+
+def _catalog_order(names: tuple[str, ...]):
+    def key(name: str) -> tuple[int, str]:
+        return (names.index(name) if name in names else len(names), name)
+
+    return key
 
 
 # --- from the console's database ---------------------------------------------------------------
