@@ -1,0 +1,243 @@
+"""Security review: secrets end to end, error reports, and the problems the review found.
+
+The cross-cutting test drives every flow that handles a secret through the Django test client
+against the real sandbox apiserver, then looks for each secret value everywhere it must not be:
+the audit log (every column), the log output, later pages, the session and cookies, the cache,
+and every database table but the two columns where the design keeps literal IdP client secrets
+(docs/identity_providers.md, "Secret storage").
+"""
+
+import html as html_lib
+import logging
+import pickle
+import re
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.urls import reverse
+
+from console.audit.models import AuditEntry
+from sso.multitenant.models import TenantSSOConfig
+from sso.providers.models import IdentityProvider
+from tenants.models import Tenant, TenantAdmin
+from tests.snippet_readers import read_env_file
+
+pytestmark = pytest.mark.django_db
+
+IDP_SECRET = "kc-Literal-Secret-9f3e1c77"
+IDP_SECRET_2 = "kc-Rotated-Secret-51aa0b3d"
+TENANT_IDP_SECRET = "mt-Client-Secret-0c4d8e2a"
+# Columns where the design stores a literal IdP client secret (docs/identity_providers.md).
+SECRET_COLUMNS = {
+    (IdentityProvider._meta.db_table, "secrets"),
+    (TenantSSOConfig._meta.db_table, "client_secret"),
+}
+
+TENANT_FORM = {
+    "name": "Acme Research",
+    "allowed_users": "10",
+    "feature__experiments": "add",
+    "admin_rows": "1",
+    "admin-0-name": "Alice Admin",
+    "admin-0-email": "alice@acme.io",
+    "admin-0-internal": "on",
+    "domains": "acme.io",
+    "whitelist_admins": "",
+    "whitelist_users": "bob@gmail.com",
+}
+KEYCLOAK_FORM = {
+    "action": "save",
+    "base_url": "https://sso.example.com/realms/acme/",
+    "authorize_url": "https://sso.example.com/realms/acme/protocol/openid-connect/auth",
+    "access_token_url": "https://sso.example.com/realms/acme/protocol/openid-connect/token",
+    "client_id": "clearml",
+    "groups.enabled": "true",
+    "groups.claim": "groups",
+    "claims.name": "preferred_username",
+    "idp_logout": "true",
+    "get_info_from_access_token": "false",
+}
+TENANT_SSO_FORM = {
+    "action": "save_push",
+    "tenant": "acme-ext",
+    "group_mapping": "IdP Researchers = Researchers",
+    "admin_groups": "IdP Admins",
+    "has_provider": "on",
+    "provider": "keycloak",
+    "configuration.display_name": "Acme SSO",
+    "configuration.client_id": "acme-clearml",
+    "configuration.authorization_endpoint": "https://kc.example/realms/acme/protocol/openid-connect/auth",
+    "configuration.token_endpoint": "https://kc.example/realms/acme/protocol/openid-connect/token",
+    "configuration.claim_tenant": "tenant_key",
+    "configuration.claim_name": "name",
+}
+
+
+def _shown_credential(page: str) -> tuple[str, str]:
+    key = re.search(r'id="cred1-key">([^<]+)<', page)
+    secret = re.search(r'id="cred1-secret">([^<]+)<', page)
+    assert key and secret, "the page shows no new credentials"
+    return html_lib.unescape(key.group(1)), html_lib.unescape(secret.group(1))
+
+
+def _generated_values(page: str) -> list[str]:
+    blocks = {
+        m.group(1): html_lib.unescape(m.group(2))
+        for m in re.finditer(r'<pre id="(secrets-[\w-]+)">(.*?)</pre>', page, re.S)
+    }
+    env = read_env_file(blocks["secrets-env-inline"])
+    return [value for name, value in env.items() if re.search(r"SECRET|PASS", name, re.I)]
+
+
+def _table_dump(exclude: set[tuple[str, str]]) -> dict[str, str]:
+    """Every table's rows as text, without the excluded (table, column) pairs."""
+    out = {}
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            columns = [
+                c.name for c in connection.introspection.get_table_description(cursor, table)
+            ]
+            keep = [c for c in columns if (table, c) not in exclude]
+            quoted = ", ".join(connection.ops.quote_name(c) for c in keep)
+            cursor.execute(f"SELECT {quoted} FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            out[table] = "\n".join(repr(row) for row in cursor.fetchall())
+    return out
+
+
+def _column_text(table: str, column: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {connection.ops.quote_name(column)} FROM {connection.ops.quote_name(table)}"  # noqa: S608
+        )
+        return "\n".join(str(row[0]) for row in cursor.fetchall())
+
+
+def test_no_secret_leaks_from_the_flows_that_handle_one(
+    admin_client, sandbox, sandbox_settings, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    settings = sandbox_settings
+    settings.CLEARML_WEBAPP_URL = "https://app.clearml.example"
+
+    # 1. Create a tenant and apply it: the admin's credentials are shown once.
+    assert admin_client.post(reverse("tenants:create"), TENANT_FORM).status_code == 302
+    tenant = Tenant.objects.get()
+    applied = admin_client.post(reverse("tenants:apply", args=[tenant.pk]))
+    assert applied.status_code == 200 and "no-store" in applied["Cache-Control"]
+    key_1, secret_1 = _shown_credential(applied.content.decode())
+
+    # 2. New credentials for that admin.
+    admin = TenantAdmin.objects.get()
+    issued = admin_client.post(
+        reverse("tenants:credentials", args=[tenant.pk]), {"admin": admin.pk}
+    )
+    assert issued.status_code == 200 and "no-store" in issued["Cache-Control"]
+    key_2, secret_2 = _shown_credential(issued.content.decode())
+    assert secret_2 != secret_1
+
+    # 3. An identity provider with a literal client secret, then a new literal.
+    tenant.refresh_from_db()
+    added = admin_client.post(
+        reverse("sso:provider_add", args=["keycloak"]),
+        {**KEYCLOAK_FORM, "client_secret": IDP_SECRET, "default_company": tenant.company_id},
+    )
+    assert added.status_code == 302, added.content.decode()[:2000]
+    edited = admin_client.post(
+        reverse("sso:provider_edit", args=["keycloak"]),
+        {
+            **KEYCLOAK_FORM,
+            "client_secret": IDP_SECRET_2,
+            "default_company": tenant.company_id,
+            "version": "1",
+        },
+    )
+    assert edited.status_code == 302, edited.content.decode()[:2000]
+    assert IdentityProvider.objects.get().secrets == {"client_secret": IDP_SECRET_2}
+
+    # 4. The tenant's own IdP client (multi-tenant login), saved and pushed with its secret.
+    pushed = admin_client.post(
+        reverse("sso:tenant_sso", args=[tenant.pk]),
+        {**TENANT_SSO_FORM, "configuration.client_secret": TENANT_IDP_SECRET},
+    )
+    assert pushed.status_code == 302, pushed.content.decode()[:2000]
+    assert TenantSSOConfig.objects.get().push_status == TenantSSOConfig.PushStatus.OK
+
+    # 5. Fresh server secrets on the Security page.
+    generated = admin_client.post(
+        reverse("security_generate"),
+        {"secret_name": "clearml-server-secrets", "chart_secret_name": "clearml-conf-rotated"},
+    )
+    assert generated.status_code == 200 and "no-store" in generated["Cache-Control"]
+    server_secrets = _generated_values(generated.content.decode())
+    assert len(server_secrets) >= 5
+
+    once_shown = {"credentials secret 1": secret_1, "credentials secret 2": secret_2}
+    once_shown.update({f"server secret {i}": v for i, v in enumerate(server_secrets)})
+    idp_literals = {
+        "IdP secret (replaced)": IDP_SECRET,
+        "IdP secret": IDP_SECRET_2,
+        "tenant IdP secret": TENANT_IDP_SECRET,
+    }
+    every_secret = {**once_shown, **idp_literals, "apiserver secret": sandbox.secret}
+
+    def assert_absent(where: str, text: str, secrets=every_secret) -> None:
+        for label, value in secrets.items():
+            assert value not in text, f"{label} found in {where}"
+
+    # The audit log, every column of every entry (and the export an auditor downloads).
+    assert AuditEntry.objects.filter(action="idp.update").exists()
+    assert AuditEntry.objects.filter(action="secrets.generate").exists()
+    for entry in AuditEntry.objects.values():
+        assert_absent(f"audit entry {entry['seq']} ({entry['action']})", repr(entry))
+    for fmt in ("csv", "jsonl"):
+        response = admin_client.get(reverse("audit:export", args=[fmt]))
+        assert_absent(f"the audit {fmt} export", b"".join(response.streaming_content).decode())
+
+    # The log output, formatted and raw.
+    assert caplog.records, "nothing was logged at all: the capture is not working"
+    logged = caplog.text + "\n".join(repr(r.args) + repr(r.__dict__) for r in caplog.records)
+    assert_absent("the log output", logged)
+
+    # Every page that shows these objects afterwards, and their snippets.
+    pages = [
+        reverse("dashboard"),
+        reverse("tenants:list"),
+        reverse("tenants:detail", args=[tenant.pk]),
+        reverse("tenants:plan", args=[tenant.pk]),
+        reverse("sso:providers"),
+        reverse("sso:provider_edit", args=["keycloak"]),
+        reverse("sso:multitenant"),
+        reverse("sso:tenant_sso", args=[tenant.pk]),
+        reverse("security"),
+        reverse("audit:list"),
+        *[reverse("audit:detail", args=[e.seq]) for e in AuditEntry.objects.all()],
+        *[
+            reverse("snippets:show", args=["idp-keycloak"]) + f"?format={fmt}"
+            for fmt in ("helm", "compose", "env", "shell")
+        ],
+    ]
+    for url in pages:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        assert_absent(url, response.content.decode())
+
+    # The session (the test client's and every stored one), cookies and the cache.
+    assert_absent("the session", repr(dict(admin_client.session)))
+    from django.contrib.sessions.models import Session
+
+    for session in Session.objects.all():
+        assert_absent("a stored session", repr(session.get_decoded()))
+    assert_absent("the cookies", admin_client.cookies.output())
+    for value in getattr(cache, "_cache", {}).values():
+        assert_absent("the cache", repr(pickle.loads(value)))  # noqa: S301 - our own cache
+
+    # Every table: no secret outside the two columns made for literal IdP client secrets.
+    for table, text in _table_dump(SECRET_COLUMNS).items():
+        assert_absent(f"table {table}", text)
+    # ... and the search is real: the literal that is kept is found in its own column.
+    assert IDP_SECRET_2 in _column_text(IdentityProvider._meta.db_table, "secrets")
+    assert TENANT_IDP_SECRET in _column_text(TenantSSOConfig._meta.db_table, "client_secret")
+    # The only things kept of the new credentials are their access keys.
+    assert key_1 in _table_dump(set())["tenants_issuedcredential"]
+    assert key_2 in _table_dump(set())["tenants_issuedcredential"]
