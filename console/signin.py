@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend
 from django.core.cache import cache
+from django.views.decorators.debug import sensitive_variables
 
 from .admin_password import check_password, configured_hash
 
@@ -13,6 +14,8 @@ ADMIN_USERNAME = "admin"
 
 
 class AdminPasswordBackend(BaseBackend):
+    # An error report of any frame below must not show the typed password.
+    @sensitive_variables("password")
     def authenticate(self, request, username=None, password=None, **kwargs):
         password_hash = configured_hash()
         if username != ADMIN_USERNAME or not password or not password_hash:

@@ -91,7 +91,7 @@ def live_check(request):
     return response
 
 
-@sensitive_variables("outputs", "generated")
+@sensitive_variables()  # the new values sit in locals of frames below too (context, render)
 @never_cache
 @require_POST
 def generate(request):

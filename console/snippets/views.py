@@ -3,6 +3,7 @@
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
 
 from .render import FORMATS, SECRET_MODES
@@ -29,6 +30,7 @@ def snippet_show(request, source: str):
     return response
 
 
+@sensitive_variables()  # a download carries secret values
 @never_cache
 @require_GET
 def snippet_download(request, source: str):

@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
 from console.audit import actor_for_request, audit_for_target
@@ -128,6 +128,7 @@ def _lines(text: str) -> list[str]:
 
 
 @sensitive_post_parameters()
+@sensitive_variables()  # the stored and typed client secret, in every frame below
 @never_cache
 @require_http_methods(["GET", "POST"])
 def tenant_sso(request, tenant_id: int):
@@ -342,6 +343,7 @@ def _push(request, row: TenantSSOConfig) -> None:
     (messages.success if result.ok else messages.error)(request, result.message)
 
 
+@sensitive_variables()  # the push holds the client secret
 @never_cache
 @require_POST
 def tenant_sso_push_view(request, tenant_id: int):

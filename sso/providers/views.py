@@ -6,7 +6,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.audit import actor_for_request, audit_for_target
@@ -185,6 +185,7 @@ def _check_company_is_tenant(values: dict, row: IdentityProvider | None, errors:
 
 
 @sensitive_post_parameters()
+@sensitive_variables()  # the stored and typed secrets, in every frame below
 @never_cache
 @require_http_methods(["GET", "POST"])
 def provider_add(request, key: str):
@@ -198,6 +199,7 @@ def provider_add(request, key: str):
 
 
 @sensitive_post_parameters()
+@sensitive_variables()  # the stored and typed secrets, in every frame below
 @never_cache
 @require_http_methods(["GET", "POST"])
 def provider_edit(request, key: str):

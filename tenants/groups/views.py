@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.audit import actor_for_request
@@ -500,6 +501,7 @@ def _diff_rows(lines: list[str]) -> list[dict]:
     return rows
 
 
+@sensitive_variables()  # the merged file carries secret values
 @never_cache
 @require_POST
 def merge_download_view(request):

@@ -77,7 +77,7 @@ def tenant_plan(request, pk: int):
 
 
 @sensitive_post_parameters()
-@sensitive_variables("outcome", "cards")
+@sensitive_variables()  # the new secret sits in locals of frames below too (context, render)
 @never_cache
 @require_POST
 def tenant_apply(request, pk: int):

@@ -101,7 +101,7 @@ def credential_cards(issued) -> list[dict]:
 
 
 @sensitive_post_parameters()
-@sensitive_variables("outcome", "cards")
+@sensitive_variables()  # the new secret sits in locals of frames below too (context, render)
 @never_cache
 @require_POST
 def credentials_create_view(request, pk: int):
