@@ -1,7 +1,9 @@
 """Sign-in of the single `admin` account (Clace's model), throttled before any hashing."""
 
+import functools
 import hashlib
 
+import bcrypt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend
@@ -20,7 +22,7 @@ class AdminPasswordBackend(BaseBackend):
         password_hash = configured_hash()
         if username != ADMIN_USERNAME or not password or not password_hash:
             # Spend the same time as a real check, so the answer does not reveal the user name.
-            check_password(password or "", _DUMMY_HASH)
+            check_password(password or "", _dummy_hash(_rounds(password_hash)))
             return None
         if not check_password(password, password_hash):
             return None
@@ -34,7 +36,19 @@ class AdminPasswordBackend(BaseBackend):
         return user if user and user.username == ADMIN_USERNAME else None
 
 
-_DUMMY_HASH = "$2b$12$" + "C" * 53
+@functools.lru_cache(maxsize=4)
+def _dummy_hash(rounds: int) -> str:
+    """A real bcrypt hash of the configured cost: bcrypt refuses a malformed one at once, which
+    would answer an unknown user name a thousand times faster than a wrong password."""
+    return bcrypt.hashpw(b"never the password", bcrypt.gensalt(rounds)).decode()
+
+
+def _rounds(password_hash: str) -> int:
+    try:
+        rounds = int(password_hash.split("$")[2])
+    except (IndexError, ValueError):
+        return 12
+    return rounds if 4 <= rounds <= 31 else 12
 
 
 def client_address(request) -> str:

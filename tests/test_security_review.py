@@ -445,3 +445,51 @@ def test_an_error_report_of_a_download_with_secrets_has_no_secret(
         data = {"kind": "helm", "secrets": "inline", "original": "apiserver: {}\n"}
         report = _report_of(admin_client, error_reports, "post", url, data)
     assert IDP_SECRET not in report
+
+
+# --- sign-in --------------------------------------------------------------------------------------
+
+
+def test_an_unknown_user_costs_the_same_bcrypt_work_as_a_wrong_password():
+    """The backend hashes against a dummy for an unknown user; the dummy must be a real bcrypt
+    hash of the configured cost, or bcrypt refuses it at once and the answer comes ~1000x
+    faster, telling an attacker which user names exist."""
+    import time
+
+    import bcrypt
+
+    from console.admin_password import configured_hash
+    from console.signin import AdminPasswordBackend
+
+    backend = AdminPasswordBackend()
+
+    def seconds(username: str) -> float:
+        started = time.perf_counter()
+        assert backend.authenticate(None, username=username, password="not it") is None
+        return time.perf_counter() - started
+
+    seconds("nobody")  # a first call may prepare the dummy hash
+    unknown = min(seconds("nobody") for _ in range(2))
+    wrong = min(seconds("admin") for _ in range(2))
+    assert unknown > wrong * 0.5, f"unknown user {unknown * 1000:.1f} ms, wrong {wrong * 1000:.1f}"
+    cost = configured_hash().split("$")[2]
+    from console import signin
+
+    dummy = signin._dummy_hash(int(cost))
+    assert dummy.split("$")[2] == cost
+    assert bcrypt.checkpw(b"not it", dummy.encode()) is False  # a valid hash: no ValueError
+
+
+def test_signing_in_gives_a_new_session_key(client):
+    from tests.conftest import TEST_ADMIN_PASSWORD
+
+    client.get(reverse("signin"))
+    session = client.session
+    session["probe"] = "before sign-in"
+    session.save()
+    before = client.cookies["sessionid"].value
+    response = client.post(
+        reverse("signin"), {"username": "admin", "password": TEST_ADMIN_PASSWORD}
+    )
+    assert response.status_code == 302
+    assert client.cookies["sessionid"].value != before
