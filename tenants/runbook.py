@@ -4,12 +4,32 @@ There is no API to delete a company: an operator runs these commands inside the 
 fileserver containers. Values are shell-quoted so a name with spaces or quotes is passed intact.
 """
 
+import re
 import shlex
 from dataclasses import dataclass, field
 
 MONGO_JOB = "jobs.management.delete_company_data_from_mongo"
 ES_JOB = "jobs.management.cleanup_deleted_companies"
 PYTHONPATH = "PYTHONPATH=../trains-server-repo"
+# The id ends up in `rm -rf <fileserver>/<id>`: only a plain identifier (ClearML's ids are hex).
+SAFE_COMPANY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+
+
+class UnsafeCompanyId(ValueError):
+    """The company id is not a plain identifier, so it must not be put into shell commands."""
+
+    def __init__(self, company_id: str):
+        super().__init__(
+            f"The company id '{company_id}' cannot be put into shell commands safely (a ClearML "
+            "company id is letters, digits, '-' and '_'); check it on the server and delete this "
+            "company by hand following delete_tenant.md."
+        )
+
+
+def check_company_id(company_id: str) -> str:
+    if not isinstance(company_id, str) or not SAFE_COMPANY_ID.match(company_id):
+        raise UnsafeCompanyId(str(company_id))
+    return company_id
 
 
 @dataclass
@@ -47,7 +67,7 @@ def _es(company_id: str) -> str:
 
 
 def docker_compose(company_id: str, name: str) -> Runbook:
-    cid = shlex.quote(company_id)
+    cid = shlex.quote(check_company_id(company_id))
     return Runbook(
         "docker-compose",
         [
@@ -73,9 +93,9 @@ def docker_compose(company_id: str, name: str) -> Runbook:
             RunbookStep("5. Leave the apiserver container", "exit"),
             RunbookStep(
                 "6. Delete the tenant's files from the fileserver (from the host)",
-                f'rm -rf "${{CLEARML_ROOT}}/data/fileserver/{company_id}"',
+                f'rm -rf "${{CLEARML_ROOT}}/data/fileserver/"{cid}',
                 "Or inside the container: sudo docker exec -it clearml-fileserver /bin/bash, then "
-                f"rm -rf /mnt/fileserver/{company_id}. External storage (S3, GCS, MinIO) is "
+                f"rm -rf /mnt/fileserver/{cid}. External storage (S3, GCS, MinIO) is "
                 "cleaned by hand.",
             ),
         ],
@@ -89,6 +109,7 @@ def kubernetes(company_id: str, name: str) -> Runbook:
             f"/bin/bash -c {shlex.quote(command)}"
         )
 
+    check_company_id(company_id)
     return Runbook(
         "Kubernetes",
         [
@@ -123,4 +144,5 @@ def kubernetes(company_id: str, name: str) -> Runbook:
 
 
 def runbooks(company_id: str, name: str) -> list[Runbook]:
+    """Both runbooks; raises UnsafeCompanyId for an id that is not a plain identifier."""
     return [docker_compose(company_id, name), kubernetes(company_id, name)]

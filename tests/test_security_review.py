@@ -493,3 +493,112 @@ def test_signing_in_gives_a_new_session_key(client):
     )
     assert response.status_code == 302
     assert client.cookies["sessionid"].value != before
+
+
+# --- the deletion runbook -------------------------------------------------------------------------
+# An operator copies the runbook into a shell. Run it in bash with the real commands replaced by
+# functions that record their arguments: every value must arrive intact, nothing may execute.
+
+STUBS = r"""
+record() { printf '%s\0' "$@" >> "$OUT"; printf '\n' >> "$OUT"; }
+sudo() { record sudo "$@"; }
+python3() { record python3 "$@"; }
+rm() { record rm "$@"; }
+exit() { :; }
+kubectl() {
+  record kubectl "$@"
+  while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do shift; done
+  shift
+  "$@"
+}
+export -f record sudo python3 rm kubectl
+"""
+
+
+def _run_runbook(script: str, tmp_path) -> list[list[str]]:
+    import subprocess
+
+    out = tmp_path / "calls"
+    out.write_text("")
+    result = subprocess.run(  # noqa: S603
+        ["/bin/bash", "-c", STUBS + script],  # noqa: S607
+        cwd=tmp_path,
+        env={
+            "OUT": str(out),
+            "PATH": "/usr/bin:/bin",
+            "CLEARML_ROOT": "/opt/clearml",
+            "NAMESPACE": "clearml",
+            "APISERVER_POD": "pod/apiserver-0",
+            "FILESERVER_POD": "pod/fileserver-0",
+            "HOME": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    return [line.split("\0") for line in out.read_text().split("\0\n") if line]
+
+
+HOSTILE_NAMES = [
+    "Acme Research",
+    'O\'Brien "Labs"',
+    "a$(touch pwned-1)b",
+    "a`touch pwned-2`b",
+    "$HOME ${PATH} \\ ; | & && > pwned-3 < x * ? [a] ~ # !x",
+    "it's'; touch pwned-4; echo '",
+    'it\'s"; touch pwned-5; echo "',
+    "Ümlaut – 研究所",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+@pytest.mark.parametrize("kind", ["docker-compose", "Kubernetes"])
+def test_the_deletion_runbook_passes_a_hostile_tenant_name_intact(tmp_path, name, kind):
+    from tenants.runbook import docker_compose, kubernetes
+
+    company_id = "d1bd92a3b039400cbafc60a7a5b1e52b"
+    if kind == "docker-compose":
+        book = docker_compose(company_id, name)
+        script = book.script()
+    else:
+        book = kubernetes(company_id, name)
+        script = "\n".join(s.commands for s in book.steps[1:])  # step 1 is filled in by hand
+    calls = _run_runbook(script, tmp_path)
+    assert not list(tmp_path.glob("pwned-*")), "the runbook ran a command from the name"
+    mongo = [c for c in calls if c[:1] == ["python3"] and "--name" in c]
+    assert len(mongo) == 1, calls
+    args = mongo[0]
+    assert args[args.index("--name") + 1] == name
+    assert args[args.index("--id") + 1] == company_id
+    removed = [c[-1] for c in calls if c[:1] == ["rm"]]
+    expected = {
+        "docker-compose": f"/opt/clearml/data/fileserver/{company_id}",
+        "Kubernetes": f"/mnt/fileserver/{company_id}",
+    }[kind]
+    assert removed == [expected]
+
+
+@pytest.mark.parametrize(
+    "company_id",
+    ["x$(touch pwned)", "a`id`b", "..", "../..", "a/b", "a b", "a;b", "", "-rf"],
+)
+def test_the_deletion_runbook_refuses_a_company_id_it_cannot_quote_safely(company_id):
+    """`rm -rf <fileserver>/<company id>`: an id from the server that is not a plain identifier
+    (a path, '..', shell syntax) must never reach the commands."""
+    from tenants.runbook import UnsafeCompanyId, runbooks
+
+    with pytest.raises(UnsafeCompanyId):
+        runbooks(company_id, "Acme Research")
+
+
+def test_the_delete_page_shows_no_runbook_for_an_unsafe_company_id(admin_client):
+    tenant = Tenant.objects.create(
+        name="Acme Research", company_id="../x$(id)", status=Tenant.Status.ACTIVE
+    )
+    url = reverse("tenants:delete", args=[tenant.pk])
+    response = admin_client.post(url, {"step": "confirm", "confirm_name": "Acme Research"})
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "rm -rf" not in page and "delete_company_data_from_mongo" not in page
+    assert "cannot be put into shell commands safely" in page

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from console.audit import actor_for_request
 from console.validation import InvalidInput
-from tenants.runbook import runbooks
+from tenants.runbook import UnsafeCompanyId, runbooks
 from tenants.services import NotAllowed, TenantChanged, tenant_mark_deleted
 
 from .common import get_tenant, render_page
@@ -57,6 +57,9 @@ def tenant_delete(request, pk: int):
                     messages.success(request, f"“{tenant.name}” is marked as deleted.")
                     return redirect("tenants:detail", pk=tenant.pk)
         if not context["error"] or request.POST.get("step") == "mark":
-            context["runbooks"] = runbooks(tenant.company_id, tenant.name)
+            try:
+                context["runbooks"] = runbooks(tenant.company_id, tenant.name)
+            except UnsafeCompanyId as exc:
+                context["error"], status = str(exc), 400
             context["version"] = posted_version if posted_version >= 0 else tenant.version
     return render_page(request, "tenants/delete.html", context, status=status)
