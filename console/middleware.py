@@ -27,6 +27,14 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 PUBLIC_URL_NAMES = {"signin", "healthz", "robots"}
 
+# Request bodies: Django's DATA_UPLOAD_MAX_MEMORY_SIZE does not count uploaded files, and the CSRF
+# check parses every POST body (spooling files to disk) before a view can look at its size. The
+# largest body the console takes is the Security page's file audit (20 files of 5 MiB; that page
+# explains its own limit, so this cap leaves it room); anything bigger, or more than a sign-in
+# form before sign-in, is refused.
+DEFAULT_MAX_REQUEST_BYTES = 256 * 1024 * 1024
+ANONYMOUS_MAX_REQUEST_BYTES = 64 * 1024
+
 
 class HealthCheckMiddleware:
     """Answer `/healthz` before host validation and HTTPS redirects, for probes that use pod IPs."""
@@ -62,6 +70,34 @@ class SecurityHeadersMiddleware:
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         response.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         return response
+
+
+class RequestSizeLimitMiddleware:
+    """Answer 413 to a body over the limit before anything reads it (after authentication, so
+    that the limit before sign-in can be small)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            limit = getattr(settings, "CONSOLE_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES)
+        else:
+            limit = ANONYMOUS_MAX_REQUEST_BYTES
+        if length > limit:
+            from django.http import HttpResponse
+
+            return HttpResponse(
+                f"The request is {length} bytes; the console accepts at most {limit}.\n",
+                status=413,
+                content_type="text/plain; charset=utf-8",
+            )
+        return self.get_response(request)
 
 
 class RequestIdMiddleware:

@@ -602,3 +602,85 @@ def test_the_delete_page_shows_no_runbook_for_an_unsafe_company_id(admin_client)
     assert response.status_code == 400
     assert "rm -rf" not in page and "delete_company_data_from_mongo" not in page
     assert "cannot be put into shell commands safely" in page
+
+
+# --- upload and request size ----------------------------------------------------------------------
+# DATA_UPLOAD_MAX_MEMORY_SIZE does not count files: without a cap of its own, Django parses a
+# multipart body of any size into a temporary file before a view can look at it, and the CSRF
+# check parses every POST, so even an anonymous POST to /signin/ was spooled to disk whole.
+
+
+@pytest.fixture
+def multipart_spy(monkeypatch):
+    from django.http import multipartparser
+
+    parsed = []
+    real = multipartparser.MultiPartParser.parse
+
+    def parse(self):
+        parsed.append(self._content_length)
+        return real(self)
+
+    monkeypatch.setattr(multipartparser.MultiPartParser, "parse", parse)
+    return parsed
+
+
+def test_an_anonymous_post_with_a_large_body_is_refused_before_it_is_read(client, multipart_spy):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    big = SimpleUploadedFile("big.bin", b"x" * (2 * 1024 * 1024))
+    response = client.post(reverse("signin"), {"username": "admin", "password": "x", "f": big})
+    assert response.status_code == 413
+    assert multipart_spy == []
+
+
+def test_a_signed_in_post_over_the_limit_is_refused_before_it_is_read(
+    admin_client, multipart_spy, settings
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.CONSOLE_MAX_REQUEST_BYTES = 256 * 1024
+    tenant = Tenant.objects.create(name="Acme Research", company_id="c0ffee01")
+    url = reverse("sso:routing_import", args=[tenant.pk])
+    big = SimpleUploadedFile("emails.csv", b"a@acme.io\n" * 30_000)
+    response = admin_client.post(url, {"role_mode": "users", "file": big})
+    assert response.status_code == 413
+    assert multipart_spy == []
+    small = SimpleUploadedFile("emails.csv", b"email\nbob@gmail.com\n")
+    assert admin_client.post(url, {"role_mode": "users", "file": small}).status_code != 413
+
+
+@pytest.mark.parametrize("page", ["routing import", "groups merge"])
+def test_an_upload_is_read_only_up_to_its_limit(admin_client, monkeypatch, page):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from console.snippets import merge
+    from sso.routing import csv_import
+
+    seen: list[int] = []
+
+    def spy(real):
+        def decode(data):
+            seen.append(len(data))
+            return real(data)
+
+        return decode
+
+    if page == "routing import":
+        limit = csv_import.MAX_BYTES
+        monkeypatch.setattr(csv_import, "decode_upload", spy(csv_import.decode_upload))
+        tenant = Tenant.objects.create(name="Acme Research", company_id="c0ffee01")
+        url, data = reverse("sso:routing_import", args=[tenant.pk]), {"role_mode": "users"}
+    else:
+        limit = merge.MAX_UPLOAD_BYTES
+        monkeypatch.setattr(
+            "tenants.groups.views.decode_upload", spy(merge.decode_upload), raising=True
+        )
+        url, data = reverse("tenants:groups_export"), {"kind": "helm"}
+    data["file"] = SimpleUploadedFile("big.txt", b"#" * (limit + 512 * 1024))
+    response = admin_client.post(url, data)
+    assert response.status_code == 400
+    assert max(seen, default=0) <= limit + 1, f"read {max(seen)} bytes for a {limit} byte limit"
+    assert str(limit) in response.content.decode() or f"{limit // 2**20} MB" in (
+        response.content.decode()
+    )

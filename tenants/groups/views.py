@@ -9,7 +9,14 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.audit import actor_for_request
-from console.snippets.merge import KINDS, MergeError, decode_upload, detect_kind, merge_file
+from console.snippets.merge import (
+    KINDS,
+    MAX_UPLOAD_BYTES,
+    MergeError,
+    decode_upload,
+    detect_kind,
+    merge_file,
+)
 from console.snippets.web import build_snippet, masked_settings
 from console.validation import FieldError, InvalidInput
 from tenants.features import FEATURES, UI_FEATURES, UI_ROLES
@@ -467,7 +474,11 @@ def export_view(request):
         try:
             if upload is None:
                 raise MergeError("choose a file to upload")
-            text = decode_upload(upload.read())
+            if upload.size > MAX_UPLOAD_BYTES:
+                raise MergeError(
+                    f"the file is {upload.size} bytes; at most {MAX_UPLOAD_BYTES} are accepted"
+                )
+            text = decode_upload(upload.read(MAX_UPLOAD_BYTES + 1))
             kind = form["kind"] if form["kind"] in KINDS else detect_kind(text)
             shown = masked_settings(sources.server_settings(request, reveal=False))
             result = merge_file(text, shown, kind=kind, secrets=form["secrets"])
