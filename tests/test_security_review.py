@@ -684,3 +684,61 @@ def test_an_upload_is_read_only_up_to_its_limit(admin_client, monkeypatch, page)
     assert str(limit) in response.content.decode() or f"{limit // 2**20} MB" in (
         response.content.decode()
     )
+
+
+# --- SPEC errors ----------------------------------------------------------------------------------
+
+
+SPEC_WITH_A_NUMERIC_SECRET = """\
+version: 1
+identity_providers:
+  - provider: keycloak
+    base_url: https://sso.example.com/realms/acme/
+    authorize_url: https://sso.example.com/realms/acme/protocol/openid-connect/auth
+    access_token_url: https://sso.example.com/realms/acme/protocol/openid-connect/token
+    client_id: clearml
+    client_secret: 98765432101
+  - provider: ldap
+    server: ldaps://ldap.example.com
+    base_dn: dc=example,dc=com
+    dn: cn=clearml,dc=example,dc=com
+    password: 31415926535
+"""
+
+
+@pytest.mark.parametrize("command", ["plan", "snippets"])
+def test_a_spec_error_about_a_secret_does_not_print_the_secret(tmp_path, command):
+    """A secret YAML reads as a number (unquoted digits) is refused: the message says to quote
+    it, but must not repeat it (it lands in CI logs)."""
+    from django.core.management import CommandError, call_command
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC_WITH_A_NUMERIC_SECRET)
+    args = [command, str(spec)] + (["--format", "env"] if command == "snippets" else [])
+    with pytest.raises(CommandError) as info:
+        call_command(*args)
+    message = str(info.value)
+    assert info.value.returncode == 2
+    assert "identity_providers[0].client_secret: must be a string" in message
+    assert "identity_providers[1].password: must be a string" in message
+    assert "98765432101" not in message and "31415926535" not in message
+
+
+def test_a_tenant_sso_secret_error_does_not_repeat_the_secret():
+    from console.validation import InvalidInput
+    from sso.multitenant.spec import tenant_sso_validate
+
+    data = {
+        "tenant": "acme-ext",
+        "configuration": {
+            "client_id": "acme",
+            "client_secret": 27182818284,
+            "authorization_endpoint": "https://kc.example/auth",
+            "token_endpoint": "https://kc.example/token",
+        },
+    }
+    with pytest.raises(InvalidInput) as info:
+        tenant_sso_validate(data, "tenants[0].sso")
+    text = "; ".join(str(e) for e in info.value.errors)
+    assert "tenants[0].sso.configuration.client_secret: must be a string" in text
+    assert "27182818284" not in text

@@ -180,8 +180,9 @@ class CompanyResolver:
 def _check_str(f: FieldDef, value: object, path: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str):
         kind = type(value).__name__
+        shown = "the value" if f.type == catalog.SECRET else value  # a secret is never repeated
         raise InvalidInput(
-            FieldError(path, f'must be a string, not {kind} (quote it in YAML: "{value}")')
+            FieldError(path, f'must be a string, not {kind} (quote it in YAML: "{shown}")')
         )
     text = value.strip()
     if not text and not f.allow_empty:
