@@ -8,10 +8,12 @@ message can be shown as is.
 """
 
 import json
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 
 import requests
+import urllib3
 
 from console.validation import InvalidInput
 
@@ -19,6 +21,9 @@ from .spec import check_url
 
 WELL_KNOWN = "/.well-known/openid-configuration"
 TIMEOUT = (4.0, 8.0)
+# The read timeout bounds each wait for a byte; a server that sends one byte every few seconds
+# never trips it. The whole fetch (redirects and body) gets this many seconds.
+TOTAL_SECONDS = 12.0
 MAX_BYTES = 256 * 1024
 MAX_REDIRECTS = 3
 USER_AGENT = "clearml-tenant-console/1 (openid discovery)"
@@ -64,11 +69,13 @@ def fetch_discovery(issuer: str, *, allow_http: bool = False, timeout=TIMEOUT) -
     """Fetch and check the discovery document of `issuer`; raise DiscoveryError on any problem."""
     start = _check(issuer, allow_http, "The issuer URL")
     url = discovery_url(start)
+    deadline = time.monotonic() + TOTAL_SECONDS
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     session.headers["Accept"] = "application/json"
     try:
         for _ in range(MAX_REDIRECTS + 1):
+            _check_deadline(deadline, url)
             response = session.get(url, timeout=timeout, allow_redirects=False, stream=True)
             if response.is_redirect:
                 target = urllib.parse.urljoin(url, response.headers.get("Location", ""))
@@ -84,7 +91,7 @@ def fetch_discovery(issuer: str, *, allow_http: bool = False, timeout=TIMEOUT) -
                     f"{url} answered HTTP {response.status_code} {response.reason or ''}".rstrip()
                     + "; check the issuer URL (for Keycloak: https://host/realms/<realm>)"
                 )
-            body = _read_capped(response, url)
+            body = _read_capped(response, url, deadline, timeout[1])
     except requests.Timeout:
         raise DiscoveryError(f"{url}: no answer within {timeout[1]:g} seconds") from None
     except requests.exceptions.SSLError as exc:
@@ -109,12 +116,31 @@ def _reason(exc: Exception) -> str:
     return str(reason or text)[:300]
 
 
-def _read_capped(response: requests.Response, url: str) -> bytes:
+def _check_deadline(deadline: float, url: str) -> None:
+    if time.monotonic() > deadline:
+        raise DiscoveryError(f"{url}: no complete answer within {TOTAL_SECONDS:g} seconds")
+
+
+def _read_capped(
+    response: requests.Response, url: str, deadline: float, read_timeout: float
+) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > MAX_BYTES:
         raise DiscoveryError(f"{url}: the document is {declared} bytes, over the {MAX_BYTES} limit")
+    # read1 returns whatever has arrived (read would wait for a whole chunk), so the deadline is
+    # checked at least once per read timeout.
+    read = getattr(response.raw, "read1", None) or response.raw.read
     chunks, size = [], 0
-    for chunk in response.iter_content(16 * 1024):
+    while True:
+        _check_deadline(deadline, url)
+        try:
+            chunk = read(16 * 1024, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError:
+            raise DiscoveryError(f"{url}: no answer within {read_timeout:g} seconds") from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise DiscoveryError(f"{url}: the answer broke off ({type(exc).__name__})") from None
+        if not chunk:
+            break
         size += len(chunk)
         if size > MAX_BYTES:
             raise DiscoveryError(f"{url}: the document is over the {MAX_BYTES} byte limit")
