@@ -426,11 +426,16 @@ def _run_step(
         if secret_values:
             exc.result_msg = _scrub(exc.result_msg, secret_values)
         return _fail(step, exc)
+    now = timezone.now()
+    renew = now - tenant.run_lease_renewed > LEASE / 5
+    if step.kind == ProvisioningStep.Kind.CALL and not renew:
+        # The answer changes only the step's row: one UPDATE, atomic by itself (a transaction
+        # around it would add a BEGIN and a COMMIT round trip on PostgreSQL).
+        return _record_result(step, tenant, data, outcome)
     # One transaction for everything the answer changes: one commit per step after "sent".
     with transaction.atomic():
         ok = _record_result(step, tenant, data, outcome)
-        now = timezone.now()
-        if ok and now - tenant.run_lease_renewed > LEASE / 5:
+        if ok and renew:
             _update_row(Tenant, tenant.pk, {"lease_until": now + LEASE})
             tenant.run_lease_renewed = now
     return ok
