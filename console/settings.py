@@ -88,10 +88,14 @@ VAR_DIR.mkdir(exist_ok=True)
 (VAR_DIR / "staticfiles").mkdir(exist_ok=True)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'console.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    _sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
     # Serialise writers up front so the audit chain cannot fork (LESSONS.md).
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "timeout": 20}
-    )
+    _sqlite_options.update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+    # Write-ahead log: a commit appends to the log (one sync) instead of rewriting a rollback
+    # journal, and readers (page views) do not wait for a writer. `synchronous` stays FULL, so a
+    # committed step survives a power cut. The mode is kept in the database file; an in-memory
+    # database (the tests') stays in memory mode. An `init_command` in DATABASE_URL wins.
+    _sqlite_options.setdefault("init_command", "PRAGMA journal_mode=WAL;")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
