@@ -37,13 +37,9 @@ def parse_args():
     return parser.parse_args()
 
 
-# SQLite in WAL mode with synchronous=NORMAL: a commit does not wait for the disk (the console's
-# default rollback journal costs a few milliseconds of fsync per commit on this machine).
-WAL = "?init_command=PRAGMA%20journal_mode%3DWAL%3BPRAGMA%20synchronous%3DNORMAL"
-
-
 def setup_django(database_url: str, tmp: str) -> None:
-    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{tmp}/bench.sqlite3{WAL}"
+    # SQLite with the console's own settings (WAL journal, synchronous FULL; console/settings.py).
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{tmp}/bench.sqlite3"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
     os.environ.setdefault("CONSOLE_ADMIN_PASSWORD_BCRYPT", "$2b$04$" + "x" * 53)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -57,6 +53,23 @@ def setup_django(database_url: str, tmp: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
+
+
+def database_description() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA journal_mode")
+            journal = cursor.fetchone()[0]
+            cursor.execute("PRAGMA synchronous")
+            sync = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(cursor.fetchone()[0], "?")
+            version = connection.Database.sqlite_version
+            return f"SQLite {version}, journal {journal}, synchronous {sync}"
+        cursor.execute("SHOW server_version")
+        version = cursor.fetchone()[0]
+        cursor.execute("SHOW synchronous_commit")
+        return f"PostgreSQL {version}, synchronous_commit {cursor.fetchone()[0]}"
 
 
 def free_port() -> int:
@@ -185,11 +198,7 @@ def main() -> int:
             f"({'in-process' if args.in_process else 'separate process'})"
         )
         print(f"concurrency:        {args.concurrency} tenants at a time")
-        db = settings.DATABASES["default"]
-        print(
-            f"database:           {db['ENGINE'].rsplit('.', 1)[-1]} "
-            f"{db.get('OPTIONS', {}).get('init_command', '')}"
-        )
+        print(f"database:           {database_description()}")
         print(
             f"total time:         {total:.2f} s  (validate {validated - started:.2f} s, "
             f"plan {planned - validated:.2f} s, apply {finished - planned:.2f} s)"
