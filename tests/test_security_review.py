@@ -865,3 +865,75 @@ def test_discovery_reads_a_gzip_encoded_document():
         server.shutdown()
         server.server_close()
     assert found.endpoints["token_endpoint"] == issuer + "/token"
+
+
+# --- a server that repeats the secret in its error ------------------------------------------------
+# The apiserver's error messages often quote the offending field (the sandbox's do too). When a
+# call that carries an IdP client secret fails, the server's words go into the step's error, the
+# push error, the audit entry's `error` and its `calls`: the secret must be scrubbed from all.
+
+
+def test_a_failed_push_whose_answer_repeats_the_secret_keeps_it_out_of_everything(
+    admin_client, sandbox, sandbox_settings
+):
+    from tenants.services import tenant_provision
+    from tests.test_tenants_provisioning import create
+
+    tenant = create()
+    assert tenant_provision(tenant=tenant, actor="admin").ok
+    url = reverse("sso:tenant_sso", args=[tenant.pk])
+    data = {**TENANT_SSO_FORM, "action": "save", "configuration.client_secret": TENANT_IDP_SECRET}
+    assert admin_client.post(url, data).status_code == 302
+    sandbox.fail_next(
+        "sso.save_provider_configuration",
+        status=400,
+        message=f"Validation error: configuration.client_secret={TENANT_IDP_SECRET} rejected",
+    )
+    response = admin_client.post(reverse("sso:tenant_sso_push", args=[tenant.pk]), follow=True)
+    assert "The push failed" in response.content.decode()
+    assert TENANT_IDP_SECRET not in response.content.decode()
+    assert AuditEntry.objects.filter(action="sso.tenant_config.push", outcome="failure").exists()
+    for entry in AuditEntry.objects.values():
+        assert TENANT_IDP_SECRET not in repr(entry), f"audit entry {entry['action']}"
+    for table, text in _table_dump(SECRET_COLUMNS).items():
+        assert TENANT_IDP_SECRET not in text, f"table {table}"
+
+
+def test_a_failed_apply_whose_answer_repeats_the_secret_keeps_it_out_of_everything(
+    sandbox, sandbox_settings, tmp_path, monkeypatch, capsys
+):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setenv("ACME_SSO_SECRET", TENANT_IDP_SECRET)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "version: 1\n"
+        "tenants:\n"
+        "  - name: Acme Research\n"
+        "    admins: [{name: Alice Admin, email: alice@acme.io}]\n"
+        "    sso:\n"
+        "      tenant: acme-ext\n"
+        "      configuration:\n"
+        "        client_id: acme-clearml\n"
+        "        client_secret: env:ACME_SSO_SECRET\n"
+        "        authorization_endpoint: https://kc.example/realms/acme/auth\n"
+        "        token_endpoint: https://kc.example/realms/acme/token\n"
+    )
+    sandbox.fail_next(
+        "sso.save_provider_configuration",
+        status=400,
+        message=f"Validation error: configuration.client_secret={TENANT_IDP_SECRET} rejected",
+    )
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError) as info:
+        call_command("apply", str(spec), "--yes", stdout=out, stderr=err)
+    assert info.value.returncode == 1
+    assert "sso.save_provider_configuration" in str(info.value)
+    printed = str(info.value) + out.getvalue() + err.getvalue() + "".join(capsys.readouterr())
+    assert TENANT_IDP_SECRET not in printed
+    for entry in AuditEntry.objects.values():
+        assert TENANT_IDP_SECRET not in repr(entry), f"audit entry {entry['action']}"
+    for table, text in _table_dump(SECRET_COLUMNS).items():
+        assert TENANT_IDP_SECRET not in text, f"table {table}"

@@ -282,6 +282,14 @@ def _scrub(text: str, secrets: list[str]) -> str:
     return text
 
 
+def scrub_call_records(records: list[CallRecord], secrets: list[str]) -> None:
+    """The client records the server's words as they came; a server that quotes the secret it
+    refused must not put it into the audit entry's calls."""
+    for record in records:
+        record.result_msg = _scrub(record.result_msg, secrets)
+        record.error = _scrub(record.error, secrets)
+
+
 def tenant_sso_push(
     *, actor: str, row: TenantSSOConfig, environ: Mapping[str, str] | None = None
 ) -> PushResult:
@@ -312,6 +320,7 @@ def tenant_sso_push(
         error = _scrub(str(exc), secrets)
         if exc.outcome_unknown:
             error += " (the server may have applied part of it; pushing again is safe)"
+    scrub_call_records(records, secrets)
     with transaction.atomic():
         locked = TenantSSOConfig.objects.select_for_update().get(pk=row.pk)
         if error:

@@ -195,6 +195,11 @@ def apply_plan(
 
     def done(outcome: RunOutcome) -> None:
         # Runs in the worker thread that ran the tenant, before its connection is closed.
+        sent = [v for step in secrets.get(outcome.tenant_id, {}).values() for v in step.values()]
+        if sent:  # a server may quote the secret it refused: not into the audit entry
+            from sso.multitenant.services import scrub_call_records
+
+            scrub_call_records(outcome.calls, sent)
         audit_run(
             tenant_id=outcome.tenant_id,
             outcome=outcome,
