@@ -937,3 +937,69 @@ def test_a_failed_apply_whose_answer_repeats_the_secret_keeps_it_out_of_everythi
         assert TENANT_IDP_SECRET not in repr(entry), f"audit entry {entry['action']}"
     for table, text in _table_dump(SECRET_COLUMNS).items():
         assert TENANT_IDP_SECRET not in text, f"table {table}"
+
+
+# --- SQL in the log -------------------------------------------------------------------------------
+
+
+def test_sql_logging_does_not_write_a_stored_secret_into_the_log(admin_client, caplog):
+    """With DEBUG on (the default outside production) and LOG_LEVEL=DEBUG, Django logs every SQL
+    statement with its parameters, including the INSERT of a literal IdP client secret."""
+    caplog.set_level(logging.DEBUG)
+    connection.force_debug_cursor = True
+    try:
+        tenant = Tenant.objects.create(name="Acme Research", company_id="c0ffee01")
+        response = admin_client.post(
+            reverse("sso:provider_add", args=["keycloak"]),
+            {**KEYCLOAK_FORM, "client_secret": IDP_SECRET, "default_company": tenant.company_id},
+        )
+    finally:
+        connection.force_debug_cursor = False
+    assert response.status_code == 302
+    assert IdentityProvider.objects.get().secrets == {"client_secret": IDP_SECRET}
+    assert IDP_SECRET not in caplog.text
+
+
+def test_discovery_sends_no_credentials_even_with_a_netrc_entry(tmp_path, monkeypatch):
+    """requests adds Basic credentials from ~/.netrc (or $NETRC) for a matching host: the
+    discovery fetch must not hand the console host's credentials to a URL an admin typed."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    from sso.providers.discovery import fetch_discovery
+
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append(self.headers.get("Authorization"))
+            issuer = f"http://127.0.0.1:{self.server.server_address[1]}/realms/acme"
+            body = json.dumps(
+                {
+                    "issuer": issuer,
+                    "authorization_endpoint": issuer + "/auth",
+                    "token_endpoint": issuer + "/token",
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login deploy password hunter2-netrc\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        fetch_discovery(f"http://127.0.0.1:{server.server_address[1]}/realms/acme", allow_http=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [None]

@@ -73,6 +73,8 @@ def fetch_discovery(issuer: str, *, allow_http: bool = False, timeout=TIMEOUT) -
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     session.headers["Accept"] = "application/json"
+    # An explicit (empty) auth: requests would otherwise add ~/.netrc credentials for the host.
+    session.auth = _no_credentials
     try:
         for _ in range(MAX_REDIRECTS + 1):
             _check_deadline(deadline, url)
@@ -108,6 +110,10 @@ def fetch_discovery(issuer: str, *, allow_http: bool = False, timeout=TIMEOUT) -
     if expected.endswith(WELL_KNOWN):
         expected = expected[: -len(WELL_KNOWN)]
     return parse_discovery(body, url=url, issuer=expected, allow_http=allow_http)
+
+
+def _no_credentials(request):
+    return request
 
 
 def _reason(exc: Exception) -> str:
