@@ -1003,3 +1003,27 @@ def test_discovery_sends_no_credentials_even_with_a_netrc_entry(tmp_path, monkey
         server.shutdown()
         server.server_close()
     assert seen == [None]
+
+
+# --- audit CSV export -----------------------------------------------------------------------------
+
+
+def test_the_audit_csv_export_neutralises_a_formula_in_the_changed_fields(admin_client):
+    """Changed fields are the keys of an entry's before/after: a key that starts like a formula
+    (a caller's data, an IdP group name at the top level) must not run in a spreadsheet."""
+    import csv
+    import io
+
+    from console.audit import audit_record
+
+    audit_record(
+        actor="admin",
+        action="demo.update",
+        target_type="demo",
+        before={"kept": 1},
+        after={"kept": 1, '=HYPERLINK("http://evil.example")': "x"},
+    )
+    response = admin_client.get(reverse("audit:export", args=["csv"]))
+    text = b"".join(response.streaming_content).decode()
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert row["changed_fields"] == '\'=HYPERLINK("http://evil.example")'

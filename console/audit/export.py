@@ -50,11 +50,12 @@ class _Line:
 
 
 def _csv_cell(name: str, value) -> str:
-    if name in JSON_FIELDS:
-        if name == "changed_fields":
-            return "; ".join(value or [])
+    if name in JSON_FIELDS and name != "changed_fields":
         return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
-    text = "" if value is None else str(value)
+    if name == "changed_fields":
+        text = "; ".join(value or [])  # keys of the caller's data: may start like a formula
+    else:
+        text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
