@@ -1027,3 +1027,47 @@ def test_the_audit_csv_export_neutralises_a_formula_in_the_changed_fields(admin_
     text = b"".join(response.streaming_content).decode()
     [row] = list(csv.DictReader(io.StringIO(text)))
     assert row["changed_fields"] == '\'=HYPERLINK("http://evil.example")'
+
+
+# --- curl commands on the plan page ---------------------------------------------------------------
+
+
+CURL_STUB = r"""
+curl() { for a in "$@"; do printf '%s\0' "$a"; done >> "$OUT"; printf '\n' >> "$OUT"; }
+export -f curl
+"""
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES[1:7])
+def test_the_plan_pages_curl_commands_send_a_hostile_name_intact(admin_client, tmp_path, name):
+    """Copy-pasting a plan's curl command must send exactly the body shown, nothing else."""
+    import json
+    import subprocess
+
+    data = {**TENANT_FORM, "name": name, "domains": "", "whitelist_users": ""}
+    response = admin_client.post(reverse("tenants:create"), data)
+    assert response.status_code == 302, response.content.decode()[:1500]
+    tenant = Tenant.objects.get()
+    page = admin_client.get(reverse("tenants:plan", args=[tenant.pk])).content.decode()
+    commands = [
+        html_lib.unescape(m)
+        for m in re.findall(r'<pre id="curl-\d+"><code>(.*?)</code></pre>', page, re.S)
+    ]
+    assert commands, "no curl command on the plan page"
+    out = tmp_path / "calls"
+    out.write_text("")
+    result = subprocess.run(  # noqa: S603
+        ["/bin/bash", "-c", CURL_STUB + "\n".join(commands)],  # noqa: S607
+        cwd=tmp_path,
+        env={"OUT": str(out), "PATH": "/usr/bin:/bin", "APISERVER_URL": "https://api.test"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert not list(tmp_path.glob("pwned-*")), "a curl command ran something from the name"
+    calls = [line.split("\0") for line in out.read_text().split("\0\n") if line]
+    create = [c for c in calls if c[-1] == "https://api.test/system.create_company"]
+    assert len(create) == 1, calls
+    args = create[0]
+    assert json.loads(args[args.index("-d") + 1])["name"] == " ".join(name.split())
