@@ -1071,3 +1071,42 @@ def test_the_plan_pages_curl_commands_send_a_hostile_name_intact(admin_client, t
     assert len(create) == 1, calls
     args = create[0]
     assert json.loads(args[args.index("-d") + 1])["name"] == " ".join(name.split())
+
+
+# --- apply prints the credentials it made, whatever happens next ---------------------------------
+
+
+def test_apply_prints_new_credentials_even_when_a_later_step_fails(
+    sandbox, sandbox_settings, tmp_path, monkeypatch
+):
+    """The secret of new credentials exists only in apply's output. If storing the SPEC's server
+    sections fails after the tenants were applied, the credentials must still be printed: else
+    a live key stays on the server that nobody can use or will think of revoking."""
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    from console.validation import FieldError, InvalidInput
+
+    def refuse(*args, **kwargs):
+        raise InvalidInput(FieldError("groups[0].name", "was taken a moment ago"))
+
+    monkeypatch.setattr("tenants.management.commands.apply.store_server_sections", refuse)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "version: 1\n"
+        "tenants:\n"
+        "  - name: Acme Research\n"
+        "    admins: [{name: Alice Admin, email: alice@acme.io}]\n"
+        "groups:\n"
+        "  - name: data_scientists\n"
+        "    features: [experiments]\n"
+    )
+    out = io.StringIO()
+    with pytest.raises(CommandError) as info:
+        call_command("apply", str(spec), "--yes", stdout=out, stderr=io.StringIO())
+    assert info.value.returncode == 2
+    printed = out.getvalue()
+    assert "New credentials" in printed
+    [cred] = sandbox.credentials(sandbox.user_by_email("alice@acme.io")["id"])
+    assert f"access_key={cred['access_key']} secret_key=" in printed

@@ -76,14 +76,7 @@ class Command(BaseCommand):
                     self.stdout.write(f"created: {outcome.tenant_name}: {line}")
         for name in result.stored:
             self.stdout.write(f"stored in the console: {name}")
-        if snippets_change:
-            try:
-                stored = store_server_sections(model, actor=actor)
-            except InvalidInput as exc:
-                raise bad_input(exc, spec) from None
-            self.stdout.write("Kept in the console: " + ", ".join(stored) + ".")
-            for line in snippet_lines(plan):
-                self.stdout.write(line)
+        # Printed before anything else can fail: these secrets exist nowhere else.
         issued = [(o.tenant_name, c) for o in result.outcomes for c in o.credentials]
         if issued:
             self.stdout.write("")
@@ -93,6 +86,14 @@ class Command(BaseCommand):
                     f"  {tenant_name} / {cred.email}: access_key={cred.access_key} "
                     f"secret_key={cred.secret_key}"
                 )
+        if snippets_change:
+            try:
+                stored = store_server_sections(model, actor=actor)
+            except InvalidInput as exc:
+                raise bad_input(exc, spec) from None
+            self.stdout.write("Kept in the console: " + ", ".join(stored) + ".")
+            for line in snippet_lines(plan):
+                self.stdout.write(line)
         if result.failures:
             lines = [o.failure_line() for o in result.failures]
             ok = len(result.outcomes) - len(result.failures)
