@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from django.db import connection, connections, router, transaction
 from django.db.models import Max
@@ -276,9 +277,11 @@ def run_tenant(
         tenant=tenant,
         steps=steps,
     )
+    pending: list = []  # the last answer's writes, committed with the next write (_run_step)
     try:
         for step in steps:
-            if not _run_step(step, tenant, client, outcome, (secrets or {}).get(step.position)):
+            secret_values = (secrets or {}).get(step.position)
+            if not _run_step(step, tenant, client, outcome, secret_values, pending):
                 outcome.ok = False
                 outcome.failed_step = step
                 outcome.error = step.error
@@ -290,9 +293,16 @@ def run_tenant(
         outcome.error = f"the console stopped unexpectedly ({type(exc).__name__})"
     finally:
         status = Tenant.Status.ACTIVE if outcome.ok else Tenant.Status.FAILED
-        _update_row(
-            Tenant, tenant.pk, {"status": status, "lease_until": None, "updated_at": timezone.now()}
-        )
+        release = {"status": status, "lease_until": None, "updated_at": timezone.now()}
+        pending.append(partial(_update_row, Tenant, tenant.pk, release))
+        try:
+            _write(pending)  # the last answer's writes with the tenant's release
+        except Exception as exc:  # noqa: BLE001 - the answer is not recorded: release as failed
+            log.exception("recording the last answer of tenant %s failed", tenant.pk)
+            outcome.ok = False
+            outcome.error = f"the console stopped unexpectedly ({type(exc).__name__})"
+            status = Tenant.Status.FAILED
+            _update_row(Tenant, tenant.pk, {**release, "status": status})
         tenant.status = status
     return outcome
 
@@ -305,16 +315,43 @@ def _user_ids(tenant: Tenant) -> dict[str, str]:
     return {a.email: a.user_id for a in tenant.admins.all() if a.user_id}
 
 
-def _save(step: ProvisioningStep, **changes) -> None:
-    """Record a step's progress (a plain UPDATE: this runs twice per apiserver call)."""
+def _save(step: ProvisioningStep, *, pending: list | None = None, **changes) -> None:
+    """Record a step's progress (a plain UPDATE: this runs twice per apiserver call).
+
+    With `pending`, the UPDATE is added to the run's pending writes instead (see _run_step).
+    """
     for name, value in changes.items():
         setattr(step, name, value)
-    _update_row(ProvisioningStep, step.pk, changes)
+    if pending is None:
+        _update_row(ProvisioningStep, step.pk, changes)
+    else:
+        pending.append(partial(_update_row, ProvisioningStep, step.pk, changes))
 
 
-def _finish(step: ProvisioningStep, *, result: dict | None = None, error: str = "") -> None:
+def _write(pending: list) -> None:
+    """Commit the pending writes, in order, in one transaction, and forget them (also when the
+    transaction fails: the steps they record stay "sent", for a resume to settle)."""
+    try:
+        if len(pending) == 1:
+            pending[0]()  # one statement is atomic on its own
+        elif pending:
+            with transaction.atomic():
+                for write in pending:
+                    write()
+    finally:
+        pending.clear()
+
+
+def _finish(
+    step: ProvisioningStep,
+    *,
+    result: dict | None = None,
+    error: str = "",
+    pending: list | None = None,
+) -> None:
     _save(
         step,
+        pending=pending,
         status=ProvisioningStep.Status.DONE,
         result=result or {},
         error=error,
@@ -322,7 +359,13 @@ def _finish(step: ProvisioningStep, *, result: dict | None = None, error: str = 
     )
 
 
-def _fail(step: ProvisioningStep, exc: ApiError | str, *, unknown: bool = False) -> bool:
+def _fail(
+    step: ProvisioningStep,
+    exc: ApiError | str,
+    *,
+    unknown: bool = False,
+    pending: list | None = None,
+) -> bool:
     if isinstance(exc, ApiError):
         unknown = exc.outcome_unknown
         message = str(exc)
@@ -333,6 +376,7 @@ def _fail(step: ProvisioningStep, exc: ApiError | str, *, unknown: bool = False)
     # A definite failure is finished (nothing changed); a lost answer stays open until settled.
     _save(
         step,
+        pending=pending,
         status=ProvisioningStep.Status.UNKNOWN if unknown else ProvisioningStep.Status.FAILED,
         error=message,
         finished_at=None if unknown else timezone.now(),
@@ -366,9 +410,25 @@ def _run_step(
     client: ApiClient,
     outcome,
     secret_values: dict[str, str] | None = None,
+    pending: list | None = None,
 ) -> bool:
+    """Send one step's call, recording the step as sent before and with its outcome after.
+
+    `pending`: the run's writes not committed yet. The writes that record an answer are not
+    committed on their own: they go into `pending` and are committed in one transaction with the
+    next step's "sent" mark, before that step's call goes out (or by run_tenant at the end). A
+    crash in between leaves the step "sent" with no outcome, which a resume settles with a read
+    call like any lost answer; it saves a commit (a sync to disk) per call.
+    """
+    pending = [] if pending is None else pending
     was_sent = step.status != ProvisioningStep.Status.PENDING or step.sent_at is not None
     kind = step.kind
+    credentials = kind == ProvisioningStep.Kind.CREDENTIALS_CREATE
+    if (
+        was_sent
+        and kind in (ProvisioningStep.Kind.COMPANY_CREATE, ProvisioningStep.Kind.USER_CREATE)
+    ) or (credentials and _reads_keys_first(step, tenant)):
+        _write(pending)  # read calls and their writes come after what is already known
     if was_sent and kind in (
         ProvisioningStep.Kind.COMPANY_CREATE,
         ProvisioningStep.Kind.USER_CREATE,
@@ -379,7 +439,7 @@ def _run_step(
         except ApiError as exc:
             _save(step, error=f"could not check whether the earlier attempt worked: {exc}")
             return False
-    if kind == ProvisioningStep.Kind.CREDENTIALS_CREATE:
+    if credentials:
         try:
             if step.admin_id in tenant.run_lost_admins:
                 _revoke_unseen_keys(step, tenant, client)
@@ -387,6 +447,7 @@ def _run_step(
             else:
                 _snapshot_keys(step, tenant, client)
         except MissingId as exc:
+            _write(pending)
             return _fail(step, f"cannot send yet: {exc}")
         except ApiError as exc:
             _save(step, error=f"could not list the user's keys first: {exc}")
@@ -401,10 +462,12 @@ def _run_step(
             impersonate_as=fill(step.impersonate_as, **ids),
         )
     except MissingId as exc:
+        _write(pending)
         return _fail(step, f"cannot send yet: {exc}")
     secret_paths = (step.result or {}).get("secret_paths") or []
     if secret_paths:
         if not secret_values or set(secret_paths) - set(secret_values):
+            _write(pending)
             return _fail(
                 step,
                 "this call carries a secret the console does not keep; apply the SPEC again "
@@ -413,6 +476,7 @@ def _run_step(
         call.body = _put_secrets(call.body, secret_values)
     _save(
         step,
+        pending=pending,
         status=ProvisioningStep.Status.SENT,
         attempts=step.attempts + 1,
         sent_at=timezone.now(),
@@ -420,58 +484,65 @@ def _run_step(
         error="",
         result=step.result or {},
     )
+    _write(pending)  # the last answer's writes and this "sent" mark, before the call
     try:
         data = call.execute(client)
     except ApiError as exc:
         if secret_values:
             exc.result_msg = _scrub(exc.result_msg, secret_values)
         return _fail(step, exc)
+    ok = _record_result(step, tenant, data, outcome, pending)
     now = timezone.now()
-    renew = now - tenant.run_lease_renewed > LEASE / 5
-    if step.kind == ProvisioningStep.Kind.CALL and not renew:
-        # The answer changes only the step's row: one UPDATE, atomic by itself (a transaction
-        # around it would add a BEGIN and a COMMIT round trip on PostgreSQL).
-        return _record_result(step, tenant, data, outcome)
-    # One transaction for everything the answer changes: one commit per step after "sent".
-    with transaction.atomic():
-        ok = _record_result(step, tenant, data, outcome)
-        if ok and renew:
-            _update_row(Tenant, tenant.pk, {"lease_until": now + LEASE})
-            tenant.run_lease_renewed = now
+    if ok and now - tenant.run_lease_renewed > LEASE / 5:
+        pending.append(partial(_update_row, Tenant, tenant.pk, {"lease_until": now + LEASE}))
+        tenant.run_lease_renewed = now
     return ok
 
 
-def _record_result(step, tenant, data: dict, outcome: RunOutcome) -> bool:
+def _reads_keys_first(step: ProvisioningStep, tenant: Tenant) -> bool:
+    """Will this credentials step call the apiserver before its own call (to list keys)?"""
+    if step.admin_id in tenant.run_lost_admins:
+        return True
+    return "keys_before" not in (step.result or {}) and step.admin_id not in tenant.run_created
+
+
+def _record_result(step, tenant, data: dict, outcome: RunOutcome, pending: list) -> bool:
+    """Take in a step's answer: in memory now, its writes added to `pending` (one transaction)."""
     kind = step.kind
     if kind == ProvisioningStep.Kind.COMPANY_CREATE:
         company_id = str(data.get("id") or "")
         if not company_id:
             return _fail(step, "the server's answer had no company id", unknown=True)
-        _update_row(Tenant, tenant.pk, {"company_id": company_id})
+        pending.append(partial(_update_row, Tenant, tenant.pk, {"company_id": company_id}))
         tenant.company_id = company_id
         outcome.created.append(f"company {tenant.name} ({company_id})")
-        _finish(step, result={"id": company_id})
+        _finish(step, result={"id": company_id}, pending=pending)
     elif kind == ProvisioningStep.Kind.USER_CREATE:
         user_id = str(data.get("id") or "")
         if not user_id:
             return _fail(step, "the server's answer had no user id", unknown=True)
-        _update_row(TenantAdmin, step.admin_id, {"user_id": user_id})
+        pending.append(partial(_update_row, TenantAdmin, step.admin_id, {"user_id": user_id}))
         tenant.run_user_ids[step.body.get("email", "")] = user_id
         tenant.run_created.add(step.admin_id)
         outcome.created.append(f"admin user {step.body.get('email')} ({user_id})")
-        _finish(step, result={"id": user_id})
+        _finish(step, result={"id": user_id}, pending=pending)
     elif kind == ProvisioningStep.Kind.CREDENTIALS_CREATE:
         creds = data.get("credentials") or {}
         key, secret = creds.get("access_key"), creds.get("secret_key")
         if not key or not secret:
             return _fail(step, "the server's answer had no credentials", unknown=True)
-        IssuedCredential.objects.create(admin_id=step.admin_id, access_key=key)
-        _finish(step, result={"access_key": key})
+        pending.append(
+            partial(IssuedCredential.objects.create, admin_id=step.admin_id, access_key=key)
+        )
+        _finish(step, result={"access_key": key}, pending=pending)
+        # Committed before the secret is handed out: a key the console shows is always one it
+        # has recorded as shown (a resume revokes only keys nobody saw).
+        _write(pending)
         email = step.admin.email if step.admin else ""
         outcome.credentials.append(IssuedSecret(email=email, access_key=key, secret_key=secret))
         outcome.created.append(f"credentials {key} for {email}")
     else:
-        _finish(step)
+        _finish(step, pending=pending)
     return True
 
 
