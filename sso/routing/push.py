@@ -59,6 +59,16 @@ def lease_seconds() -> float:
 def tenant_act_as(tenant: Tenant) -> str:
     """The user id login.* calls act as (X-Clearml-Act-As): the tenant's first admin."""
     admin = tenant.first_admin() if tenant.pk else None
+    if admin is None and tenant.pk and tenant.admins.exists():
+        # admins are planned but not created yet: the tenant's plan has not been applied
+        raise InvalidInput(
+            FieldError(
+                "login",
+                f"tenant '{tenant.name}' is not on the apiserver yet: its admins are only planned, "
+                "and login.* calls are made as one of them (X-Clearml-Act-As). Apply the tenant's "
+                "plan first, then push the routing.",
+            )
+        )
     if admin is None:
         raise InvalidInput(
             FieldError(
