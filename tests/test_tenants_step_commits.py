@@ -103,22 +103,53 @@ def test_a_crash_between_an_answer_and_its_commit_is_resumed_without_doubles(
     assert IssuedCredential.objects.count() == 1
 
 
-def test_new_credentials_are_committed_before_they_are_handed_out(
+def test_new_credentials_are_handed_out_only_once_their_key_is_committed(
     sandbox, sandbox_settings, monkeypatch
 ):
     tenant = create(acme(login=None))
     shown = []
-    real_record = engine._record_result
+    real_commit = engine._Pending.commit
 
-    def record(step, tenant, data, outcome, pending):
-        ok = real_record(step, tenant, data, outcome, pending)
-        if outcome.credentials and not shown:
-            # The moment the secret is in the outcome, its key is recorded as shown.
+    def commit(pending):
+        handing_out = bool(pending.then)
+        real_commit(pending)
+        if handing_out:
+            # Right after the secret joined the outcome, from another connection's view.
+            assert not connection.in_atomic_block
             shown.append(list(IssuedCredential.objects.values_list("access_key", flat=True)))
-            assert shown[0] == [outcome.credentials[0].access_key]
-        return ok
 
-    monkeypatch.setattr(engine, "_record_result", record)
+    monkeypatch.setattr(engine._Pending, "commit", commit)
     outcome = tenant_provision(tenant=tenant, actor="admin")
     assert outcome.ok, outcome.error
-    assert shown
+    assert shown == [[outcome.credentials[0].access_key]]
+
+
+def test_credentials_whose_record_was_not_committed_are_never_handed_out(
+    sandbox, sandbox_settings, monkeypatch
+):
+    """The credentials answer came, but committing its record failed: the secret is not in the
+    outcome (nobody sees it), and a resume revokes that key and creates a new pair."""
+    tenant = create(acme(login=None))
+    real_update = engine._update_row
+
+    def update_row(model, pk, changes, **kwargs):
+        if model is Tenant and changes.get("status") == Tenant.Status.ACTIVE:
+            raise RuntimeError("the database went away")  # the release after the last answer
+        return real_update(model, pk, changes, **kwargs)
+
+    monkeypatch.setattr(engine, "_update_row", update_row)
+    outcome = tenant_provision(tenant=tenant, actor="admin")
+    assert not outcome.ok
+    assert outcome.credentials == []
+    assert IssuedCredential.objects.count() == 0
+    assert Tenant.objects.get(pk=tenant.pk).status == Tenant.Status.FAILED
+    user = sandbox.user_by_email("alice@acme.io")
+    [unseen] = [c["access_key"] for c in sandbox.credentials(user["id"])]
+
+    monkeypatch.setattr(engine, "_update_row", real_update)
+    outcome = tenant_provision(tenant=Tenant.objects.get(pk=tenant.pk), actor="admin")
+    assert outcome.ok, outcome.error
+    [shown] = outcome.credentials
+    assert [c["access_key"] for c in sandbox.credentials(user["id"])] == [shown.access_key]
+    assert shown.access_key != unseen
+    assert list(IssuedCredential.objects.values_list("access_key", flat=True)) == [shown.access_key]

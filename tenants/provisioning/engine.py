@@ -277,7 +277,7 @@ def run_tenant(
         tenant=tenant,
         steps=steps,
     )
-    pending: list = []  # the last answer's writes, committed with the next write (_run_step)
+    pending = _Pending()  # the last answer's writes, committed with the next write (_run_step)
     try:
         for step in steps:
             secret_values = (secrets or {}).get(step.position)
@@ -294,9 +294,9 @@ def run_tenant(
     finally:
         status = Tenant.Status.ACTIVE if outcome.ok else Tenant.Status.FAILED
         release = {"status": status, "lease_until": None, "updated_at": timezone.now()}
-        pending.append(partial(_update_row, Tenant, tenant.pk, release))
+        pending.add(_update_row, Tenant, tenant.pk, release)
         try:
-            _write(pending)  # the last answer's writes with the tenant's release
+            pending.commit()  # the last answer's writes with the tenant's release
         except Exception as exc:  # noqa: BLE001 - the answer is not recorded: release as failed
             log.exception("recording the last answer of tenant %s failed", tenant.pk)
             outcome.ok = False
@@ -315,7 +315,37 @@ def _user_ids(tenant: Tenant) -> dict[str, str]:
     return {a.email: a.user_id for a in tenant.admins.all() if a.user_id}
 
 
-def _save(step: ProvisioningStep, *, pending: list | None = None, **changes) -> None:
+class _Pending:
+    """A run's writes not committed yet, and what may happen only once they are.
+
+    The writes that record an answer are committed in one transaction with the run's next write
+    (the next step's "sent" mark, or the tenant's release at the end; see _run_step).
+    """
+
+    def __init__(self) -> None:
+        self.writes: list = []
+        self.then: list = []  # after the commit: hand out new credentials
+
+    def add(self, write, *args, **kwargs) -> None:
+        self.writes.append(partial(write, *args, **kwargs))
+
+    def commit(self) -> None:
+        """Run the writes, in order, in one transaction, then the `then` actions. They are
+        forgotten either way: if the transaction fails, the steps they record stay "sent" (for a
+        resume to settle) and nothing of theirs is handed out."""
+        writes, then = self.writes, self.then
+        self.writes, self.then = [], []
+        if len(writes) == 1:
+            writes[0]()  # one statement is atomic on its own
+        elif writes:
+            with transaction.atomic():
+                for write in writes:
+                    write()
+        for action in then:
+            action()
+
+
+def _save(step: ProvisioningStep, *, pending: _Pending | None = None, **changes) -> None:
     """Record a step's progress (a plain UPDATE: this runs twice per apiserver call).
 
     With `pending`, the UPDATE is added to the run's pending writes instead (see _run_step).
@@ -325,21 +355,7 @@ def _save(step: ProvisioningStep, *, pending: list | None = None, **changes) -> 
     if pending is None:
         _update_row(ProvisioningStep, step.pk, changes)
     else:
-        pending.append(partial(_update_row, ProvisioningStep, step.pk, changes))
-
-
-def _write(pending: list) -> None:
-    """Commit the pending writes, in order, in one transaction, and forget them (also when the
-    transaction fails: the steps they record stay "sent", for a resume to settle)."""
-    try:
-        if len(pending) == 1:
-            pending[0]()  # one statement is atomic on its own
-        elif pending:
-            with transaction.atomic():
-                for write in pending:
-                    write()
-    finally:
-        pending.clear()
+        pending.add(_update_row, ProvisioningStep, step.pk, changes)
 
 
 def _finish(
@@ -347,7 +363,7 @@ def _finish(
     *,
     result: dict | None = None,
     error: str = "",
-    pending: list | None = None,
+    pending: _Pending | None = None,
 ) -> None:
     _save(
         step,
@@ -364,7 +380,7 @@ def _fail(
     exc: ApiError | str,
     *,
     unknown: bool = False,
-    pending: list | None = None,
+    pending: _Pending | None = None,
 ) -> bool:
     if isinstance(exc, ApiError):
         unknown = exc.outcome_unknown
@@ -409,8 +425,8 @@ def _run_step(
     tenant: Tenant,
     client: ApiClient,
     outcome,
-    secret_values: dict[str, str] | None = None,
-    pending: list | None = None,
+    secret_values: dict[str, str] | None,
+    pending: _Pending,
 ) -> bool:
     """Send one step's call, recording the step as sent before and with its outcome after.
 
@@ -420,7 +436,6 @@ def _run_step(
     crash in between leaves the step "sent" with no outcome, which a resume settles with a read
     call like any lost answer; it saves a commit (a sync to disk) per call.
     """
-    pending = [] if pending is None else pending
     was_sent = step.status != ProvisioningStep.Status.PENDING or step.sent_at is not None
     kind = step.kind
     credentials = kind == ProvisioningStep.Kind.CREDENTIALS_CREATE
@@ -428,7 +443,7 @@ def _run_step(
         was_sent
         and kind in (ProvisioningStep.Kind.COMPANY_CREATE, ProvisioningStep.Kind.USER_CREATE)
     ) or (credentials and _reads_keys_first(step, tenant)):
-        _write(pending)  # read calls and their writes come after what is already known
+        pending.commit()  # read calls and their writes come after what is already known
     if was_sent and kind in (
         ProvisioningStep.Kind.COMPANY_CREATE,
         ProvisioningStep.Kind.USER_CREATE,
@@ -447,7 +462,7 @@ def _run_step(
             else:
                 _snapshot_keys(step, tenant, client)
         except MissingId as exc:
-            _write(pending)
+            pending.commit()
             return _fail(step, f"cannot send yet: {exc}")
         except ApiError as exc:
             _save(step, error=f"could not list the user's keys first: {exc}")
@@ -462,12 +477,12 @@ def _run_step(
             impersonate_as=fill(step.impersonate_as, **ids),
         )
     except MissingId as exc:
-        _write(pending)
+        pending.commit()
         return _fail(step, f"cannot send yet: {exc}")
     secret_paths = (step.result or {}).get("secret_paths") or []
     if secret_paths:
         if not secret_values or set(secret_paths) - set(secret_values):
-            _write(pending)
+            pending.commit()
             return _fail(
                 step,
                 "this call carries a secret the console does not keep; apply the SPEC again "
@@ -484,7 +499,7 @@ def _run_step(
         error="",
         result=step.result or {},
     )
-    _write(pending)  # the last answer's writes and this "sent" mark, before the call
+    pending.commit()  # the last answer's writes and this "sent" mark, before the call
     try:
         data = call.execute(client)
     except ApiError as exc:
@@ -494,7 +509,7 @@ def _run_step(
     ok = _record_result(step, tenant, data, outcome, pending)
     now = timezone.now()
     if ok and now - tenant.run_lease_renewed > LEASE / 5:
-        pending.append(partial(_update_row, Tenant, tenant.pk, {"lease_until": now + LEASE}))
+        pending.add(_update_row, Tenant, tenant.pk, {"lease_until": now + LEASE})
         tenant.run_lease_renewed = now
     return ok
 
@@ -506,14 +521,14 @@ def _reads_keys_first(step: ProvisioningStep, tenant: Tenant) -> bool:
     return "keys_before" not in (step.result or {}) and step.admin_id not in tenant.run_created
 
 
-def _record_result(step, tenant, data: dict, outcome: RunOutcome, pending: list) -> bool:
+def _record_result(step, tenant, data: dict, outcome: RunOutcome, pending: _Pending) -> bool:
     """Take in a step's answer: in memory now, its writes added to `pending` (one transaction)."""
     kind = step.kind
     if kind == ProvisioningStep.Kind.COMPANY_CREATE:
         company_id = str(data.get("id") or "")
         if not company_id:
             return _fail(step, "the server's answer had no company id", unknown=True)
-        pending.append(partial(_update_row, Tenant, tenant.pk, {"company_id": company_id}))
+        pending.add(_update_row, Tenant, tenant.pk, {"company_id": company_id})
         tenant.company_id = company_id
         outcome.created.append(f"company {tenant.name} ({company_id})")
         _finish(step, result={"id": company_id}, pending=pending)
@@ -521,7 +536,7 @@ def _record_result(step, tenant, data: dict, outcome: RunOutcome, pending: list)
         user_id = str(data.get("id") or "")
         if not user_id:
             return _fail(step, "the server's answer had no user id", unknown=True)
-        pending.append(partial(_update_row, TenantAdmin, step.admin_id, {"user_id": user_id}))
+        pending.add(_update_row, TenantAdmin, step.admin_id, {"user_id": user_id})
         tenant.run_user_ids[step.body.get("email", "")] = user_id
         tenant.run_created.add(step.admin_id)
         outcome.created.append(f"admin user {step.body.get('email')} ({user_id})")
@@ -531,15 +546,17 @@ def _record_result(step, tenant, data: dict, outcome: RunOutcome, pending: list)
         key, secret = creds.get("access_key"), creds.get("secret_key")
         if not key or not secret:
             return _fail(step, "the server's answer had no credentials", unknown=True)
-        pending.append(
-            partial(IssuedCredential.objects.create, admin_id=step.admin_id, access_key=key)
-        )
+        pending.add(IssuedCredential.objects.create, admin_id=step.admin_id, access_key=key)
         _finish(step, result={"access_key": key}, pending=pending)
-        # Committed before the secret is handed out: a key the console shows is always one it
-        # has recorded as shown (a resume revokes only keys nobody saw).
-        _write(pending)
         email = step.admin.email if step.admin else ""
-        outcome.credentials.append(IssuedSecret(email=email, access_key=key, secret_key=secret))
+        # Handed out only once the key is committed as shown: a resume revokes only keys that
+        # nobody saw, so a key whose record was lost must not have been shown.
+        pending.then.append(
+            partial(
+                outcome.credentials.append,
+                IssuedSecret(email=email, access_key=key, secret_key=secret),
+            )
+        )
         outcome.created.append(f"credentials {key} for {email}")
     else:
         _finish(step, pending=pending)
