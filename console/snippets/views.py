@@ -2,6 +2,7 @@
 
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
@@ -14,6 +15,26 @@ def _plain(text: str, status: int) -> HttpResponse:
     return HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
 
 
+# The full snippet page (tabs followed without JavaScript) links back to the page that shows the
+# snippet: (source name prefix, url name, label); the first match whose url exists wins.
+BACK_LINKS = (
+    ("idp-", "sso:providers", "Identity providers"),
+    ("identity-providers", "sso:providers", "Identity providers"),
+    ("multi-tenant-login", "sso:multitenant", "Multi-tenant login"),
+    ("", "tenants:groups_export", "Groups & features"),
+)
+
+
+def _back_link(source: str) -> tuple[str, str] | None:
+    for prefix, name, label in BACK_LINKS:
+        if source.startswith(prefix):
+            try:
+                return label, reverse(name)
+            except NoReverseMatch:
+                continue
+    return None
+
+
 @never_cache
 @require_GET
 def snippet_show(request, source: str):
@@ -23,7 +44,7 @@ def snippet_show(request, source: str):
         if request.htmx and not request.htmx.boosted
         else "console/snippet_page.html"
     )
-    response = render(request, template, {"snippet": snippet})
+    response = render(request, template, {"snippet": snippet, "back": _back_link(source)})
     response["Vary"] = "HX-Request"
     if snippet.has_secrets:
         response["Cache-Control"] = "no-store"
