@@ -104,7 +104,9 @@ def record_run(
     return run
 
 
-def record_first_runs(runs: Iterable[tuple[Tenant, Iterable[StepSpec], dict[str, TenantAdmin]]]):
+def record_first_runs(
+    runs: Iterable[tuple[Tenant, Iterable[StepSpec], dict[str, TenantAdmin]]],
+) -> None:
     """`record_run(tenant, specs, new=True, admins=admins)` for many new tenants, in one INSERT.
 
     Call inside the caller's transaction, with the tenants and their admins already saved.
