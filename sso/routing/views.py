@@ -168,6 +168,8 @@ def tenant_routing_view(request, tenant_id: int):
                 request.GET.get(f"{kind}_q", "")[:254],
                 request.GET.get(f"{kind}_page") or 1,
                 routing=routing,
+                # what was typed into a refused add without JavaScript, put back into the field
+                value=request.GET.get(f"{kind}_value", "")[:2000],
             )
             for kind in KINDS
         ],
@@ -201,12 +203,15 @@ def _after_list_change(request, tenant, kind, context) -> HttpResponse:
         return response
     for warning in context["warnings"]:
         messages.warning(request, warning)
+    url = reverse("sso:tenant_routing", args=[tenant.pk])
     if context["errors"]:
         for error in context["errors"]:
             messages.error(request, error)
+        if context["value"]:  # keep what was typed (the htmx answer keeps it in the form)
+            url += "?" + urlencode({f"{kind}_value": context["value"][:2000]})
     elif context["done"]:
         messages.success(request, context["done"])
-    return redirect(reverse("sso:tenant_routing", args=[tenant.pk]) + f"#list-{kind}")
+    return redirect(url + f"#list-{kind}")
 
 
 @never_cache
