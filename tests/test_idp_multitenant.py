@@ -171,6 +171,20 @@ def test_the_secret_is_write_only_on_the_tenant_form(admin_client, sandbox, acme
     assert config.client_secret == SECRET and config.version == 2
 
 
+def test_a_stale_tenant_form_says_someone_else_saved_and_keeps_the_input(
+    admin_client, sandbox, acme
+):
+    admin_client.post(tenant_url(acme), {**TENANT_POST, "action": "save"})  # version 1
+    admin_client.post(tenant_url(acme), {**TENANT_POST, "action": "save", "version": 1})  # 2
+    stale = {**TENANT_POST, "action": "save", "version": 1, "admin_groups": "IdP Owners"}
+    response = admin_client.post(tenant_url(acme), stale)
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "someone changed this tenant&#x27;s SSO configuration" in html
+    assert "IdP Owners" in html
+    assert TenantSSOConfig.objects.get(tenant=acme).admin_groups == ["IdP Admins"]
+
+
 @pytest.mark.parametrize(
     "changes,field,reason",
     [

@@ -298,11 +298,10 @@ def _spread(exc: InvalidInput, errors: dict, other_errors: list) -> None:
             "admin_groups",
             "provider",
             "configuration",
-            "version",
         ):
             detail = path[len(top) :].lstrip(".")
             errors.setdefault(top, []).append(f"{detail}: {e.message}" if detail else e.message)
-        else:
+        else:  # e.g. version (someone saved in between): shown in the form's alert
             other_errors.append(str(e))
 
 
