@@ -206,7 +206,11 @@ def bind(
             bf.widget = "select"
             bf.choices = [("", "None: only whitelisted or invited users")] + list(company_choices)
             if bf.value and bf.value not in {c for c, _ in bf.choices}:
-                bf.choices.append((bf.value, f"{bf.value} (not a console tenant)"))
+                if bf.value.startswith("tenant:"):  # a SPEC's reference, resolved on export
+                    label = f"{bf.value} (SPEC reference)"
+                else:
+                    label = f"{bf.value} (not a console tenant)"
+                bf.choices.append((bf.value, label))
         elif f.is_secret:
             bf.widget = "secret"
             stored = secrets.get(f.key, "")
