@@ -4,6 +4,7 @@ call (together with the next step's "sent" mark), and a crash in between is resu
 import pytest
 from django.db import connection
 
+from console.audit import audit_for_target
 from tenants.models import IssuedCredential, ProvisioningStep, Tenant
 from tenants.provisioning import engine
 from tenants.services import tenant_provision
@@ -145,6 +146,11 @@ def test_credentials_whose_record_was_not_committed_are_never_handed_out(
     assert Tenant.objects.get(pk=tenant.pk).status == Tenant.Status.FAILED
     user = sandbox.user_by_email("alice@acme.io")
     [unseen] = [c["access_key"] for c in sandbox.credentials(user["id"])]
+    # The run is audited as failed, with the steps as the database holds them.
+    entry = audit_for_target("tenant", str(tenant.pk))[0]
+    assert entry.outcome == "failure" and "stopped unexpectedly" in entry.error
+    assert entry.after["new_access_keys"] == []
+    assert entry.after["steps"][-1]["status"] == "sent"
 
     monkeypatch.setattr(engine, "_update_row", real_update)
     outcome = tenant_provision(tenant=Tenant.objects.get(pk=tenant.pk), actor="admin")
@@ -153,3 +159,6 @@ def test_credentials_whose_record_was_not_committed_are_never_handed_out(
     assert [c["access_key"] for c in sandbox.credentials(user["id"])] == [shown.access_key]
     assert shown.access_key != unseen
     assert list(IssuedCredential.objects.values_list("access_key", flat=True)) == [shown.access_key]
+    entry = audit_for_target("tenant", str(tenant.pk))[0]
+    assert entry.outcome == "success"
+    assert entry.after["new_access_keys"] == [shown.access_key]

@@ -306,6 +306,11 @@ def run_tenant(
             status = Tenant.Status.FAILED
             _update_row(Tenant, tenant.pk, {**release, "status": status})
         tenant.status = status
+        if pending.rolled_back:
+            # Steps whose answer was taken in but not committed: report (and audit) them as the
+            # database holds them ("sent"), not as they were in memory.
+            for step in steps:
+                step.refresh_from_db(fields=["status", "result", "error", "finished_at"])
     return outcome
 
 
@@ -327,6 +332,7 @@ class _Pending:
     def __init__(self) -> None:
         self.writes: list = []
         self.then: list = []  # after the commit: hand out new credentials
+        self.rolled_back = False  # a commit failed: some writes recorded in memory were lost
 
     def add(self, write, *args, **kwargs) -> None:
         self.writes.append(partial(write, *args, **kwargs))
@@ -337,12 +343,16 @@ class _Pending:
         resume to settle) and nothing of theirs is handed out."""
         writes, then = self.writes, self.then
         self.writes, self.then = [], []
-        if len(writes) == 1:
-            writes[0]()  # one statement is atomic on its own
-        elif writes:
-            with transaction.atomic():
-                for write in writes:
-                    write()
+        try:
+            if len(writes) == 1:
+                writes[0]()  # one statement is atomic on its own
+            elif writes:
+                with transaction.atomic():
+                    for write in writes:
+                        write()
+        except Exception:
+            self.rolled_back = True
+            raise
         for action in then:
             action()
 
