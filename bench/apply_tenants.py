@@ -1,6 +1,6 @@
 """Benchmark: `apply` of a SPEC with many tenants against a slow apiserver (issue 4).
 
-    .venv/bin/python bench/apply_tenants.py [--tenants 200] [--latency-ms 20] [--concurrency 8]
+    .venv/bin/python bench/apply_tenants.py [--tenants 200] [--latency-ms 20] [--concurrency 16]
                                             [--database-url URL] [--in-process]
 
 Each tenant has an admin, a login domain and a whitelist entry, so applying it takes 5 changing
@@ -33,7 +33,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=200)
     parser.add_argument("--latency-ms", type=int, default=20)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=16)  # apply's default
     parser.add_argument("--database-url", default="")
     parser.add_argument("--in-process", action="store_true", help="run the sandbox in-process")
     return parser.parse_args()

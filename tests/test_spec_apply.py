@@ -156,7 +156,8 @@ def test_apply_runs_tenants_concurrently_but_each_tenants_steps_in_order(
         for i in range(12)
     )
     sandbox.latency_ms = 30
-    run("apply", write(tmp_path, f"version: 1\ntenants:\n{tenants}\n"), "--yes")
+    spec = write(tmp_path, f"version: 1\ntenants:\n{tenants}\n")
+    run("apply", spec, "--yes", "--concurrency", "8")
     requests = sandbox.requests
     for i in range(12):
         company = sandbox.company_by_name(f"T{i}")["id"]

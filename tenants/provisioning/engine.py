@@ -29,7 +29,7 @@ from .calls import MissingId, StepSpec, fill
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
-DEFAULT_CONCURRENCY = 8
+DEFAULT_CONCURRENCY = 16
 OPEN = [
     ProvisioningStep.Status.PENDING,
     ProvisioningStep.Status.SENT,
