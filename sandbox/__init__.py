@@ -1,4 +1,4 @@
-"""A stand-in ClearML apiserver for trying the console and for tests (see docs/sandbox.md).
+"""A stand-in ClearML apiserver for trying the console and for tests (see the README).
 
 Pure Python (standard library only); the console never imports it.
 """

@@ -23,7 +23,7 @@ SYSTEM_ROLES = frozenset({"system", "root"})
 ADMIN_ROLES = SYSTEM_ROLES | {"admin"}
 ANY_ROLE = None
 USER_ROLES = ("admin", "superuser", "user", "annotator")
-# Most emails or domains one login.* call may carry (documented in docs/sandbox.md).
+# Most emails or domains one login.* call may carry (documented in the README).
 MAX_BATCH = 500
 TOKEN_LIFETIME = 30 * 24 * 3600
 COMPANY_SETTINGS = ("features", "exclude_features", "allowed_users")

@@ -4,7 +4,7 @@ The cross-cutting test drives every flow that handles a secret through the Djang
 against the real sandbox apiserver, then looks for each secret value everywhere it must not be:
 the audit log (every column), the log output, later pages, the session and cookies, the cache,
 and every database table but the two columns where the design keeps literal IdP client secrets
-(docs/identity_providers.md, "Secret storage").
+(the README, "Secret storage").
 """
 
 import html as html_lib
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 IDP_SECRET = "kc-Literal-Secret-9f3e1c77"
 IDP_SECRET_2 = "kc-Rotated-Secret-51aa0b3d"
 TENANT_IDP_SECRET = "mt-Client-Secret-0c4d8e2a"
-# Columns where the design stores a literal IdP client secret (docs/identity_providers.md).
+# Columns where the design stores a literal IdP client secret (the README).
 SECRET_COLUMNS = {
     (IdentityProvider._meta.db_table, "secrets"),
     (TenantSSOConfig._meta.db_table, "client_secret"),

@@ -69,7 +69,7 @@ def add_search_index(apps, schema_editor):
         with transaction.atomic(using=schema_editor.connection.alias):
             schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm", params=None)
     except DatabaseError as exc:
-        # Free text then works by a sequential scan; docs/audit.md says so.
+        # Free text then works by a sequential scan; the README says so.
         log.warning("pg_trgm is not available (%s); free-text audit search is unindexed", exc)
         return
     schema_editor.execute(CREATE_SEARCH_INDEX, params=None)

@@ -249,7 +249,7 @@ def _header(fmt: str, secrets: str) -> str:
         "ClearML server secrets from the ClearML Tenant Console (seeds 000/001).",
         "Keys: 30 characters of A-Z0-9; secrets: secrets.token_urlsafe, 54 characters.",
         "Shown once: keep it in your secret store, never commit it. Before rolling it out,",
-        "read the rotation order (Security page, docs/security.md): some changes sign users out.",
+        "read the rotation order (Security page, the README): some changes sign users out.",
     ]
     if fmt == "helm":
         lines.append("First document: merge into clearml-values.override.yaml (helm upgrade -f).")

@@ -4,7 +4,7 @@ A page that shows variables registers a *snippet source*: a function that takes 
 returns the list of EnvSetting to show. The page then builds a `Snippet` for the partial
 (`build_snippet(request, "groups")`), and the console's snippet views serve the same source as an
 htmx fragment (format tabs) and as a download. Because downloads recompute the settings on the
-server from the source, no value ever travels in a URL. See docs/snippets.md.
+server from the source, no value ever travels in a URL. See the README.
 """
 
 import copy

@@ -8,7 +8,7 @@ sent again. `manage.py apply` runs a job to the end in one process; the browser 
 short step per poll (no background thread: a closed tab or a restarted worker leaves a job that
 the next poll or a Resume continues).
 
-Assumptions (the docs are silent, see docs/routing.md): `login.set_domains` replaces the whole
+Assumptions (the docs are silent, see the README): `login.set_domains` replaces the whole
 list; changing an email's role is done by removing it and adding it again with the new `is_admin`.
 """
 
@@ -34,7 +34,7 @@ from tenants.models import Tenant
 from .queries import tenant_routing
 from .validation import RoutingSet
 
-# The sandbox accepts at most 500 emails or domains per login.* call (docs/sandbox.md); the
+# The sandbox accepts at most 500 emails or domains per login.* call (the README); the
 # console never sends more. Settings may lower it (ROUTING_PUSH_BATCH_SIZE).
 DEFAULT_BATCH_SIZE = 500
 ACTIONS = {

@@ -2,7 +2,7 @@
 
 The rules, from multi_tenant_k8s.md ("Feature Assignment Strategy", "Configuring Groups",
 "Override Options for New Tenants", "Available Features"), and the assumptions where the docs
-are silent (each is shown in the page's explanation of a cell, and in docs/groups.md):
+are silent (each is shown in the page's explanation of a cell, and in the README):
 
 1. Every user is in `users`; a user's features are the **union** of the features of all their
    groups ("Combining Features").

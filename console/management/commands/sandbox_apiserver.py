@@ -1,4 +1,4 @@
-"""`manage.py sandbox_apiserver`: a stand-in ClearML apiserver on loopback (docs/sandbox.md)."""
+"""`manage.py sandbox_apiserver`: a stand-in ClearML apiserver on loopback (the README)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
