@@ -12,29 +12,12 @@ from datetime import datetime
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from .chain import compute_hash
+from .chain import HASHED_FIELDS, compute_hash
 from .models import AuditEntry
 from .service import chain_head, lock_chain, next_link, prepare_fields
 
-COLUMNS = (
-    "seq",
-    "created_at",
-    "request_id",
-    "actor",
-    "action",
-    "target_type",
-    "target_id",
-    "target_repr",
-    "outcome",
-    "error",
-    "before",
-    "after",
-    "changed_fields",
-    "calls",
-    "search_text",
-    "prev_hash",
-    "entry_hash",
-)
+# Every hashed field plus the hash itself; rows are built by name, so the order is free.
+COLUMNS = (*HASHED_FIELDS, "entry_hash")
 JSON_COLUMNS = frozenset({"before", "after", "changed_fields", "calls"})
 
 
