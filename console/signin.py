@@ -13,6 +13,7 @@ from django.views.decorators.debug import sensitive_variables
 from .admin_password import check_password, configured_hash
 
 ADMIN_USERNAME = "admin"
+SLOWDOWN_AFTER = 2
 
 
 class AdminPasswordBackend(BaseBackend):
@@ -73,6 +74,11 @@ def lockout_remaining(username: str, address: str) -> bool:
     return any(
         (cache.get(k) or 0) >= settings.SIGNIN_MAX_FAILURES for k in _keys(username, address)
     )
+
+
+def should_slow_down(username: str, address: str) -> bool:
+    """After a couple of failures each further one is answered late (the view waits)."""
+    return any((cache.get(k) or 0) > SLOWDOWN_AFTER for k in _keys(username, address))
 
 
 def record_failure(username: str, address: str) -> None:

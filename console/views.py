@@ -16,7 +16,6 @@ from .audit import auth_events
 from .connection_status import connection_status
 from .middleware import health_response
 
-SLOWDOWN_AFTER = 2
 SLOWDOWN_SECONDS = 1.0
 
 
@@ -48,7 +47,7 @@ def signin_view(request):
             return redirect(next_url or "dashboard")
         signin.record_failure(username, address)
         auth_events.record_signin_failed(request, username)
-        time.sleep(SLOWDOWN_SECONDS if _recent_failures(username, address) else 0)
+        time.sleep(SLOWDOWN_SECONDS if signin.should_slow_down(username, address) else 0)
         error = "The user name or password is not right."
     return render(
         request,
@@ -57,12 +56,6 @@ def signin_view(request):
         # 200 even on failure: a re-rendered form, not an HTTP authentication challenge.
         status=200,
     )
-
-
-def _recent_failures(username: str, address: str) -> bool:
-    from django.core.cache import cache
-
-    return any((cache.get(k) or 0) > SLOWDOWN_AFTER for k in signin._keys(username, address))
 
 
 @require_POST

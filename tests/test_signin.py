@@ -25,11 +25,11 @@ def test_a_wrong_password_or_unknown_user_gets_the_same_answer(client, username,
     assert "The user name or password is not right." in response.content.decode()
 
 
-def test_repeated_failures_lock_the_account_out_even_for_the_right_password(client, settings):
+def test_repeated_failures_lock_the_account_out_even_for_the_right_password(
+    client, settings, monkeypatch
+):
     settings.SIGNIN_MAX_FAILURES = 3
-    import console.views as views
-
-    views.SLOWDOWN_SECONDS = 0
+    monkeypatch.setattr("console.views.SLOWDOWN_SECONDS", 0)
     for _ in range(3):
         client.post(reverse("signin"), {"username": "admin", "password": "wrong"})
     response = client.post(
