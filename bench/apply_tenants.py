@@ -153,11 +153,11 @@ def main() -> int:
             key,
             secret,
         )
+        from changes.spec.apply import apply_plan
+        from changes.spec.plan import build_plan
+        from changes.spec.validate import validate_spec
         from console.spec import parse_spec_text
         from tenants.provisioning.clients import pooled_client
-        from tenants.spec.apply import apply_plan
-        from tenants.spec.plan import build_plan
-        from tenants.spec.validate import validate_spec
 
         records = []
 

@@ -150,7 +150,7 @@ def load(rows: int) -> None:
 
     print(f"loading {rows:,} entries into {BENCH_DB} (masking, hashing, COPY) ...", flush=True)
     started = time.perf_counter()
-    written = bulk_append(synthetic_rows(rows))
+    written = len(bulk_append(synthetic_rows(rows)))
     loaded = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE console_auditentry")

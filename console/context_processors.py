@@ -22,6 +22,7 @@ NAVIGATION = [
         "Keycloak and every other provider; multi-tenant login.",
     ),
     ("Security", "security", "Fresh server secrets and an audit of deployment files."),
+    ("Changes", "changes:list", "Every change as a changeset: its plan, its steps and outcome."),
     ("Audit log", "audit:list", "Every change, who made it and what the apiserver said."),
 ]
 

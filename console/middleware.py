@@ -9,6 +9,9 @@ from django.urls import resolve
 from django.urls.exceptions import Resolver404
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+# The changeset being applied (set by the change pipeline): audit entries written meanwhile
+# carry it.
+changeset_var: contextvars.ContextVar[str] = contextvars.ContextVar("changeset", default="")
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [

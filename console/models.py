@@ -1,1 +1,2 @@
 from console.audit.models import AuditEntry  # noqa: F401
+from console.snapshot.models import ServerRead, ServerSnapshot  # noqa: F401

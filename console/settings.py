@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "console",
     "tenants",
     "sso",
+    "changes",
 ]
 
 MIDDLEWARE = [

@@ -7,14 +7,16 @@ from . import views
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("connection/", views.connection_panel, name="connection_panel"),
+    path("refresh/", include("web.refresh_urls")),
     path("signin/", views.signin_view, name="signin"),
     path("signout/", views.signout_view, name="signout"),
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots, name="robots"),
-    path("tenants/", include("tenants.urls")),
+    path("tenants/", include("web.tenants.urls")),
+    path("changes/", include("web.changes.urls")),
     path("audit/", include("console.audit.urls")),
     path("snippets/", include("console.snippets.urls")),
-    path("sso/", include("sso.urls")),
+    path("sso/", include("web.sso_urls")),
     path("security/", include("console.security.urls")),
 ]
 

@@ -33,6 +33,9 @@ class Tenant(models.Model):
     # While a provisioning run holds the tenant (status "provisioning"), nobody else may run its
     # steps; a run that died leaves the lease to expire so the tenant can be resumed.
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Who holds the lease ("host:pid"): a lease whose process is gone on this host is taken back
+    # at once instead of waiting for it to expire.
+    lease_owner = models.CharField(max_length=300, blank=True, default="")
 
     class Meta:
         ordering = ["name"]
@@ -132,6 +135,10 @@ class ProvisioningStep(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The audit entry written (outcome "pending") before the call; its outcome entry links to it.
+    pending_seq = models.BigIntegerField(null=True, blank=True)
+    # The changeset (change pipeline) that recorded this step.
+    changeset = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["tenant_id", "run", "position"]

@@ -10,16 +10,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from console.apiserver import ApiClient, CallRecord, client_from_settings
+from console.apiserver import ApiClient
 from console.audit import audit_record
+from console.audit.bulk import bulk_append
 from console.validation import FieldError, InvalidInput
 from tenants.models import ProvisioningStep, Tenant, TenantAdmin
 from tenants.provisioning import calls as steps
 from tenants.provisioning.engine import (
     RunOutcome,
-    latest_run_steps,
     record_run,
-    run_tenant,
+    step_action,
+    step_audit_view,
 )
 from tenants.validation import AdminInput, TenantInput
 
@@ -56,7 +57,9 @@ def tenant_snapshot(tenant: Tenant, admins=None) -> dict:
 
 
 def creation_steps(tenant: Tenant, data: TenantInput) -> list[steps.StepSpec]:
-    """multi_tenant_k8s.md "Create a Tenant", in the docs' order, for a saved tenant."""
+    """multi_tenant_k8s.md "Create a Tenant", in the docs' order, for a saved tenant: the company,
+    then each admin and their credentials. (Routing and SSO calls follow; the change pipeline
+    adds them.)"""
     specs = [
         steps.company_create_step(
             name=tenant.name,
@@ -70,37 +73,7 @@ def creation_steps(tenant: Tenant, data: TenantInput) -> list[steps.StepSpec]:
             steps.user_create_step(name=admin.name, email=admin.email, internal=admin.internal)
         )
         specs.append(steps.credentials_step(email=admin.email))
-    specs += login_steps(tenant, server_state=EMPTY_LOGIN) if data.login is not None else []
-    specs += sso_steps(tenant, data.sso) if data.sso is not None else []
     return specs
-
-
-def login_steps(tenant: Tenant, *, server_state: dict | None, routing=None) -> list[steps.StepSpec]:
-    """The login.* calls that make the server's routing match (sso.routing), as the first admin."""
-    from sso.routing.services import routing_push_calls
-
-    first = tenant.admins.order_by("id").first()
-    if first is None:
-        return []
-    act_as = first.user_id or steps.user_id_of(first.email)
-    calls = routing_push_calls(
-        tenant=tenant, server_state=server_state, routing=routing, act_as=act_as
-    )
-    return [steps.call_step(call) for call in calls]
-
-
-def sso_steps(tenant: Tenant, sso) -> list[steps.StepSpec]:
-    """system.update_company_sso_config for multi-tenant login (sso.multitenant)."""
-    from sso.multitenant.services import tenant_sso_calls
-
-    company_id = tenant.company_id
-    # The builders put the tenant's company id in the body; before it exists, a placeholder.
-    tenant.company_id = company_id or steps.COMPANY_ID
-    try:
-        calls = tenant_sso_calls(tenant=tenant, sso=sso)
-    finally:
-        tenant.company_id = company_id
-    return [steps.call_step(call) for call in calls]
 
 
 # --- services -----------------------------------------------------------------------------------
@@ -113,8 +86,12 @@ def _save_admins(tenant: Tenant, admins: list[AdminInput]) -> None:
         )
 
 
-def tenant_create(*, data: TenantInput, actor: str) -> Tenant:
-    """Save a new tenant and the steps that will create it; nothing is sent yet."""
+def tenant_save_new(*, data: TenantInput, actor: str) -> Tenant:
+    """Save a new (planned) tenant and its admins with the audit entry; nothing is sent.
+
+    Call inside the caller's transaction (the change pipeline records the tenant's steps in it).
+    Raises InvalidInput when another admin saved the same name or email meanwhile.
+    """
     try:
         with transaction.atomic():
             tenant = Tenant.objects.create(
@@ -126,11 +103,6 @@ def tenant_create(*, data: TenantInput, actor: str) -> Tenant:
                 status=Tenant.Status.PLANNED,
             )
             _save_admins(tenant, data.admins)
-            if data.login is not None:
-                from sso.routing.services import routing_save
-
-                routing_save(tenant=tenant, routing=data.login, actor=actor)
-            record_run(tenant, creation_steps(tenant, data))
             audit_record(
                 actor=actor,
                 action="tenant.create",
@@ -138,7 +110,6 @@ def tenant_create(*, data: TenantInput, actor: str) -> Tenant:
                 target_id=str(tenant.pk),
                 target_repr=tenant.name,
                 after=tenant_snapshot(tenant),
-                outcome="pending",
             )
     except IntegrityError:
         # Another admin saved the same name or email between validation and now.
@@ -152,57 +123,45 @@ def tenant_create(*, data: TenantInput, actor: str) -> Tenant:
     return tenant
 
 
-def run_action(tenant: Tenant) -> str:
-    return action_for_kinds({s.kind for s in latest_run_steps(tenant)})
-
-
-def action_for_kinds(kinds: set[str]) -> str:
-    """The audit action of a run: creating the tenant, new credentials, or an update."""
-    if ProvisioningStep.Kind.COMPANY_CREATE in kinds or ProvisioningStep.Kind.USER_CREATE in kinds:
-        return "tenant.create"
-    if kinds == {ProvisioningStep.Kind.CREDENTIALS_CREATE}:
-        return "tenant.credentials.create"
-    return "tenant.update"
-
-
-def tenant_provision(
-    *, tenant: Tenant, actor: str, client: ApiClient | None = None, calls: list | None = None
-) -> RunOutcome:
-    """Run (or resume) the tenant's open steps and audit the outcome. Raises TenantBusy."""
-    records: list[CallRecord] = calls if calls is not None else []
-    if client is None:
-        client = client_from_settings(on_call=records.append)
-    action = run_action(tenant)
-    outcome = run_tenant(tenant.pk, client=client, calls=records)
-    audit_run(tenant_id=tenant.pk, outcome=outcome, actor=actor, action=action)
-    return outcome
-
-
-def audit_run(*, tenant_id: int, outcome: RunOutcome, actor: str, action: str) -> None:
-    # The run keeps the tenant, its admins and the steps it ran in memory: no need to reload.
-    tenant = outcome.tenant or Tenant.objects.get(pk=tenant_id)
-    admins = getattr(tenant, "run_admins", None)
-    ran = outcome.steps if outcome.tenant is not None else latest_run_steps(tenant)
-    # No local change to share a transaction with: audit_record's own is enough (an outer one
-    # would only add a savepoint, two more statements per tenant).
-    audit_record(
-        actor=actor,
-        action=action,
-        target_type="tenant",
-        target_id=str(tenant.pk),
-        target_repr=tenant.name,
-        after={
-            **tenant_snapshot(tenant, admins),
-            "steps": [
-                {"position": s.position, "endpoint": s.endpoint, "status": s.status} for s in ran
-            ],
-            "created": outcome.created,
-            "new_access_keys": [c.access_key for c in outcome.credentials],
-        },
-        calls=outcome.calls,
-        outcome="success" if outcome.ok else "failure",
-        error=outcome.failure_line(),
-    )
+def audit_run(*, outcome: RunOutcome, actor: str) -> None:
+    """One audit entry per step the run tried, with the calls it made, linked to the step's
+    pending entry; all appended at once (no local change to share a transaction with)."""
+    tenant = outcome.tenant or Tenant.objects.get(pk=outcome.tenant_id)
+    rows = []
+    for step, calls in outcome.ran:
+        status = step.status
+        unknown = status in (ProvisioningStep.Status.SENT, ProvisioningStep.Status.UNKNOWN)
+        error = step.error
+        if unknown:
+            error = f"outcome unknown (the answer was lost; checked before sending again). {error}"
+        rows.append(
+            {
+                "actor": actor,
+                "action": step_action(step),
+                "target_type": "tenant",
+                "target_id": str(tenant.pk),
+                "target_repr": tenant.name,
+                "after": step_audit_view(step),
+                "calls": outcome.calls[calls],
+                "outcome": "success" if status == ProvisioningStep.Status.DONE else "failure",
+                "error": error.strip(),
+                "outcome_of": step.pending_seq,
+            }
+        )
+    if not outcome.ran and not outcome.ok:
+        rows.append(
+            {
+                "actor": actor,
+                "action": "tenant.apply",
+                "target_type": "tenant",
+                "target_id": str(tenant.pk),
+                "target_repr": tenant.name,
+                "outcome": "failure",
+                "error": outcome.failure_line(),
+            }
+        )
+    if rows:
+        bulk_append(rows)
 
 
 def _claim_version(tenant_id: int, version: int, **changes) -> int:
@@ -227,23 +186,29 @@ def settings_changes(tenant: Tenant, *, allowed_users, features, exclude_feature
     return body
 
 
+def check_editable(tenant: Tenant) -> None:
+    """Raise NotAllowed unless the tenant is active on the server (its settings can be pushed)."""
+    if tenant.status != Tenant.Status.ACTIVE or not tenant.company_id:
+        raise NotAllowed(
+            "Only an active tenant can be edited; finish or resume its provisioning first."
+        )
+
+
 def tenant_update(
     *,
     tenant: Tenant,
     version: int,
     data: TenantInput,
     actor: str,
-    client: ApiClient | None = None,
-) -> RunOutcome | None:
+    changeset: str = "",
+) -> bool:
     """Change allowed_users / features through system.update_company_settings.
 
-    Returns None when nothing changed. Raises TenantChanged (someone saved since `version`) or
-    NotAllowed (the tenant is not active on the server yet).
+    Saves the new settings and records the call (with its pending audit entry); the change
+    pipeline runs it. Returns False when nothing changed. Raises TenantChanged (someone saved
+    since `version`) or NotAllowed (the tenant is not active on the server yet).
     """
-    if tenant.status != Tenant.Status.ACTIVE or not tenant.company_id:
-        raise NotAllowed(
-            "Only an active tenant can be edited; finish or resume its provisioning first."
-        )
+    check_editable(tenant)
     changes = settings_changes(
         tenant,
         allowed_users=data.allowed_users,
@@ -253,7 +218,7 @@ def tenant_update(
     if not changes:
         if tenant.version != version:
             raise TenantChanged()
-        return None
+        return False
     before = tenant_snapshot(tenant)
     with transaction.atomic():
         _claim_version(
@@ -264,17 +229,6 @@ def tenant_update(
             exclude_features=data.exclude_features,
         )
         tenant.refresh_from_db()
-        record_run(
-            tenant,
-            [
-                steps.StepSpec(
-                    kind=ProvisioningStep.Kind.CALL,
-                    endpoint="system.update_company_settings",
-                    body={"company": tenant.company_id, **changes},
-                    description="Update the tenant's settings: " + ", ".join(changes),
-                )
-            ],
-        )
         audit_record(
             actor=actor,
             action="tenant.update",
@@ -283,31 +237,36 @@ def tenant_update(
             target_repr=tenant.name,
             before=before,
             after=tenant_snapshot(tenant),
-            outcome="pending",
         )
-    return tenant_provision(tenant=tenant, actor=actor, client=client)
+        record_run(
+            tenant,
+            actor=actor,
+            changeset=changeset,
+            specs=[
+                steps.StepSpec(
+                    kind=ProvisioningStep.Kind.CALL,
+                    endpoint="system.update_company_settings",
+                    body={"company": tenant.company_id, **changes},
+                    description="Update the tenant's settings: " + ", ".join(changes),
+                )
+            ],
+        )
+    return True
 
 
-def tenant_credentials_create(
-    *, tenant: Tenant, admin: TenantAdmin, actor: str, client: ApiClient | None = None
-) -> RunOutcome:
-    """A new key pair for a tenant admin (impersonating the admin); shown once, never stored."""
+def tenant_credentials_record(
+    *, tenant: Tenant, admin: TenantAdmin, actor: str, changeset: str = ""
+) -> None:
+    """Record the call that makes a new key pair for a tenant admin (impersonating the admin);
+    the change pipeline runs it. The secret is shown once, never stored."""
     if tenant.status != Tenant.Status.ACTIVE or not admin.user_id:
         raise NotAllowed("Credentials can be created for an admin of an active tenant only.")
     if admin.tenant_id != tenant.pk:
         raise NotAllowed("This admin belongs to another tenant.")
     with transaction.atomic():
-        record_run(tenant, [steps.credentials_step(email=admin.email)])
-        audit_record(
-            actor=actor,
-            action="tenant.credentials.create",
-            target_type="tenant",
-            target_id=str(tenant.pk),
-            target_repr=tenant.name,
-            after={"admin": admin.email},
-            outcome="pending",
+        record_run(
+            tenant, [steps.credentials_step(email=admin.email)], actor=actor, changeset=changeset
         )
-    return tenant_provision(tenant=tenant, actor=actor, client=client)
 
 
 def company_admins(client: ApiClient, company_id: str) -> list[dict]:

@@ -208,7 +208,8 @@ def validate_tenant(
 
     `check_name`: refuse a name another tenant has (ignoring case). A SPEC passes False since
     there a matching name *is* the same tenant. `others`/`other_admins`: routing keys and admin
-    emails of the other tenants of the same SPEC, `{key: tenant name}`.
+    emails of the other tenants of the same SPEC, `{key: tenant name}`. The `login` and `sso`
+    sections are checked by the change pipeline (changes.tenant_input), which hangs them off this.
     """
     errors = ErrorCollector()
     if not isinstance(data, dict):
@@ -248,42 +249,5 @@ def validate_tenant(
         tenant_id=tenant_id,
         given={k for k, v in data.items() if v is not None},
     )
-    if data.get("login") is not None:
-        from sso.routing.validation import spec_login_validate
-
-        login_path = join_path(path, "login")
-        try:
-            result.login = spec_login_validate(
-                data["login"],
-                tenant_name=name or "?",
-                path=login_path,
-                tenant_id=tenant_id,
-                others=others,
-            )
-            result.warnings.extend(result.login.warnings)
-        except InvalidInput as exc:
-            errors.errors.extend(exc.errors)
-        if result.login is not None and result.login.keys() and not admins:
-            has_admin = (
-                tenant_id is not None
-                and TenantAdmin.objects.filter(tenant_id=tenant_id).exclude(user_id="").exists()
-            )
-            if not has_admin:
-                errors.add(
-                    login_path,
-                    "needs at least one admin in admins: login.* calls act as the tenant's "
-                    "first admin",
-                )
-    if data.get("sso") is not None:
-        sso_path = join_path(path, "sso")
-        try:
-            from sso.multitenant.services import tenant_sso_validate
-        except ImportError:
-            errors.add(sso_path, "multi-tenant SSO settings are not available in this console")
-        else:
-            try:
-                result.sso = tenant_sso_validate(data["sso"], sso_path)
-            except InvalidInput as exc:
-                errors.errors.extend(exc.errors)
     errors.raise_if_any()
     return result

@@ -223,7 +223,7 @@ def test_a_large_log_written_in_bulk_verifies():
         }
         for i in range(3000)
     )
-    assert bulk_append(rows, batch_size=500) == 3000
+    assert len(bulk_append(rows, batch_size=500)) == 3000
     code, out = verify()
     assert code == 0
     assert out.startswith("3002 entries, chain intact")

@@ -14,7 +14,8 @@ from django.core.management import CommandError, call_command
 
 from console.audit.models import AuditEntry
 from console.security import catalog
-from console.security.audit_files import MAX_FILE_BYTES, AuditInputErrors, audit_inputs
+from console.security.audit_files import MAX_FILE_BYTES, AuditInputErrors
+from console.security.file_audit import audit_inputs
 from console.security.findings import AuditInputError
 from console.security.generate import generate_key, generate_secret
 

@@ -11,7 +11,7 @@ from pyhocon import ConfigFactory
 
 from console.audit.models import AuditEntry
 from console.security import catalog
-from console.security.audit_files import audit_inputs
+from console.security.file_audit import audit_inputs
 from console.security.generate import (
     SupervisorUser,
     generate_key,

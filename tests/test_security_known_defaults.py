@@ -12,7 +12,7 @@ from django.core.management import call_command
 from pyhocon import ConfigFactory, ConfigTree
 
 from console.security import catalog
-from console.security.audit_files import audit_inputs
+from console.security.file_audit import audit_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 CANDIDATES = [

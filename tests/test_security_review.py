@@ -296,7 +296,7 @@ def test_an_error_report_of_the_identity_provider_page_has_no_stored_secret(
         {**KEYCLOAK_FORM, "client_secret": IDP_SECRET, "default_company": tenant.company_id},
     )
     assert response.status_code == 302
-    monkeypatch.setattr("sso.providers.views.audit_for_target", _boom)
+    monkeypatch.setattr("web.providers.views.audit_for_target", _boom)
     url = reverse("sso:provider_edit", args=["keycloak"])
     report = _report_of(admin_client, error_reports, "get", url)
     assert IDP_SECRET not in report
@@ -336,7 +336,7 @@ def test_an_error_report_of_the_tenant_sso_page_has_no_stored_secret(
     url = reverse("sso:tenant_sso", args=[tenant.pk])
     data = {**TENANT_SSO_FORM, "action": "save", "configuration.client_secret": TENANT_IDP_SECRET}
     assert admin_client.post(url, data).status_code == 302
-    monkeypatch.setattr("sso.multitenant.views.audit_for_target", _boom)
+    monkeypatch.setattr("web.multitenant.views.audit_for_target", _boom)
     report = _report_of(admin_client, error_reports, "get", url)
     assert TENANT_IDP_SECRET not in report
 
@@ -362,8 +362,8 @@ def test_an_error_report_of_a_page_that_shows_new_credentials_has_no_secret(
     admin_client, error_reports, monkeypatch, sandbox, sandbox_settings, page
 ):
     from tenants.services import tenant_provision
-    from tenants.views import credentials as credentials_views
     from tests.test_tenants_provisioning import create
+    from web.tenants.views import credentials as credentials_views
 
     shown: list[str] = []
     real_cards = credentials_views.credential_cards
@@ -377,10 +377,10 @@ def test_an_error_report_of_a_page_that_shows_new_credentials_has_no_secret(
         tenant_provision(tenant=tenant, actor="admin")
         url, data = reverse("tenants:credentials", args=[tenant.pk]), {}
         data = {"admin": TenantAdmin.objects.get().pk}
-        module = "tenants.views.credentials"
+        module = "web.tenants.views.credentials"
     else:
         url, data = reverse("tenants:apply", args=[tenant.pk]), {}
-        module = "tenants.views.create"
+        module = "web.tenants.views.create"
     monkeypatch.setattr(f"{module}.credential_cards", cards)
     monkeypatch.setattr(f"{module}.render_page", _boom)
     report = _report_of(admin_client, error_reports, "post", url, data)
@@ -440,7 +440,7 @@ def test_an_error_report_of_a_download_with_secrets_has_no_secret(
         url = reverse("snippets:download", args=["idp-keycloak"]) + "?format=env"
         report = _report_of(admin_client, error_reports, "get", url)
     else:
-        monkeypatch.setattr("tenants.groups.views.HttpResponse", _boom)
+        monkeypatch.setattr("web.groups.views.HttpResponse", _boom)
         url = reverse("tenants:groups_merge_download")
         data = {"kind": "helm", "secrets": "inline", "original": "apiserver: {}\n"}
         report = _report_of(admin_client, error_reports, "post", url, data)
@@ -676,7 +676,7 @@ def test_an_upload_is_read_only_up_to_its_limit(admin_client, monkeypatch, page)
     else:
         limit = merge.MAX_UPLOAD_BYTES
         monkeypatch.setattr(
-            "tenants.groups.views.decode_upload", spy(merge.decode_upload), raising=True
+            "web.groups.views.decode_upload", spy(merge.decode_upload), raising=True
         )
         url, data = reverse("tenants:groups_export"), {"kind": "helm"}
     data["file"] = SimpleUploadedFile("big.txt", b"#" * (limit + 512 * 1024))
@@ -1091,7 +1091,7 @@ def test_apply_prints_new_credentials_even_when_a_later_step_fails(
     def refuse(*args, **kwargs):
         raise InvalidInput(FieldError("groups[0].name", "was taken a moment ago"))
 
-    monkeypatch.setattr("tenants.management.commands.apply.store_server_sections", refuse)
+    monkeypatch.setattr("changes.management.commands.apply.store_server_sections", refuse)
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         "version: 1\n"

@@ -10,12 +10,12 @@ import yaml
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from changes.spec.validate import validate_spec
 from console.spec import parse_spec_text
 from console.validation import InvalidInput
 from sso.models import LoginDomain, WhitelistEntry
 from sso.routing.validation import preload_owners, routing_validate
 from tenants.models import Tenant, TenantAdmin
-from tenants.spec.validate import validate_spec
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from changes.spec.validate import validate_spec
+from changes.tenant_input import validate_tenant_entry as validate_tenant
 from console.spec import parse_spec_text
 from console.validation import InvalidInput
-from tenants.spec.validate import validate_spec
-from tenants.validation import validate_tenant
 
 pytestmark = pytest.mark.django_db
 

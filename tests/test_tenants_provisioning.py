@@ -2,10 +2,10 @@
 
 import pytest
 
+from changes.tenant_input import validate_tenant_entry as validate_tenant
 from console.audit import audit_for_target
 from tenants.models import IssuedCredential, ProvisioningStep, Tenant
 from tenants.services import tenant_create, tenant_provision
-from tenants.validation import validate_tenant
 
 pytestmark = pytest.mark.django_db
 

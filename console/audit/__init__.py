@@ -12,6 +12,7 @@ _EXPORTS = {
     "audit_record": "console.audit.service",
     "actor_for_request": "console.audit.service",
     "cli_actor": "console.audit.service",
+    "current_changeset": "console.audit.service",
     "audit_for_target": "console.audit.queries",
     "AuditEntry": "console.audit.models",
     "AuditLogIsAppendOnly": "console.audit.models",

@@ -12,12 +12,12 @@ from datetime import datetime
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from .chain import HASHED_FIELDS, compute_hash
+from .chain import STORED_FIELDS, compute_hash
 from .models import AuditEntry
 from .service import chain_head, lock_chain, next_link, prepare_fields
 
 # Every hashed field plus the hash itself; rows are built by name, so the order is free.
-COLUMNS = (*HASHED_FIELDS, "entry_hash")
+COLUMNS = (*STORED_FIELDS, "entry_hash")
 JSON_COLUMNS = frozenset({"before", "after", "changed_fields", "calls"})
 
 
@@ -36,14 +36,14 @@ def _json(value) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
-def bulk_append(rows: Iterable[dict], *, batch_size: int = 5000) -> int:
+def bulk_append(rows: Iterable[dict], *, batch_size: int = 5000) -> list[int]:
     """Append entries in order; each row holds `audit_record`'s keyword arguments, plus optional
-    `created_at` and `request_id`. Returns how many were written."""
+    `created_at` and `request_id`. Returns the sequence numbers written, in order."""
     using = router.db_for_write(AuditEntry)
     connection = connections[using]
     table = connection.ops.quote_name(AuditEntry._meta.db_table)
     column_list = ", ".join(connection.ops.quote_name(c) for c in COLUMNS)
-    written = 0
+    written: list[int] = []
     with transaction.atomic(using=using):
         lock_chain(using)
         entries = _chained(rows, chain_head(using))
@@ -54,7 +54,7 @@ def bulk_append(rows: Iterable[dict], *, batch_size: int = 5000) -> int:
                         copy.write_row(
                             [_json(fields[c]) if c in JSON_COLUMNS else fields[c] for c in COLUMNS]
                         )
-                        written += 1
+                        written.append(fields["seq"])
                 return written
             placeholders = ", ".join(["%s"] * len(COLUMNS))
             sql = f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})"  # noqa: S608
@@ -70,11 +70,10 @@ def bulk_append(rows: Iterable[dict], *, batch_size: int = 5000) -> int:
                         for c in COLUMNS
                     ]
                 )
+                written.append(fields["seq"])
                 if len(batch) >= batch_size:
                     cursor.executemany(sql, batch)
-                    written += len(batch)
                     batch = []
             if batch:
                 cursor.executemany(sql, batch)
-                written += len(batch)
     return written

@@ -30,9 +30,19 @@ HASHED_FIELDS = (
     "calls",
     "search_text",
 )
+# Fields added later: hashed only when set, so entries written before them verify unchanged.
+OPTIONAL_HASHED_FIELDS = ("changeset", "outcome_of")
+STORED_FIELDS = (*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS)
 HASH_VERSION = 1
 
-__all__ = ["GENESIS_HASH", "HASHED_FIELDS", "canonical_time", "compute_hash"]
+__all__ = [
+    "GENESIS_HASH",
+    "HASHED_FIELDS",
+    "OPTIONAL_HASHED_FIELDS",
+    "STORED_FIELDS",
+    "canonical_time",
+    "compute_hash",
+]
 
 
 def canonical_time(value: datetime) -> str:
@@ -42,11 +52,15 @@ def canonical_time(value: datetime) -> str:
 
 def canonical_json(fields: dict) -> bytes:
     doc = {name: fields[name] for name in HASHED_FIELDS}
+    for name in OPTIONAL_HASHED_FIELDS:
+        if fields.get(name):
+            doc[name] = fields[name]
     doc["created_at"] = canonical_time(doc["created_at"])
     doc["v"] = HASH_VERSION
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def compute_hash(fields: dict) -> str:
-    """SHA-256 (hex) of an entry's stored fields; `fields` maps every name of HASHED_FIELDS."""
+    """SHA-256 (hex) of an entry's stored fields; `fields` maps every name of HASHED_FIELDS (and
+    of OPTIONAL_HASHED_FIELDS where set)."""
     return hashlib.sha256(canonical_json(fields)).hexdigest()

@@ -24,6 +24,7 @@ class AuditFilterForm(forms.Form):
     )
     q = forms.CharField(required=False, max_length=200, label="Text")
     request_id = forms.CharField(required=False, max_length=64, label="Request id")
+    changeset = forms.CharField(required=False, max_length=32, label="Changeset")
 
     def clean(self):
         data = super().clean()
@@ -45,4 +46,5 @@ class AuditFilterForm(forms.Form):
             until=data.get("until"),
             q=data.get("q") or "",
             request_id=data.get("request_id") or "",
+            changeset=data.get("changeset") or "",
         )

@@ -281,11 +281,13 @@ def mask_change(
 
 
 def scrub_text(text: str, secret_values: Iterable[str]) -> str:
-    """Replace every occurrence of a secret value in free text by a marker."""
+    """Replace every occurrence of a secret value in free text by a marker (the one scrubber:
+    audit entries, error messages and call records all go through it). Values shorter than
+    MIN_SCRUB_LENGTH are left alone: replacing "a" everywhere would destroy the text."""
     if not text:
         return text
     for value in sorted(secret_values, key=len, reverse=True):
-        if value and value in text:
+        if value and len(value) >= MIN_SCRUB_LENGTH and value in text:
             text = text.replace(value, SCRUBBED)
     return text
 

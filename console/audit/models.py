@@ -79,6 +79,10 @@ class AuditEntry(models.Model):
     # One dict per apiserver call: endpoint, status, result_msg, trx, duration_ms, error, act_as,
     # impersonate_as.
     calls = models.JSONField(default=list, blank=True)
+    # The changeset (change pipeline) this entry belongs to, and for an outcome the sequence
+    # number of the "pending" entry written before its call.
+    changeset = models.CharField(max_length=32, blank=True, default="")
+    outcome_of = models.BigIntegerField(null=True, blank=True)
     # Lower-cased text the free-text filter searches (actor, action, target, error, calls).
     search_text = models.TextField(blank=True, default="")
     # Unique: two entries can never claim the same predecessor, so the chain cannot fork even
@@ -100,6 +104,8 @@ class AuditEntry(models.Model):
             models.Index(fields=["target_type", "seq"], name="audit_target_type_seq_idx"),
             models.Index(Upper("target_repr"), F("seq"), name="audit_target_repr_seq_idx"),
             models.Index(fields=["request_id", "seq"], name="audit_request_seq_idx"),
+            models.Index(fields=["changeset", "seq"], name="audit_changeset_seq_idx"),
+            models.Index(fields=["outcome_of"], name="audit_outcome_of_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -31,6 +31,7 @@ class AuditFilter:
     until: date | datetime | None = None
     q: str = ""
     request_id: str = ""
+    changeset: str = ""
 
     def is_empty(self) -> bool:
         return not any(getattr(self, f.name) for f in fields(self))
@@ -106,6 +107,8 @@ def filtered(flt: AuditFilter) -> QuerySet:
         qs = qs.filter(outcome=flt.outcome)
     if flt.request_id:
         qs = qs.filter(request_id=flt.request_id.strip())
+    if flt.changeset:
+        qs = qs.filter(changeset=flt.changeset.strip())
     if flt.q and len(flt.q.strip()) >= SEARCH_MIN_LENGTH:
         qs = qs.filter(search_text__contains=flt.q.strip().lower())
     low, high = _seq_bounds(flt)

@@ -10,7 +10,8 @@ import getpass
 import json
 import os
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from console.middleware import request_id_var
+from console.middleware import changeset_var, request_id_var
 
 from . import masking
 from .chain import compute_hash
@@ -59,6 +60,16 @@ def actor_for_request(request) -> str:
     if user is not None and user.is_authenticated:
         return user.get_username()
     return "anonymous"
+
+
+@contextmanager
+def current_changeset(key: str) -> Iterator[None]:
+    """Audit entries written inside this block carry the changeset `key`."""
+    token = changeset_var.set(key)
+    try:
+        yield
+    finally:
+        changeset_var.reset(token)
 
 
 def current_request_id() -> str:
@@ -147,6 +158,7 @@ def prepare_fields(
     outcome: str = "success",
     error: str = "",
     request_id: str | None = None,
+    outcome_of: int | None = None,
 ) -> dict:
     """Everything stored for an entry except its place in the chain, with secrets masked."""
     if outcome not in OUTCOMES:
@@ -173,6 +185,8 @@ def prepare_fields(
         "after": masking.scrub(masked.after, secrets),
         "changed_fields": masked.changed_fields,
         "calls": call_dicts,
+        "changeset": changeset_var.get(),
+        "outcome_of": outcome_of,
     }
     fields["search_text"] = search_text_for(fields)
     return fields
@@ -190,7 +204,25 @@ def search_text_for(fields: dict) -> str:
     ]
     for call in fields["calls"]:
         parts += [call["endpoint"], call["trx"], call["result_msg"], call["error"]]
+    # Values inside before/after (already masked), so a search finds "acme.io" in a change.
+    parts += _leaf_texts(fields["before"]) + _leaf_texts(fields["after"])
     return _clip(" ".join(p for p in parts if p).lower(), MAX_SEARCH_TEXT)
+
+
+def _leaf_texts(value: Any, limit: int = 200) -> list[str]:
+    """Scalar values (and keys) of a JSON document, in order, at most `limit` of them."""
+    out: list[str] = []
+    stack = [value]
+    while stack and len(out) < limit:
+        item = stack.pop()
+        if isinstance(item, dict):
+            out += [str(k) for k in item]
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+        elif item is not None and item != "":
+            out.append(str(item))
+    return out
 
 
 def lock_chain(using: str) -> None:
@@ -234,6 +266,7 @@ def audit_record(
     calls: Sequence[Any] = (),
     outcome: str = "success",
     error: str = "",
+    outcome_of: int | None = None,
 ) -> AuditEntry:
     """Append one entry to the audit log and return it.
 
@@ -253,6 +286,7 @@ def audit_record(
         calls=calls,
         outcome=outcome,
         error=error,
+        outcome_of=outcome_of,
     )
     using = router.db_for_write(AuditEntry)
     with transaction.atomic(using=using):

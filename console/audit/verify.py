@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from .chain import HASHED_FIELDS, compute_hash
+from .chain import STORED_FIELDS, compute_hash
 from .models import GENESIS_HASH, AuditEntry
 
 
@@ -41,7 +41,7 @@ def verify_chain(*, anchor: tuple[int, str] | None = None, chunk_size: int = 500
     anchor_seen = False
     rows = (
         AuditEntry.objects.order_by("seq")
-        .values("id", "entry_hash", *HASHED_FIELDS)
+        .values("id", "entry_hash", *STORED_FIELDS)
         .iterator(chunk_size=chunk_size)
     )
     for row in rows:

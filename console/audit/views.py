@@ -183,6 +183,12 @@ def audit_detail(request, seq: int):
         )
         if entry.target_id or entry.target_repr
         else "",
+        "changeset_url": reverse("changes:detail", args=[entry.changeset])
+        if entry.changeset.isdigit()
+        else "",
+        "outcomes": list(AuditEntry.objects.filter(outcome_of=entry.seq).order_by("seq"))
+        if entry.outcome == AuditEntry.Outcome.PENDING
+        else [],
         "previous_url": reverse("audit:detail", args=[seq - 1]) if seq > 1 else "",
         "next_url": reverse("audit:detail", args=[seq + 1])
         if AuditEntry.objects.filter(seq=seq + 1).exists()

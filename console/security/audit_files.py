@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from . import catalog, values
-from .findings import AuditInputError, AuditReport, FileSummary, Occurrence
+from .findings import AuditInputError, Occurrence
 from .hocon_lite import HoconError, read_hocon
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -636,32 +636,3 @@ class AuditInputErrors(AuditInputError):
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.errors)
-
-
-def audit_inputs(inputs: Iterable[tuple[str, bytes]], *, partial: bool = False) -> AuditReport:
-    from .audit_rules import findings_for
-
-    parsed = parse_inputs(inputs)
-    summaries = [
-        FileSummary(
-            name=p.name,
-            kind=p.kind,
-            settings=len(p.occurrences) + sum(len(s.entries) for s in p.secrets),
-        )
-        for p in parsed
-    ]
-    return AuditReport(
-        files=summaries, findings=findings_for(parsed, partial=partial), partial=partial
-    )
-
-
-def audit_paths(paths: Iterable[str], *, partial: bool = False) -> AuditReport:
-    inputs, errors = [], []
-    for path in paths:
-        try:
-            inputs.append((path, read_path(path)))
-        except AuditInputError as exc:
-            errors.append(exc)
-    if errors:
-        raise AuditInputErrors(errors)
-    return audit_inputs(inputs, partial=partial)

@@ -18,7 +18,7 @@ from . import catalog
 from .audit_files import ParsedFile
 from .catalog import KEY_LENGTH, MIN_SECRET_LENGTH, SERVER_SECRETS
 from .findings import Finding, Occurrence
-from .values import is_false
+from .values import is_false, readings
 
 ALL_FILES = "(all files)"
 NOT_SET = "(not set)"
@@ -99,8 +99,6 @@ def _resolve(run: _Run, occ: Occurrence) -> None:
     if occ.reference.startswith("${"):
         var = occ.reference[2:-1]
         if var in run.variables:
-            from .values import readings
-
             occ.value, occ.candidates, note = readings(run.variables[var])
             occ.note = note or f"from {var} in the env file"
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from console.identifiers import normalize_email
+from console.snippets import EnvSetting, render
 
 from .catalog import (
     CHART_ONLY_SECRETS,
@@ -136,8 +137,6 @@ def env_settings(generated: ServerSecrets) -> list:
     The fileserver credentials go to the file server too: it signs in to the apiserver with them
     to validate tokens (file server token authentication).
     """
-    from console.snippets import EnvSetting
-
     out = []
     for setting in SERVER_SECRETS:
         value = generated.values[setting.path]
@@ -158,8 +157,6 @@ def env_settings(generated: ServerSecrets) -> list:
 
 def fileserver_env_settings(generated: ServerSecrets) -> list:
     """The fileserver credentials for the file server's own environment (compose)."""
-    from console.snippets import EnvSetting
-
     return [
         EnvSetting(
             name=s.env_name, value=generated.values[s.path], secret=True, service="fileserver"
@@ -284,8 +281,6 @@ def render_server_secrets(
 
     Raises ValueError (from the exporter) for an unknown format, secret mode or Secret name.
     """
-    from console.snippets import render
-
     settings = env_settings(generated)
     if fmt == "compose":
         settings = settings + fileserver_env_settings(generated)

@@ -12,7 +12,7 @@ from django.db import DatabaseError, transaction
 
 from console.audit import audit_record
 
-from .audit_files import audit_inputs
+from .file_audit import audit_inputs
 from .findings import AuditInputError, AuditReport
 from .generate import ServerSecrets, SupervisorUser, generate_server_secrets
 

@@ -22,6 +22,7 @@ from django.utils.crypto import salted_hmac
 from console.apiserver import ApiError, CallRecord, client_from_settings
 from console.apiserver.plan import PlannedCall
 from console.audit import audit_record
+from console.audit.masking import scrub_text
 from console.validation import FieldError, InvalidInput, join_path
 from sso.providers.spec import env_reference
 
@@ -275,19 +276,12 @@ class PushResult:
     calls: list[CallRecord] = field(default_factory=list)
 
 
-def _scrub(text: str, secrets: list[str]) -> str:
-    for value in secrets:
-        if value and len(value) >= 4:
-            text = text.replace(value, "••••")
-    return text
-
-
 def scrub_call_records(records: list[CallRecord], secrets: list[str]) -> None:
     """The client records the server's words as they came; a server that quotes the secret it
     refused must not put it into the audit entry's calls."""
     for record in records:
-        record.result_msg = _scrub(record.result_msg, secrets)
-        record.error = _scrub(record.error, secrets)
+        record.result_msg = scrub_text(record.result_msg, secrets)
+        record.error = scrub_text(record.error, secrets)
 
 
 def tenant_sso_push(
@@ -317,7 +311,7 @@ def tenant_sso_push(
         for call in calls:
             call.execute(client)
     except ApiError as exc:
-        error = _scrub(str(exc), secrets)
+        error = scrub_text(str(exc), secrets)
         if exc.outcome_unknown:
             error += " (the server may have applied part of it; pushing again is safe)"
     scrub_call_records(records, secrets)

@@ -7,7 +7,10 @@ whose answer was lost revokes the key nobody saw and creates a new pair. Indepen
 run concurrently in a bounded thread pool; one tenant's steps always run one after another.
 """
 
+import contextvars
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +24,8 @@ from django.utils import timezone
 
 from console.apiserver import ApiClient, ApiError, CallRecord
 from console.apiserver.plan import PlannedCall
+from console.audit.bulk import bulk_append
+from console.audit.masking import scrub_text
 from tenants.models import IssuedCredential, ProvisioningStep, Tenant, TenantAdmin
 
 from . import lookups
@@ -67,6 +72,9 @@ class RunOutcome:
     nothing_to_do: bool = False
     tenant: Tenant | None = field(default=None, repr=False)
     steps: list[ProvisioningStep] = field(default_factory=list, repr=False)
+    # The steps this run tried, each with the slice of `calls` it made: one audit entry each.
+    ran: list[tuple[ProvisioningStep, slice]] = field(default_factory=list, repr=False)
+    on_credentials: Callable | None = field(default=None, repr=False)
 
     def failure_line(self) -> str:
         if self.ok:
@@ -84,13 +92,17 @@ def record_run(
     tenant: Tenant,
     specs: Iterable[StepSpec],
     *,
+    actor: str,
+    changeset: str = "",
     new: bool = False,
     admins: dict[str, TenantAdmin] | None = None,
 ) -> int:
     """Save the steps of a new run for the tenant; open steps of earlier runs are superseded.
 
-    Call inside the caller's transaction, with the tenant's admins already saved. `new`: the
-    tenant was just created (no earlier run); `admins`: its admins by email, if at hand.
+    Each step gets its "pending" audit entry now, before any call is sent, so even a run killed
+    mid-way leaves every call it may have made in the audit log. Call inside the caller's
+    transaction, with the tenant's admins already saved. `new`: the tenant was just created (no
+    earlier run); `admins`: its admins by email, if at hand.
     """
     if admins is None:
         admins = {a.email: a for a in tenant.admins.all()}
@@ -98,7 +110,8 @@ def record_run(
     if not new:
         tenant.steps.filter(status__in=OPEN).update(status=ProvisioningStep.Status.SUPERSEDED)
         run = (tenant.steps.aggregate(m=Max("run"))["m"] or 0) + 1
-    rows = _step_rows(tenant, run, specs, admins)
+    rows = _step_rows(tenant, run, specs, admins, changeset)
+    _audit_pending(rows, tenant, actor)
     ProvisioningStep.objects.bulk_create(rows)
     tenant.recorded_steps = rows  # for a run that starts right away (apply)
     return run
@@ -106,24 +119,75 @@ def record_run(
 
 def record_first_runs(
     runs: Iterable[tuple[Tenant, Iterable[StepSpec], dict[str, TenantAdmin]]],
+    *,
+    actor: str,
+    changeset: str = "",
 ) -> None:
-    """`record_run(tenant, specs, new=True, admins=admins)` for many new tenants, in one INSERT.
+    """`record_run(tenant, specs, new=True, admins=admins)` for many new tenants, in one INSERT
+    (and their pending audit entries in one append).
 
     Call inside the caller's transaction, with the tenants and their admins already saved.
     """
     rows: list[ProvisioningStep] = []
+    audit_rows: list[dict] = []
     for tenant, specs, admins in runs:
-        tenant.recorded_steps = _step_rows(tenant, 1, specs, admins)
+        tenant.recorded_steps = _step_rows(tenant, 1, specs, admins, changeset)
         rows += tenant.recorded_steps
+        audit_rows += [_pending_row(step, tenant, actor) for step in tenant.recorded_steps]
+    for step, seq in zip(rows, bulk_append(audit_rows), strict=True):
+        step.pending_seq = seq
     ProvisioningStep.objects.bulk_create(rows)
 
 
+def step_action(step: ProvisioningStep) -> str:
+    """A step's audit action: the apiserver call it makes (`system.create_company`, …)."""
+    return step.endpoint
+
+
+def step_audit_view(step: ProvisioningStep) -> dict:
+    """What an audit entry says of a step (never a secret: bodies hold markers instead)."""
+    view = {
+        "position": step.position,
+        "run": step.run,
+        "endpoint": step.endpoint,
+        "description": step.description,
+        "status": step.status,
+    }
+    ids = {k: v for k, v in (step.result or {}).items() if k in ("id", "access_key", "found")}
+    if ids:
+        view["result"] = ids
+    return view
+
+
+def _pending_row(step: ProvisioningStep, tenant: Tenant, actor: str) -> dict:
+    return {
+        "actor": actor,
+        "action": step_action(step),
+        "target_type": "tenant",
+        "target_id": str(tenant.pk),
+        "target_repr": tenant.name,
+        "after": {**step_audit_view(step), "body": step.body},
+        "outcome": "pending",
+    }
+
+
+def _audit_pending(rows: list[ProvisioningStep], tenant: Tenant, actor: str) -> None:
+    seqs = bulk_append([_pending_row(step, tenant, actor) for step in rows])
+    for step, seq in zip(rows, seqs, strict=True):
+        step.pending_seq = seq
+
+
 def _step_rows(
-    tenant: Tenant, run: int, specs: Iterable[StepSpec], admins: dict[str, TenantAdmin]
+    tenant: Tenant,
+    run: int,
+    specs: Iterable[StepSpec],
+    admins: dict[str, TenantAdmin],
+    changeset: str = "",
 ) -> list[ProvisioningStep]:
     return [
         ProvisioningStep(
             tenant=tenant,
+            changeset=changeset,
             run=run,
             position=position,
             kind=spec.kind,
@@ -204,22 +268,92 @@ def _update_row(model, pk, changes: dict, *, where: str = "", where_params=()) -
         return cursor.rowcount
 
 
+# pg_try_advisory_lock(key, tenant id) held by the session (connection) of a run for as long as
+# the run holds the tenant: PostgreSQL drops it when that connection ends, whatever killed it.
+ADVISORY_KEY = 0x434D4C74  # "CMLt"
+
+
+def lease_owner() -> str:
+    """Who holds a lease: this host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def lease_holder_dead(owner: str) -> bool:
+    """True when `owner` ("host:pid") is a process of this host that no longer runs."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    return not _pid_alive(int(pid))
+
+
+def _advisory(conn, function: str, tenant_id: int) -> bool:
+    with conn.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s, %s)", [ADVISORY_KEY, tenant_id])
+        return bool(cursor.fetchone()[0])
+
+
 def claim(tenant_id: int) -> bool:
-    """Take the tenant for one run; False if another live run holds it."""
+    """Take the tenant for one run; False if another live run holds it.
+
+    A lease left by a dead run is taken back at once: on PostgreSQL the run's advisory lock died
+    with its connection; elsewhere the lease names its host and process, and a process of this
+    host that is gone holds nothing. (A lease of another host's dead process on SQLite expires
+    after LEASE.)
+    """
     now = timezone.now()
     conn = connections[router.db_for_write(Tenant)]
+    postgres = conn.vendor == "postgresql"
+    if postgres and not _advisory(conn, "pg_try_advisory_lock", tenant_id):
+        return False  # a live run's session holds it
     lease_until = Tenant._meta.get_field("lease_until")
+    take = {
+        "status": Tenant.Status.PROVISIONING,
+        "lease_until": now + LEASE,
+        "lease_owner": lease_owner(),
+    }
     # One conditional UPDATE: atomic on its own, and exactly one of two racing runs matches.
     # (The status column is never NULL, so `<>` is the ORM's `~Q(status=...)`.)
     taken = _update_row(
         Tenant,
         tenant_id,
-        {"status": Tenant.Status.PROVISIONING, "lease_until": now + LEASE},
+        take,
         where="{deleted_at} IS NULL AND ({status} <> %s OR {lease_until} IS NULL "
         "OR {lease_until} < %s)",
         where_params=[Tenant.Status.PROVISIONING, lease_until.get_db_prep_value(now, conn)],
     )
+    if taken != 1 and postgres:
+        # We hold the advisory lock, so the run that left the lease has no session any more.
+        taken = _update_row(Tenant, tenant_id, take, where="{deleted_at} IS NULL")
+    elif taken != 1:
+        owner = Tenant.objects.filter(pk=tenant_id).values_list("lease_owner", flat=True).first()
+        if owner and lease_holder_dead(owner):
+            log.warning("taking back tenant %s from a run that died (%s)", tenant_id, owner)
+            taken = _update_row(
+                Tenant,
+                tenant_id,
+                take,
+                where="{deleted_at} IS NULL AND {lease_owner} = %s",
+                where_params=[owner],
+            )
+    if taken != 1 and postgres:
+        _advisory(conn, "pg_advisory_unlock", tenant_id)
     return taken == 1
+
+
+def _release_advisory(tenant_id: int) -> None:
+    conn = connections[router.db_for_write(Tenant)]
+    if conn.vendor == "postgresql":
+        _advisory(conn, "pg_advisory_unlock", tenant_id)
 
 
 def run_tenant(
@@ -229,8 +363,12 @@ def run_tenant(
     calls: list[CallRecord] | None = None,
     secrets: dict[int, dict[str, str]] | None = None,
     preloaded: Tenant | None = None,
+    on_credentials: Callable[["RunOutcome", IssuedSecret], None] | None = None,
 ) -> RunOutcome:
     """Run the open steps of the tenant's latest run, in order, stopping at the first failure.
+
+    `on_credentials(outcome, secret)`: called with new credentials as soon as their record is
+    committed (before the run's next call), so a run killed later has already handed them out.
 
     `secrets`: for steps whose body carries a secret (an IdP client secret), `{position:
     {dotted body path: value}}`. They are never stored; a resume without them stops at that step.
@@ -279,11 +417,15 @@ def run_tenant(
         tenant=tenant,
         steps=steps,
     )
+    outcome.on_credentials = on_credentials
     pending = _Pending()  # the last answer's writes, committed with the next write (_run_step)
     try:
         for step in steps:
             secret_values = (secrets or {}).get(step.position)
-            if not _run_step(step, tenant, client, outcome, secret_values, pending):
+            first_call = len(outcome.calls)
+            ok = _run_step(step, tenant, client, outcome, secret_values, pending)
+            outcome.ran.append((step, slice(first_call, len(outcome.calls))))
+            if not ok:
                 outcome.ok = False
                 outcome.failed_step = step
                 outcome.error = step.error
@@ -295,7 +437,12 @@ def run_tenant(
         outcome.error = f"the console stopped unexpectedly ({type(exc).__name__})"
     finally:
         status = Tenant.Status.ACTIVE if outcome.ok else Tenant.Status.FAILED
-        release = {"status": status, "lease_until": None, "updated_at": timezone.now()}
+        release = {
+            "status": status,
+            "lease_until": None,
+            "lease_owner": "",
+            "updated_at": timezone.now(),
+        }
         pending.add(_update_row, Tenant, tenant.pk, release)
         try:
             pending.commit()  # the last answer's writes with the tenant's release
@@ -305,6 +452,8 @@ def run_tenant(
             outcome.error = f"the console stopped unexpectedly ({type(exc).__name__})"
             status = Tenant.Status.FAILED
             _update_row(Tenant, tenant.pk, {**release, "status": status})
+        finally:
+            _release_advisory(tenant.pk)
         tenant.status = status
         if pending.rolled_back:
             # Steps whose answer was taken in but not committed: report (and audit) them as the
@@ -425,13 +574,6 @@ def _put_secrets(body: dict, values: dict[str, str]) -> dict:
     return body
 
 
-def _scrub(text: str, values: dict[str, str] | None) -> str:
-    for value in (values or {}).values():
-        if value and len(value) >= 4:
-            text = text.replace(value, "••••")
-    return text
-
-
 def _run_step(
     step: ProvisioningStep,
     tenant: Tenant,
@@ -516,7 +658,7 @@ def _run_step(
         data = call.execute(client)
     except ApiError as exc:
         if secret_values:
-            exc.result_msg = _scrub(exc.result_msg, secret_values)
+            exc.result_msg = scrub_text(exc.result_msg, secret_values.values())
         return _fail(step, exc)
     ok = _record_result(step, tenant, data, outcome, pending)
     now = timezone.now()
@@ -565,14 +707,19 @@ def _record_result(step, tenant, data: dict, outcome: RunOutcome, pending: _Pend
         # nobody saw, so a key whose record was lost must not have been shown.
         pending.then.append(
             partial(
-                outcome.credentials.append,
-                IssuedSecret(email=email, access_key=key, secret_key=secret),
+                _hand_out, outcome, IssuedSecret(email=email, access_key=key, secret_key=secret)
             )
         )
         outcome.created.append(f"credentials {key} for {email}")
     else:
         _finish(step, pending=pending)
     return True
+
+
+def _hand_out(outcome: RunOutcome, secret: IssuedSecret) -> None:
+    outcome.credentials.append(secret)
+    if outcome.on_credentials is not None:
+        outcome.on_credentials(outcome, secret)
 
 
 def _settle_create(step, tenant: Tenant, client: ApiClient, outcome: RunOutcome) -> bool:
@@ -697,8 +844,12 @@ def run_many(
     on_done: Callable[[RunOutcome], None] | None = None,
     secrets: dict[int, dict[int, dict[str, str]]] | None = None,
     preloaded: dict[int, Tenant] | None = None,
+    on_credentials: Callable[[RunOutcome, IssuedSecret], None] | None = None,
 ) -> list[RunOutcome]:
-    """Run several tenants' steps, up to `concurrency` tenants at a time."""
+    """Run several tenants' steps, up to `concurrency` tenants at a time.
+
+    Worker threads run in a copy of the caller's context, so audit entries they write carry the
+    caller's changeset and request id."""
 
     def one(tenant_id: int, gated: bool = False) -> RunOutcome:
         calls: list[CallRecord] = []
@@ -712,6 +863,7 @@ def run_many(
                 calls=calls,
                 secrets=(secrets or {}).get(tenant_id),
                 preloaded=(preloaded or {}).get(tenant_id),
+                on_credentials=on_credentials,
             )
         except TenantBusy as exc:
             name = Tenant.objects.filter(pk=tenant_id).values_list("name", flat=True).first()
@@ -751,6 +903,8 @@ def run_many(
 
     workers = min(concurrency, len(tenant_ids))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
-        for future in [pool.submit(worker) for _ in range(workers)]:
+        # One copy of the context per thread: a context can be entered by one thread at a time.
+        futures = [pool.submit(contextvars.copy_context().run, worker) for _ in range(workers)]
+        for future in futures:
             future.result()
     return outcomes

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ChangesConfig(AppConfig):
+    """The change pipeline: changesets planned, applied and audited the same way for every face."""
+
+    name = "changes"
+    default_auto_field = "django.db.models.BigAutoField"

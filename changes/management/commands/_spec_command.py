@@ -1,0 +1,60 @@
+"""What `plan` and `apply` share: reading and checking a SPEC, planning, exit codes."""
+
+from django.conf import settings
+from django.core.management.base import CommandError
+
+from changes.spec.plan import Plan, PlanError, build_plan
+from changes.spec.server_config import snippet_diff
+from changes.spec.validate import SpecModel, validate_spec
+from console.spec import load_spec, spec_error_lines
+from console.validation import InvalidInput
+from tenants.provisioning.clients import pooled_client
+
+
+def client_factory(on_call):
+    return pooled_client(on_call)
+
+
+def bad_input(exc: InvalidInput, source: str) -> CommandError:
+    return CommandError("\n".join(spec_error_lines(exc, source)), returncode=2)
+
+
+def read_spec(path: str) -> SpecModel:
+    """Load and check the whole SPEC; exit 2 naming the file and each field path."""
+    try:
+        raw = load_spec(path)
+        return validate_spec(raw, source=path)
+    except InvalidInput as exc:
+        raise bad_input(exc, path) from None
+
+
+def make_plan(spec: SpecModel, *, concurrency: int, resolve_secrets: bool) -> Plan:
+    try:
+        plan = build_plan(
+            spec,
+            client_factory=client_factory,
+            api_url=settings.CLEARML_API_URL,
+            concurrency=concurrency,
+            resolve_secrets=resolve_secrets,
+        )
+        plan.snippets = snippet_diff(spec)
+    except InvalidInput as exc:
+        raise bad_input(exc, spec.source) from None
+    except PlanError as exc:
+        raise CommandError(f"plan: {exc}", returncode=1) from None
+    return plan
+
+
+def snippet_lines(plan: Plan) -> list[str]:
+    diff = plan.snippets
+    if diff is None or diff.empty:
+        return ["No snippet change."]
+    return [
+        "Snippet changes (server configuration; apply keeps them in the console, then run "
+        f"`manage.py snippets {plan.spec.source} --format helm` and redeploy the apiserver):",
+        *diff.lines(),
+    ]
+
+
+def warning_lines(spec: SpecModel) -> list[str]:
+    return [f"warning: {spec.source}: {w}" for w in spec.warnings]

@@ -1,0 +1,116 @@
+"""What a plan is made of, before it is stored: ordered steps with their before/after and call.
+
+Faces build a `ChangePlan` (through the functions in this package), the engine stores it as a
+`Changeset` and applies it. Steps never hold a secret: a call body carries a marker where a
+secret goes (the value travels in memory to the apply that sends it), and before/after values
+are masked by the same rules as the audit log.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from console.audit.masking import mask_change
+from tenants.provisioning.calls import StepSpec, shown
+
+# Step kinds that can lock people out or remove what others rely on: they are flagged in the
+# plan (and, with approvals on, wait for a second admin).
+RISKY_KINDS = frozenset(
+    {
+        "routing.remove",
+        "routing.domains.set",
+        "routing.whitelist.remove",
+        "tenant.delete",
+        "tenant.discard",
+        "group.delete",
+        "idp.delete",
+        "idp.update",
+        "tenant_sso.delete",
+        "multi_tenant_login.update",
+        "credentials.revoke",
+    }
+)
+
+
+@dataclass
+class PlannedStep:
+    kind: str
+    target: str
+    before: Any = None
+    after: Any = None
+    call: dict | None = None
+    risky: bool | None = None
+    ref: dict = field(default_factory=dict)
+    status: str = "planned"
+    secret_fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.risky is None:
+            self.risky = self.kind in RISKY_KINDS
+        if self.before is not None or self.after is not None:
+            masked = mask_change(self.before, self.after, self.secret_fields)
+            self.before, self.after = masked.before, masked.after
+
+    def as_dict(self) -> dict:
+        """The step as `plan --json` and the API print it."""
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "call": self.call,
+            "risky": bool(self.risky),
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+@dataclass
+class ChangePlan:
+    kind: str
+    summary: str
+    steps: list[PlannedStep] = field(default_factory=list)
+    source: str = ""
+    prune: bool = False
+    notes: list[str] = field(default_factory=list)
+    desired: Any = None
+
+    @property
+    def empty(self) -> bool:
+        return not any(s.status == "planned" for s in self.steps)
+
+    @property
+    def risky(self) -> bool:
+        return any(s.risky and s.status == "planned" for s in self.steps)
+
+    def content_hash(self) -> str:
+        return content_hash([s.as_dict() for s in self.steps], prune=self.prune)
+
+
+def content_hash(steps: list[dict], *, prune: bool) -> str:
+    """SHA-256 over the steps as printed (kind, target, call, risky, before, after) and prune."""
+    doc = {"prune": bool(prune), "steps": steps}
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def call_of(spec: StepSpec) -> dict:
+    """A provisioning step's call as a plan shows it: ids not known yet written as the docs do."""
+    call: dict = {"endpoint": spec.endpoint, "body": shown(spec.body)}
+    if spec.act_as:
+        call["act_as"] = shown(spec.act_as)
+    if spec.impersonate_as:
+        call["impersonate_as"] = shown(spec.impersonate_as)
+    return call
+
+
+def step_of(spec: StepSpec, *, target: str, position: int | None = None) -> PlannedStep:
+    """A PlannedStep for one apiserver call of a tenant's provisioning run."""
+    kind = spec.kind if spec.kind != "call" else spec.endpoint
+    ref = {"position": position} if position is not None else {}
+    return PlannedStep(
+        kind=kind,
+        target=target,
+        after={"description": spec.description} if spec.description else None,
+        call=call_of(spec),
+        ref=ref,
+    )

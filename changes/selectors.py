@@ -1,0 +1,76 @@
+"""Reads of changesets that pages, commands and (later) the API share."""
+
+from dataclasses import dataclass
+
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+
+from console.audit.models import AuditEntry
+
+from .models import Changeset
+
+PAGE_SIZE = 50
+MAX_QUERY = 200
+
+
+@dataclass
+class ChangesetFilter:
+    status: str = ""
+    kind: str = ""
+    requested_by: str = ""
+    q: str = ""
+
+    def as_query(self) -> dict[str, str]:
+        return {k: v for k, v in vars(self).items() if v}
+
+
+def changeset_page(flt: ChangesetFilter, page: int = 1):
+    """A page of changesets, newest first, each with its step counts."""
+    rows = Changeset.objects.annotate(
+        step_count=Count("steps"),
+        risky_count=Count("steps", filter=Q(steps__risky=True)),
+    ).order_by("-id")
+    if flt.status:
+        rows = rows.filter(status=flt.status)
+    if flt.kind:
+        rows = rows.filter(kind__startswith=flt.kind[:50])
+    if flt.requested_by:
+        rows = rows.filter(requested_by__iexact=flt.requested_by[:150])
+    if flt.q:
+        q = flt.q[:MAX_QUERY]
+        match = Q(summary__icontains=q) | Q(steps__target__icontains=q)
+        if q.isdigit():
+            match |= Q(pk=int(q))
+        rows = rows.filter(match).distinct()
+    return Paginator(rows, PAGE_SIZE).get_page(page)
+
+
+def changeset_entries(changeset: Changeset) -> list[AuditEntry]:
+    """The audit entries written while the changeset was planned and applied."""
+    return list(AuditEntry.objects.filter(changeset=changeset.audit_key).order_by("seq"))
+
+
+def changeset_as_dict(changeset: Changeset) -> dict:
+    """The changeset as `plan --json` and the API print it."""
+    return {
+        "id": changeset.pk,
+        "hash": changeset.content_hash,
+        "kind": changeset.kind,
+        "status": changeset.status,
+        "requested_by": changeset.requested_by,
+        "approved_by": changeset.approved_by or None,
+        "prune": changeset.prune,
+        "notes": changeset.notes,
+        "steps": [
+            {
+                "kind": s.kind,
+                "target": s.target,
+                "call": s.call,
+                "risky": s.risky,
+                "before": s.before,
+                "after": s.after,
+                "status": s.status,
+            }
+            for s in changeset.steps.all()
+        ],
+    }

@@ -1,0 +1,246 @@
+"""Applying a plan: store the SPEC's tenants in the console, then run their steps concurrently.
+
+The console's side is written first in one transaction (tenants, admins, routing, the steps of
+a new run, an audit entry each). Then up to `concurrency` tenants run at a time, each tenant's
+steps in order (tenants.provisioning.engine). A failure stops only that tenant; running apply
+again re-plans from what the server and the console hold, so it finishes the job without
+creating anything twice.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from console.audit.bulk import bulk_append
+from tenants.models import ProvisioningStep, Tenant, TenantAdmin
+from tenants.provisioning.engine import (
+    DEFAULT_CONCURRENCY,
+    OPEN,
+    IssuedSecret,
+    RunOutcome,
+    record_first_runs,
+    record_run,
+    run_many,
+)
+from tenants.services import audit_run, tenant_snapshot
+
+from .plan import AdminPlan, ClientFactory, Plan, TenantPlan
+
+
+@dataclass
+class ApplyResult:
+    outcomes: list[RunOutcome] = field(default_factory=list)
+    stored: list[str] = field(default_factory=list)  # tenants changed in the console only
+    # id(TenantPlan) -> the console tenant it was saved as.
+    tenant_ids: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+    @property
+    def failures(self) -> list[RunOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+def _new_tenant(tp: TenantPlan) -> Tenant:
+    item = tp.input
+    return Tenant(
+        name=item.name,
+        company_id=tp.company_id,
+        allowed_users=item.allowed_users,
+        features=item.features,
+        exclude_features=item.exclude_features,
+        origin=Tenant.Origin.IMPORTED if tp.company is not None else Tenant.Origin.CONSOLE,
+        status=Tenant.Status.PLANNED if tp.steps else Tenant.Status.ACTIVE,
+    )
+
+
+def _new_admin(tenant: Tenant, ap: AdminPlan) -> TenantAdmin:
+    return TenantAdmin(
+        tenant=tenant,
+        name=ap.input.name,
+        email=ap.input.email,
+        internal=ap.input.internal,
+        user_id=ap.user_id,
+    )
+
+
+def _audit_row(tp: TenantPlan, tenant: Tenant, actor: str, before: dict | None) -> dict:
+    """The tenant's console record entry, as audit_record keyword arguments (each call it makes
+    has a pending entry of its own, written with its step)."""
+    if tp.console is None:
+        action = "tenant.import" if tp.company is not None else "tenant.create"
+    else:
+        action = "tenant.update"
+    return {
+        "actor": actor,
+        "action": action,
+        "target_type": "tenant",
+        "target_id": str(tenant.pk),
+        "target_repr": tenant.name,
+        "before": before,
+        "after": tenant_snapshot(tenant, tenant.saved_admins),
+        "outcome": "success",
+    }
+
+
+def _create_tenants(
+    tps: list[TenantPlan], actor: str, changeset: str
+) -> tuple[list[Tenant], list[dict]]:
+    """Save the tenants the console does not have yet, all together: one INSERT each for the
+    tenants, their admins, domains, whitelist entries and steps, whatever their number.
+
+    Returns the tenants (in the order given) and their audit entries (each new tenant's routing
+    change, as routing_save records it, then the tenants) for the caller to append.
+    """
+    from sso.routing.services import routing_save_new
+
+    tenants = Tenant.objects.bulk_create([_new_tenant(tp) for tp in tps])
+    admins = TenantAdmin.objects.bulk_create(
+        [_new_admin(t, ap) for t, tp in zip(tenants, tps, strict=True) for ap in tp.admins]
+    )
+    by_tenant: dict[int, dict[str, TenantAdmin]] = {t.pk: {} for t in tenants}
+    for admin in admins:
+        by_tenant[admin.tenant_id][admin.email] = admin
+    for tenant in tenants:
+        tenant.saved_admins = list(by_tenant[tenant.pk].values())
+    pairs = list(zip(tenants, tps, strict=True))
+    rows = routing_save_new(
+        [(t, tp.input.login) for t, tp in pairs if tp.input.login is not None],
+        actor=actor,
+        source="spec",
+    )
+    record_first_runs(
+        ((t, tp.steps, by_tenant[t.pk]) for t, tp in pairs if tp.steps),
+        actor=actor,
+        changeset=changeset,
+    )
+    rows += [_audit_row(tp, t, actor, None) for t, tp in pairs]
+    return tenants, rows
+
+
+def _save_tenant(tp: TenantPlan, actor: str, changeset: str) -> tuple[Tenant, dict]:
+    """Save the SPEC's version of a tenant the console already has (_create_tenants saves new
+    ones). Returns the tenant and its audit entry, for the caller to append."""
+    item = tp.input
+    tenant = tp.console
+    before = tenant_snapshot(tenant)
+    changes: dict = {}
+    for key in ("allowed_users", "features", "exclude_features"):
+        if key in item.given and getattr(tenant, key) != getattr(item, key):
+            changes[key] = getattr(item, key)
+    if tp.adopt_company and not tenant.company_id:
+        changes["company_id"] = tp.company_id
+    if changes:
+        for key, value in changes.items():
+            setattr(tenant, key, value)
+        tenant.version += 1
+        tenant.save(update_fields=[*changes, "version", "updated_at"])
+    by_email = {a.email: a for a in tenant.admins.all()}
+    added = []
+    for ap in tp.admins:
+        admin = by_email.get(ap.input.email)
+        if admin is None:
+            added.append(_new_admin(tenant, ap))
+        elif ap.adopt and not admin.user_id:
+            admin.user_id = ap.user_id
+            admin.save(update_fields=["user_id"])
+    for admin in TenantAdmin.objects.bulk_create(added):
+        by_email[admin.email] = admin
+    tenant.saved_admins = list(by_email.values())
+    if item.login is not None:
+        from sso.routing.services import routing_save
+
+        routing_save(tenant=tenant, routing=item.login, actor=actor, source="spec")
+    if tp.steps:
+        record_run(tenant, tp.steps, admins=by_email, actor=actor, changeset=changeset)
+    elif tenant.status != Tenant.Status.ACTIVE and tenant.company_id:
+        # Read calls showed the server already holds everything: the open steps are settled.
+        tenant.steps.filter(status__in=OPEN).update(status=ProvisioningStep.Status.SUPERSEDED)
+        Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.ACTIVE, lease_until=None)
+        tenant.status = Tenant.Status.ACTIVE
+    return tenant, _audit_row(tp, tenant, actor, before)
+
+
+def apply_plan(
+    plan: Plan,
+    *,
+    actor: str,
+    client_factory: ClientFactory,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_done: Callable[[RunOutcome], None] | None = None,
+    on_credentials: Callable[[RunOutcome, IssuedSecret], None] | None = None,
+    changeset: str = "",
+) -> ApplyResult:
+    """Save the console's side of the plan, then run the tenants' calls.
+
+    `changeset`: the id of the changeset the steps belong to (their journal rows carry it).
+    `on_credentials(outcome, secret)` is called the moment new credentials exist (their record
+    committed), before the next call goes out, so a run killed later cannot lose them.
+    """
+    result = ApplyResult()
+    to_run: list[int] = []
+    secrets: dict[int, dict[int, dict[str, str]]] = {}
+    sso_by_tenant: dict[int, TenantPlan] = {}
+    plans: dict[int, TenantPlan] = {}
+    saved: dict[int, Tenant] = {}
+    with transaction.atomic():
+        new = [tp for tp in plan.tenants if tp.console is None]
+        created, audit_rows = _create_tenants(new, actor, changeset) if new else ([], [])
+        created_for = {id(tp): tenant for tp, tenant in zip(new, created, strict=True)}
+        for tp in plan.tenants:
+            if tp.console is None:
+                tenant = created_for[id(tp)]
+            elif tp.steps or tp.console_changes:
+                tenant, row = _save_tenant(tp, actor, changeset)
+                audit_rows.append(row)
+            else:
+                continue
+            plans[tenant.pk] = tp
+            saved[tenant.pk] = tenant
+            if tp.steps:
+                to_run.append(tenant.pk)
+                secrets[tenant.pk] = tp.secrets()
+                if tp.input.sso is not None:
+                    sso_by_tenant[tenant.pk] = tp
+            else:
+                result.stored.append(tenant.name)
+        # Every tenant's console record entry, appended in one go.
+        bulk_append(audit_rows)
+    result.tenant_ids = {id(tp): pk for pk, tp in plans.items()}
+
+    def done(outcome: RunOutcome) -> None:
+        # Runs in the worker thread that ran the tenant, before its connection is closed.
+        sent = [v for step in secrets.get(outcome.tenant_id, {}).values() for v in step.values()]
+        if sent:  # a server may quote the secret it refused: not into the audit entry
+            from sso.multitenant.services import scrub_call_records
+
+            scrub_call_records(outcome.calls, sent)
+        audit_run(outcome=outcome, actor=actor)
+        tp = sso_by_tenant.get(outcome.tenant_id)
+        if outcome.ok and tp is not None:
+            _record_sso_pushed(outcome.tenant_id, tp, actor)
+        if on_done is not None:
+            on_done(outcome)
+
+    result.outcomes = run_many(
+        to_run,
+        client_factory=client_factory,
+        concurrency=concurrency,
+        on_done=done,
+        secrets=secrets,
+        preloaded={pk: saved[pk] for pk in to_run},
+        on_credentials=on_credentials,
+    )
+    return result
+
+
+def _record_sso_pushed(tenant_id: int, tp: TenantPlan, actor: str) -> None:
+    """Remember what was pushed (with the real company id) so the next apply sends nothing."""
+    from sso.multitenant.services import tenant_sso_calls, tenant_sso_record_pushed
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    calls = tenant_sso_calls(tenant=tenant, sso=tp.input.sso, skip_unchanged=False)
+    tenant_sso_record_pushed(actor=actor, tenant=tenant, sso=tp.input.sso, calls=calls)

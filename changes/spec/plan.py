@@ -1,0 +1,434 @@
+"""Planning a SPEC: what `apply` would do, found with read calls only.
+
+Reads: one `system.get_companies`; for tenants whose company exists, `users.get_all` for admins
+the console has no user id for, and `login.get_settings` (as the tenant's first admin) when the
+SPEC has a `login` section. Independent tenants are read concurrently. The result lists, per
+tenant, the ordered calls apply will make (the same StepSpecs apply records and runs) and what
+apply stores in the console without a call.
+"""
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from console.apiserver import ApiClient, ApiError, CallRecord
+from console.validation import InvalidInput
+from tenants.models import Tenant, TenantAdmin
+from tenants.provisioning import calls as build
+from tenants.provisioning import lookups
+from tenants.provisioning.engine import DEFAULT_CONCURRENCY, credentials_outstanding
+from tenants.validation import AdminInput, TenantInput, fold
+
+from .validate import SpecModel
+
+SETTINGS_KEYS = ("allowed_users", "features", "exclude_features")
+ClientFactory = Callable[[Callable[[CallRecord], None]], ApiClient]
+
+
+class PlanError(Exception):
+    """The apiserver could not be read, or disagrees with the console in a way apply cannot fix."""
+
+
+@dataclass
+class AdminPlan:
+    input: AdminInput
+    console: TenantAdmin | None = None
+    user_id: str = ""  # known on the server
+    adopt: bool = False  # found on the server with a read call; apply records the id
+    create: bool = False
+    credentials: bool = False
+
+
+@dataclass
+class TenantPlan:
+    input: TenantInput
+    console: Tenant | None = None
+    company: dict | None = None
+    adopt_company: bool = False
+    settings_changes: dict = field(default_factory=dict)
+    admins: list[AdminPlan] = field(default_factory=list)
+    steps: list[build.StepSpec] = field(default_factory=list)
+    console_changes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    server_login: dict | None = None
+    users_found: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.input.name
+
+    @property
+    def company_id(self) -> str:
+        return (self.company or {}).get("id", "")
+
+    @property
+    def action(self) -> str:
+        if self.console is None and self.company is None:
+            return "create"
+        if self.steps or self.console_changes:
+            return "update"
+        return "unchanged"
+
+    def secrets(self) -> dict[int, dict[str, str]]:
+        return {i: s.secret_values for i, s in enumerate(self.steps, start=1) if s.secret_values}
+
+
+@dataclass
+class Plan:
+    spec: SpecModel
+    api_url: str
+    tenants: list[TenantPlan] = field(default_factory=list)
+    read_calls: list[CallRecord] = field(default_factory=list)
+    snippets: object | None = None  # changes.spec.server_config.SnippetDiff
+
+    @property
+    def call_count(self) -> int:
+        return sum(len(t.steps) for t in self.tenants)
+
+    def counts(self) -> dict[str, int]:
+        out = {"create": 0, "update": 0, "unchanged": 0}
+        for t in self.tenants:
+            out[t.action] += 1
+        return out
+
+
+def build_plan(
+    spec: SpecModel,
+    *,
+    client_factory: ClientFactory,
+    api_url: str = "",
+    concurrency: int = DEFAULT_CONCURRENCY,
+    resolve_secrets: bool = True,
+) -> Plan:
+    """Raise PlanError when a read call fails; InvalidInput for an unset env: secret on apply."""
+    plan = Plan(spec=spec, api_url=api_url)
+    client = client_factory(plan.read_calls.append)
+    try:
+        companies = lookups.get_companies(client)
+    except ApiError as exc:
+        raise PlanError(f"reading the companies failed: {exc}") from None
+    by_id = {c["id"]: c for c in companies}
+    by_name: dict[str, dict] = {}
+    for company in companies:
+        by_name.setdefault(fold(str(company.get("name", ""))), company)
+    console = {
+        t.pk: t
+        for t in Tenant.objects.filter(
+            pk__in=[t.tenant_id for t in spec.tenants if t.tenant_id]
+        ).prefetch_related("admins")
+    }
+    problems = []
+    for item in spec.tenants:
+        tp = TenantPlan(input=item, console=console.get(item.tenant_id))
+        if tp.console is not None and tp.console.company_id:
+            tp.company = by_id.get(tp.console.company_id)
+            if tp.company is None:
+                problems.append(
+                    f"{item.path} ({item.name}): the console's company id "
+                    f"{tp.console.company_id} is not on the apiserver (deleted outside the "
+                    "console?). Delete the tenant in the console (runbook) or remove it from "
+                    "the SPEC."
+                )
+        else:
+            tp.company = by_name.get(fold(item.name))
+            tp.adopt_company = tp.company is not None
+        plan.tenants.append(tp)
+    if problems:
+        raise PlanError("\n".join(problems))
+    _read_tenants(plan, client_factory, concurrency)
+    for tp in plan.tenants:
+        _plan_tenant(tp, resolve_secrets=resolve_secrets)
+    return plan
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+
+def _needs_read(tp: TenantPlan) -> bool:
+    return tp.company is not None and (
+        any(
+            not _console_admin(tp, a.email) or not _console_admin(tp, a.email).user_id
+            for a in tp.input.admins
+        )
+        or tp.input.login is not None
+    )
+
+
+def _console_admin(tp: TenantPlan, email: str) -> TenantAdmin | None:
+    if tp.console is None:
+        return None
+    for admin in tp.console.admins.all():
+        if admin.email == email:
+            return admin
+    return None
+
+
+def _read_tenant(tp: TenantPlan, client: ApiClient) -> None:
+    """Read calls for one tenant (no database access: runs in a worker thread)."""
+    company_id = tp.company_id
+    missing = [
+        a.email
+        for a in tp.input.admins
+        if not (_console_admin(tp, a.email) and _console_admin(tp, a.email).user_id)
+    ]
+    if missing:
+        data = client.call("users.get_all", {"email": missing, "company": [company_id]})
+        for user in data.get("users") or []:
+            email = fold(str(user.get("email", "")))
+            if user.get("id") and user.get("company") in (None, "", company_id):
+                tp.users_found[email] = user
+    if tp.input.login is not None:
+        act_as = _act_as_user_id(tp)
+        if act_as:
+            tp.server_login = lookups.login_settings(client, act_as)
+
+
+def _read_tenants(plan: Plan, client_factory: ClientFactory, concurrency: int) -> None:
+    todo = [tp for tp in plan.tenants if _needs_read(tp)]
+    if not todo:
+        return
+    # Tenant admins are loaded before the threads start; workers make HTTP calls only.
+    for tp in todo:
+        if tp.console is not None:
+            list(tp.console.admins.all())
+
+    def one(tp: TenantPlan) -> str:
+        records: list[CallRecord] = []
+        try:
+            _read_tenant(tp, client_factory(records.append))
+        except ApiError as exc:
+            return f"{tp.input.path} ({tp.name}): a read call failed: {exc}"
+        finally:
+            plan.read_calls.extend(records)
+        return ""
+
+    if concurrency <= 1 or len(todo) == 1:
+        failures = [one(tp) for tp in todo]
+    else:
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="plan") as pool:
+            failures = list(pool.map(one, todo))
+    failures = [f for f in failures if f]
+    if failures:
+        raise PlanError("\n".join(failures))
+
+
+def _first_admin_email(tp: TenantPlan) -> str:
+    """login.* calls act as the tenant's first admin: the console's first, else the SPEC's."""
+    if tp.console is not None:
+        admins = sorted(tp.console.admins.all(), key=lambda a: a.pk)
+        with_id = [a for a in admins if a.user_id]
+        if with_id:
+            return with_id[0].email
+        if admins:
+            return admins[0].email
+    return tp.input.admins[0].email if tp.input.admins else ""
+
+
+def _act_as_user_id(tp: TenantPlan) -> str:
+    email = _first_admin_email(tp)
+    admin = _console_admin(tp, email)
+    if admin is not None and admin.user_id:
+        return admin.user_id
+    found = tp.users_found.get(email)
+    return str(found["id"]) if found else ""
+
+
+# --- steps --------------------------------------------------------------------------------------
+
+
+def _settings_changes(tp: TenantPlan) -> dict:
+    item = tp.input
+    wanted = {
+        "allowed_users": item.allowed_users,
+        "features": list(item.features),
+        "exclude_features": list(item.exclude_features),
+    }
+    company = tp.company or {}
+    if "defaults" in company:
+        current = dict(company.get("defaults") or {})
+    elif tp.console is not None:
+        current = {
+            "allowed_users": tp.console.allowed_users,
+            "features": tp.console.features,
+            "exclude_features": tp.console.exclude_features,
+        }
+    else:
+        current = {}
+    changes = {}
+    for key in SETTINGS_KEYS:
+        if key not in item.given:
+            continue  # a SPEC manages only the settings it names
+        have = current.get(key)
+        want = wanted[key]
+        if key == "allowed_users":
+            have = int(have) if isinstance(have, int | str) and str(have).isdigit() else None
+        else:
+            have, want = sorted(have or []), sorted(want)
+        if have != want:
+            changes[key] = wanted[key]
+    return changes
+
+
+def _plan_admins(tp: TenantPlan) -> None:
+    creating = tp.company is None
+    for item in tp.input.admins:
+        ap = AdminPlan(input=item, console=_console_admin(tp, item.email))
+        if ap.console is not None and ap.console.user_id:
+            ap.user_id = ap.console.user_id
+        elif not creating and item.email in tp.users_found:
+            ap.user_id = str(tp.users_found[item.email]["id"])
+            ap.adopt = True
+        else:
+            ap.create = True
+        if ap.create:
+            ap.credentials = True
+        elif ap.console is not None and credentials_outstanding(ap.console):
+            ap.credentials = True
+        tp.admins.append(ap)
+
+
+def _placeholder_tenant(tp: TenantPlan) -> Tenant:
+    """An unsaved Tenant with the company id known so far (or the placeholder), for builders."""
+    tenant = Tenant(name=tp.name, company_id=tp.company_id or build.COMPANY_ID)
+    if tp.console is not None:
+        tenant.pk = tp.console.pk
+    return tenant
+
+
+def _plan_login(tp: TenantPlan) -> list[build.StepSpec]:
+    from sso.routing.services import routing_push_calls
+
+    email = _first_admin_email(tp)
+    if not email:
+        return []
+    act_as = _act_as_user_id(tp) or build.user_id_of(email)
+    calls = routing_push_calls(
+        tenant=_placeholder_tenant(tp),
+        server_state=tp.server_login,
+        routing=tp.input.login,
+        act_as=act_as,
+    )
+    return [build.call_step(call) for call in calls]
+
+
+def _plan_sso(tp: TenantPlan, resolve_secrets: bool) -> list[build.StepSpec]:
+    from sso.multitenant.services import tenant_sso_calls
+
+    tenant = _placeholder_tenant(tp)
+    try:
+        calls = tenant_sso_calls(tenant=tenant, sso=tp.input.sso, resolve=resolve_secrets)
+    except InvalidInput as exc:
+        if resolve_secrets:
+            raise
+        tp.notes.append(str(exc))
+        calls = tenant_sso_calls(tenant=tenant, sso=tp.input.sso, resolve=False)
+    return [build.call_step(call) for call in calls]
+
+
+def _plan_tenant(tp: TenantPlan, *, resolve_secrets: bool) -> None:
+    item = tp.input
+    if tp.company is None:
+        tp.steps.append(
+            build.company_create_step(
+                name=item.name,
+                allowed_users=item.allowed_users,
+                features=item.features,
+                exclude_features=item.exclude_features,
+            )
+        )
+    else:
+        if tp.adopt_company:
+            tp.console_changes.append(
+                f"adopt the existing company {tp.company_id} (found by name on the apiserver)"
+            )
+        tp.settings_changes = _settings_changes(tp)
+        if tp.settings_changes:
+            tp.steps.append(
+                build.StepSpec(
+                    kind="call",
+                    endpoint="system.update_company_settings",
+                    body={"company": tp.company_id, **tp.settings_changes},
+                    description="Update the tenant's settings: " + ", ".join(tp.settings_changes),
+                )
+            )
+    _plan_admins(tp)
+    for ap in tp.admins:
+        if ap.create:
+            tp.steps.append(
+                build.user_create_step(
+                    name=ap.input.name, email=ap.input.email, internal=ap.input.internal
+                )
+            )
+        elif ap.adopt:
+            tp.console_changes.append(f"record the existing user {ap.input.email} ({ap.user_id})")
+        if ap.credentials:
+            tp.steps.append(build.credentials_step(email=ap.input.email))
+        if ap.console is None and not ap.create:
+            tp.console_changes.append(f"add the admin {ap.input.email}")
+    if tp.console is not None:
+        known = {a.input.email for a in tp.admins}
+        for admin in tp.console.admins.all():
+            if admin.email not in known:
+                tp.notes.append(
+                    f"the console's admin {admin.email} is not in the SPEC; it is kept "
+                    "(the apiserver has no call that removes a user)"
+                )
+    if item.login is not None:
+        tp.steps += _plan_login(tp)
+        if tp.console is not None:
+            from sso.routing.queries import tenant_routing
+
+            current = tenant_routing(tp.console)
+            if (set(current.domains), current.whitelist) != (
+                set(item.login.domains),
+                item.login.whitelist,
+            ):
+                tp.console_changes.append("update the sign-in routing kept in the console")
+    if item.sso is not None:
+        tp.steps += _plan_sso(tp, resolve_secrets)
+    if (
+        tp.console is not None
+        and not tp.steps
+        and tp.console.status != Tenant.Status.ACTIVE
+        and tp.company is not None
+    ):
+        tp.console_changes.append(
+            "the apiserver already matches (checked with read calls): mark the tenant active"
+        )
+    if tp.console is None and tp.company is not None:
+        tp.console_changes.insert(0, "import the tenant into the console")
+    elif tp.console is not None:
+        for key in SETTINGS_KEYS:
+            if key in item.given and getattr(tp.console, key) != getattr(item, key):
+                if key not in tp.settings_changes:
+                    tp.console_changes.append(f"record {key} in the console")
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    """The plan as `manage.py plan` prints it: every call in order, then the snippet changes."""
+    lines = [f"Plan for {plan.spec.source} against {plan.api_url or 'the apiserver'}", ""]
+    number = 0
+    for tp in plan.tenants:
+        verb = {"create": "create", "update": "update", "unchanged": "no change"}[tp.action]
+        lines.append(f'Tenant "{tp.name}" ({tp.input.path}): {verb}')
+        for change in tp.console_changes:
+            lines.append(f"  console: {change}")
+        for note in tp.notes:
+            lines.append(f"  note: {note}")
+        for step in tp.steps:
+            number += 1
+            call = build.shown_call(step, company_id=tp.company_id)
+            lines.append(f"  {number}. {call.endpoint} — {call.description}")
+            for name, value in call.headers().items():
+                lines.append(f"       {name}: {value}")
+            import json
+
+            lines.append(f"       {json.dumps(call.body, ensure_ascii=False, sort_keys=True)}")
+        lines.append("")
+    counts = plan.counts()
+    lines.append(
+        f"{plan.call_count} changing call(s): {counts['create']} tenant(s) to create, "
+        f"{counts['update']} to update, {counts['unchanged']} unchanged. "
+        f"(Planning made {len(plan.read_calls)} read call(s).)"
+    )
+    return lines

@@ -1,0 +1,13 @@
+"""Changes pages (mounted at /changes/)."""
+
+from django.urls import path
+
+from web.changes import views
+
+app_name = "changes"
+
+urlpatterns = [
+    path("", views.changeset_list, name="list"),
+    path("<int:pk>/", views.changeset_detail, name="detail"),
+    path("<int:pk>/apply/", views.changeset_apply_view, name="apply"),
+]

@@ -1,0 +1,73 @@
+"""The Changes pages: every changeset, and one changeset's steps, status and audit entries."""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_GET, require_POST
+
+from changes.apply import NotApplicable, can_apply, changeset_apply
+from changes.models import Changeset
+from changes.selectors import ChangesetFilter, changeset_entries, changeset_page
+from console.audit import actor_for_request
+from tenants.provisioning.engine import TenantBusy
+from web.tenants.views.create import applied_page
+
+
+def _filter(request) -> ChangesetFilter:
+    get = request.GET
+    status = get.get("status", "")
+    return ChangesetFilter(
+        status=status if status in Changeset.Status.values else "",
+        kind=get.get("kind", "").strip()[:50],
+        requested_by=get.get("requested_by", "").strip()[:150],
+        q=get.get("q", "").strip()[:200],
+    )
+
+
+@never_cache
+@require_GET
+def changeset_list(request):
+    flt = _filter(request)
+    page = changeset_page(flt, page=request.GET.get("page") or 1)
+    context = {"page": page, "filter": flt, "statuses": Changeset.Status.choices}
+    fragment = request.htmx and not request.htmx.boosted
+    template = "changes/_rows.html" if fragment else "changes/list.html"
+    response = render(request, template, context)
+    response["Vary"] = "HX-Request"
+    return response
+
+
+@never_cache
+@require_GET
+def changeset_detail(request, pk: int):
+    changeset = get_object_or_404(Changeset, pk=pk)
+    context = {
+        "changeset": changeset,
+        "steps": list(changeset.steps.all()),
+        "entries": changeset_entries(changeset),
+        "can_apply": can_apply(changeset),
+    }
+    return render(request, "changes/detail.html", context)
+
+
+@sensitive_post_parameters()
+@sensitive_variables()  # new credentials sit in locals of the frames below
+@never_cache
+@require_POST
+def changeset_apply_view(request, pk: int):
+    changeset = get_object_or_404(Changeset, pk=pk)
+    try:
+        results = changeset_apply(changeset, actor=actor_for_request(request))
+    except (NotApplicable, TenantBusy) as exc:
+        messages.error(request, str(exc))
+        return redirect("changes:detail", pk=pk)
+    if len(results) == 1:
+        # One tenant's calls: its result page, which shows new credentials once.
+        return applied_page(request, results[0])
+    failed = [r.outcome.failure_line() for r in results if not r.outcome.ok]
+    if failed:
+        messages.error(request, "Applied part-way: " + "; ".join(failed))
+    else:
+        messages.success(request, "Applied.")
+    return redirect("changes:detail", pk=pk)

@@ -1,0 +1,128 @@
+"""New credentials for a tenant admin, shown once with ready clearml.conf / agent Helm snippets.
+
+The secret travels from the apiserver's answer to this response and nowhere else: not the
+session, the database, the audit log or the logs. The response is `Cache-Control: no-store`.
+"""
+
+import json
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_POST
+
+from changes import tenants as tenant_changes
+from console.audit import actor_for_request
+from tenants.models import TenantAdmin
+from tenants.provisioning.engine import TenantBusy, latest_run_steps
+from tenants.services import NotAllowed
+from web.tenants.views.common import get_tenant, no_store, render_page, step_rows
+
+# ClearML's default ports: apiserver 8008, web app 8080, fileserver 8081.
+DEFAULT_PORTS = {"web": 8080, "files": 8081}
+
+
+def _derived(api_url: str, kind: str) -> str:
+    """The web/files server URL next to the API URL (api.example.com -> files.example.com)."""
+    if not api_url:
+        return f"https://{kind if kind != 'web' else 'app'}.<BASE_DOMAIN>"
+    parts = urlsplit(api_url)
+    host = parts.hostname or ""
+    if host.startswith("api."):
+        prefix = "app." if kind == "web" else "files."
+        netloc = prefix + parts.netloc[len("api.") :]
+        return urlunsplit((parts.scheme, netloc, "", "", ""))
+    if parts.port == 8008:
+        netloc = parts.netloc.rsplit(":", 1)[0] + f":{DEFAULT_PORTS[kind]}"
+        return urlunsplit((parts.scheme, netloc, "", "", ""))
+    return f"<{kind.upper()}_SERVER_URL>"
+
+
+def server_urls() -> dict:
+    api = settings.CLEARML_API_URL or "https://api.<BASE_DOMAIN>"
+    web = settings.CLEARML_WEBAPP_URL or _derived(settings.CLEARML_API_URL, "web")
+    files = getattr(settings, "CLEARML_FILES_URL", "") or _derived(
+        settings.CLEARML_API_URL, "files"
+    )
+    return {"api": api, "web": web, "files": files}
+
+
+@sensitive_variables("key", "secret")
+def clearml_conf(key: str, secret: str, urls: dict) -> str:
+    q = json.dumps
+    return (
+        "api {\n"
+        f"    web_server: {urls['web']}\n"
+        f"    api_server: {urls['api']}\n"
+        f"    files_server: {urls['files']}\n"
+        "    credentials {\n"
+        f'        "access_key" = {q(key)}\n'
+        f'        "secret_key" = {q(secret)}\n'
+        "    }\n"
+        "}\n"
+    )
+
+
+@sensitive_variables("key", "secret")
+def agent_helm_values(key: str, secret: str, urls: dict) -> str:
+    """clearml-agent chart values for an agent of this tenant (multi_tenant_k8s.md, Workers)."""
+    q = json.dumps
+    return (
+        "# clearml-agent-values.override.yaml\n"
+        "clearml:\n"
+        f"  agentk8sglueKey: {q(key)}\n"
+        f"  agentk8sglueSecret: {q(secret)}\n"
+        "agentk8sglue:\n"
+        f"  apiServerUrlReference: {q(urls['api'])}\n"
+        f"  fileServerUrlReference: {q(urls['files'])}\n"
+        f"  webServerUrlReference: {q(urls['web'])}\n"
+    )
+
+
+@sensitive_variables("issued")
+def credential_cards(issued) -> list[dict]:
+    urls = server_urls()
+    cards = []
+    for number, item in enumerate(issued, start=1):
+        cards.append(
+            {
+                "id": f"cred{number}",
+                "email": item.email,
+                "access_key": item.access_key,
+                "secret_key": item.secret_key,
+                "conf": clearml_conf(item.access_key, item.secret_key, urls),
+                "helm": agent_helm_values(item.access_key, item.secret_key, urls),
+            }
+        )
+    return cards
+
+
+@sensitive_post_parameters()
+@sensitive_variables()  # the new secret sits in locals of frames below too (context, render)
+@never_cache
+@require_POST
+def credentials_create_view(request, pk: int):
+    tenant = get_tenant(pk)
+    admin = get_object_or_404(TenantAdmin, pk=request.POST.get("admin") or 0, tenant=tenant)
+    try:
+        applied = tenant_changes.tenant_credentials(
+            tenant=tenant, admin=admin, actor=actor_for_request(request)
+        )
+    except (NotAllowed, TenantBusy) as exc:
+        messages.error(request, str(exc))
+        return redirect("tenants:detail", pk=tenant.pk)
+    outcome = applied.outcome
+    tenant.refresh_from_db()
+    cards = credential_cards(outcome.credentials)
+    context = {
+        "tenant": tenant,
+        "outcome": outcome,
+        "rows": step_rows(tenant, latest_run_steps(tenant)),
+        "cards": cards,
+        "for_admin": admin,
+        "changeset": applied.changeset,
+    }
+    return no_store(render_page(request, "tenants/applied.html", context))
