@@ -27,6 +27,7 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) manage.py makemigrations --check --dry-run -v 0
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from console.apiserver import ApiClient, ApiError, CallRecord, client_from_settings
 from console.audit import current_changeset
+from console.audit.bulk import bulk_append
 from console.snapshot import queries as snapshot
 from console.snapshot.store import companies_upsert
 from console.validation import FieldError, InvalidInput
@@ -21,7 +22,13 @@ from sso.routing.services import routing_save
 from tenants import services
 from tenants.models import ProvisioningStep, Tenant, TenantAdmin
 from tenants.provisioning import calls as build
-from tenants.provisioning.engine import RunOutcome, open_steps, record_run, run_tenant
+from tenants.provisioning.engine import (
+    RunOutcome,
+    open_steps,
+    record_run,
+    run_tenant,
+    unaudited_outcomes,
+)
 from tenants.validation import TenantInput
 
 from .engine import (
@@ -41,7 +48,7 @@ EMPTY_SERVER_STATE = {"domains": [], "whitelist": []}
 
 @dataclass
 class TenantApplied:
-    changeset: Changeset
+    changeset: Changeset | None
     outcome: RunOutcome
     notes: list[str] = field(default_factory=list)
 
@@ -155,8 +162,18 @@ def tenant_apply(
     client: ApiClient | None = None,
     calls: list[CallRecord] | None = None,
 ) -> TenantApplied:
-    """Run (or resume) the tenant's recorded calls under their changeset. Raises TenantBusy."""
+    """Run (or resume) the tenant's recorded calls under their changeset. Raises TenantBusy.
+
+    With nothing left to send (a reload of the page that applied it), nothing is recorded."""
+    if not open_steps(tenant):
+        outcome = RunOutcome(
+            tenant_id=tenant.pk, tenant_name=tenant.name, ok=True, nothing_to_do=True, tenant=tenant
+        )
+        return TenantApplied(changeset=None, outcome=outcome)
     changeset = _changeset_of_open_steps(tenant, actor, face)
+    late = unaudited_outcomes(tenant, actor=actor)  # of a run killed before its audit entries
+    if late:
+        bulk_append(late)
     records: list[CallRecord] = calls if calls is not None else []
     if client is None:
         client = client_from_settings(on_call=records.append)

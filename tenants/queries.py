@@ -1,22 +1,24 @@
 """Reads that several tenant pages share: the merged tenant list, a tenant's page data.
 
-The Tenants page merges the apiserver's companies (one `system.get_companies` call, cached for
-a few seconds) with what the console knows. It costs a fixed number of database queries whatever
-the number of tenants: one for the console's tenants, one for the admins of the shown page, and
-one more when searching by admin email.
+The Tenants page merges the apiserver's companies, as the last refresh read them (the snapshot,
+console.snapshot; a page never calls the server), with what the console knows. It costs a
+fixed number of database queries whatever the number of tenants: one for the snapshot's
+companies, one for the console's tenants, one for the admins of the shown page, and one more
+when searching by admin email.
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 
 from console.apiserver import ApiError, client_from_settings
+from console.snapshot import queries as snapshot
+from console.snapshot.store import COMPANIES, snapshot_put
 from tenants.models import Tenant, TenantAdmin
-from tenants.provisioning.lookups import fold
+from tenants.provisioning.lookups import fold, get_companies
 
-COMPANIES_CACHE_SECONDS = 15
 PER_PAGE = 50
 FILTERS = {
     "all": "All",
@@ -29,44 +31,88 @@ FILTERS = {
 
 @dataclass
 class ServerCompanies:
+    """The server's companies as last read; `fetched_at` None: never read (or not configured)."""
+
     companies: list[dict] = field(default_factory=list)
     error: str = ""
     configured: bool = True
+    fetched_at: datetime | None = None
 
     @property
     def ok(self) -> bool:
-        return self.configured and not self.error
+        """The companies are known (read at least once): rows can say whether they are there."""
+        return self.configured and not self.error and self.fetched_at is not None
+
+    @property
+    def never_read(self) -> bool:
+        return self.configured and not self.error and self.fetched_at is None
 
 
-def _cache_key() -> str:
-    return f"tenants:companies:{settings.CLEARML_API_URL}"
+def _shaped(companies: list[dict]) -> list[dict]:
+    return [
+        {"id": str(c["id"]), "name": str(c.get("name") or ""), "defaults": c.get("defaults") or {}}
+        for c in companies
+        if isinstance(c, dict) and c.get("id")
+    ]
 
 
 def server_companies(*, refresh: bool = False) -> ServerCompanies:
-    """The apiserver's companies (id, name, defaults), from one read call cached briefly."""
+    """The apiserver's companies (id, name, defaults) as the last refresh read them.
+
+    Pages call it without `refresh`: it reads the snapshot only, never the server. `refresh=True`
+    is for a POST action that must act on the server's current list (importing a company): it
+    reads `system.get_companies` now and stores the answer in the snapshot.
+    """
     if not settings.CLEARML_API_URL:
         return ServerCompanies(configured=False, error="CLEARML_API_URL is not set")
-    key = _cache_key()
-    if not refresh:
-        cached = cache.get(key)
-        if cached is not None:
-            return ServerCompanies(companies=cached)
-    client = client_from_settings()
-    try:
-        data = client.call("system.get_companies", {"only_fields": ["id", "name", "defaults"]})
-    except ApiError as exc:
-        return ServerCompanies(error=str(exc))
-    companies = [
-        {"id": str(c["id"]), "name": str(c.get("name") or ""), "defaults": c.get("defaults") or {}}
-        for c in data.get("companies") or []
-        if isinstance(c, dict) and c.get("id")
-    ]
-    cache.set(key, companies, COMPANIES_CACHE_SECONDS)
-    return ServerCompanies(companies=companies)
+    if refresh:
+        try:
+            companies = get_companies(client_from_settings())
+        except ApiError as exc:
+            return ServerCompanies(error=str(exc))
+        row = snapshot_put(COMPANIES, "", {"companies": companies})
+        return ServerCompanies(companies=_shaped(companies), fetched_at=row.fetched_at)
+    found = snapshot.companies()
+    return ServerCompanies(companies=_shaped(found.companies), fetched_at=found.fetched_at)
 
 
 def forget_server_companies() -> None:
-    cache.delete(_cache_key())
+    """Kept for callers: the snapshot is amended by the change pipeline (companies_upsert) and
+    re-read by a refresh, so there is no cached list to drop any more."""
+
+
+@dataclass
+class TenantServerFacts:
+    """What the snapshot says about one tenant's company (its detail page)."""
+
+    companies_at: datetime | None = None
+    on_server: bool | None = None  # None: not known (never read, no company, or created since)
+    company: dict = field(default_factory=dict)
+    users: list[dict] | None = None
+    users_at: datetime | None = None
+    users_error: str = ""
+
+
+def tenant_server_facts(tenant: Tenant) -> TenantServerFacts:
+    facts = TenantServerFacts()
+    found = snapshot.companies()
+    facts.companies_at = found.fetched_at
+    if tenant.company_id and found.read:
+        company = next((c for c in found.companies if c.get("id") == tenant.company_id), None)
+        if company is not None:
+            facts.on_server, facts.company = True, company
+        elif not _newer_than(tenant, found.fetched_at):
+            facts.on_server = False
+    users = snapshot.users_of(tenant.company_id)
+    if users is not None:
+        facts.users = (users.data or {}).get("users") if users.read else None
+        facts.users_at = users.fetched_at
+        facts.users_error = users.error
+    return facts
+
+
+def _newer_than(tenant: Tenant, at: datetime | None) -> bool:
+    return at is not None and tenant.created_at is not None and tenant.created_at > at
 
 
 @dataclass
@@ -93,19 +139,23 @@ class TenantRow:
 def tenant_rows(*, server: ServerCompanies, query: str = "", kind: str = "all") -> list[TenantRow]:
     """Console tenants and server companies as one list sorted by name (no admins yet)."""
     on_server = {c["id"]: c for c in server.companies} if server.ok else None
-    tenants = Tenant.objects.all()
-    tenants = (
-        tenants.filter(deleted_at__isnull=False)
-        if kind == "deleted"
-        else tenants.filter(deleted_at__isnull=True)
-    )
     rows: list[TenantRow] = []
     known_ids = set()
-    for pk, name, company_id, status, origin in tenants.values_list(
-        "pk", "name", "company_id", "status", "origin"
+    # A company the console marked deleted but the server still lists is not "outside".
+    deleted_ids = set()
+    # One query for the shown tenants and the deleted ones' companies alike.
+    for pk, name, company_id, status, origin, created_at, deleted_at in Tenant.objects.values_list(
+        "pk", "name", "company_id", "status", "origin", "created_at", "deleted_at"
     ):
+        if deleted_at is not None and company_id:
+            deleted_ids.add(company_id)
+        if (deleted_at is not None) != (kind == "deleted"):
+            continue
         if company_id:
             known_ids.add(company_id)
+        known = on_server is not None and (
+            company_id in on_server or not (created_at and created_at > server.fetched_at)
+        )
         rows.append(
             TenantRow(
                 name=name,
@@ -113,18 +163,11 @@ def tenant_rows(*, server: ServerCompanies, query: str = "", kind: str = "all") 
                 tenant_id=pk,
                 status=status,
                 origin=origin,
-                on_server=None if on_server is None else company_id in on_server,
+                # a tenant created after the snapshot was read: the snapshot cannot tell
+                on_server=company_id in on_server if known else None,
             )
         )
     if kind in ("all", "outside") and on_server is not None:
-        deleted_ids = set()
-        if kind == "all" or kind == "outside":
-            # A company the console marked deleted but the server still lists is not "outside".
-            deleted_ids = set(
-                Tenant.objects.filter(deleted_at__isnull=False)
-                .exclude(company_id="")
-                .values_list("company_id", flat=True)
-            )
         for company in server.companies:
             if company["id"] in known_ids or company["id"] in deleted_ids:
                 continue

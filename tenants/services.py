@@ -21,6 +21,7 @@ from tenants.provisioning.engine import (
     record_run,
     step_action,
     step_audit_view,
+    supersede_open_steps,
 )
 from tenants.validation import AdminInput, TenantInput
 
@@ -128,10 +129,12 @@ def audit_run(*, outcome: RunOutcome, actor: str) -> None:
     pending entry; all appended at once (no local change to share a transaction with)."""
     tenant = outcome.tenant or Tenant.objects.get(pk=outcome.tenant_id)
     rows = []
-    for step, calls in outcome.ran:
+    for index, (step, calls) in enumerate(outcome.ran):
         status = step.status
         unknown = status in (ProvisioningStep.Status.SENT, ProvisioningStep.Status.UNKNOWN)
         error = step.error
+        if not error and not outcome.ok and index == len(outcome.ran) - 1:
+            error = outcome.error  # the run stopped here for a reason of its own
         if unknown:
             error = f"outcome unknown (the answer was lost; checked before sending again). {error}"
         rows.append(
@@ -351,9 +354,7 @@ def tenant_mark_deleted(*, tenant: Tenant, version: int, typed_name: str, actor:
         tenant.admins.update(released=True)
         tenant.login_domains.all().delete()
         tenant.whitelist.all().delete()
-        tenant.steps.filter(status__in=["pending", "sent", "failed", "unknown"]).update(
-            status=ProvisioningStep.Status.SUPERSEDED
-        )
+        bulk_append(supersede_open_steps(tenant, actor=actor))
         tenant.refresh_from_db()
         audit_record(
             actor=actor,

@@ -361,7 +361,7 @@ def test_an_error_report_of_a_failed_push_has_no_secret(
 def test_an_error_report_of_a_page_that_shows_new_credentials_has_no_secret(
     admin_client, error_reports, monkeypatch, sandbox, sandbox_settings, page
 ):
-    from tenants.services import tenant_provision
+    from changes.tenants import tenant_apply as tenant_provision
     from tests.test_tenants_provisioning import create
     from web.tenants.views import credentials as credentials_views
 
@@ -876,11 +876,11 @@ def test_discovery_reads_a_gzip_encoded_document():
 def test_a_failed_push_whose_answer_repeats_the_secret_keeps_it_out_of_everything(
     admin_client, sandbox, sandbox_settings
 ):
-    from tenants.services import tenant_provision
+    from changes.tenants import tenant_apply as tenant_provision
     from tests.test_tenants_provisioning import create
 
     tenant = create()
-    assert tenant_provision(tenant=tenant, actor="admin").ok
+    assert tenant_provision(tenant=tenant, actor="admin").outcome.ok
     url = reverse("sso:tenant_sso", args=[tenant.pk])
     data = {**TENANT_SSO_FORM, "action": "save", "configuration.client_secret": TENANT_IDP_SECRET}
     assert admin_client.post(url, data).status_code == 302

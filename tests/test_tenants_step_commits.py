@@ -7,8 +7,14 @@ from django.db import connection
 from console.audit import audit_for_target
 from tenants.models import IssuedCredential, ProvisioningStep, Tenant
 from tenants.provisioning import engine
-from tenants.services import tenant_provision
+from changes import tenants as pipeline
 from tests.test_tenants_provisioning import acme, changing_calls, create
+
+
+def tenant_provision(*, tenant, actor):
+    """Apply (or resume) the tenant's calls through the change pipeline; the run's outcome."""
+    return pipeline.tenant_apply(tenant=tenant, actor=actor).outcome
+
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -146,11 +152,13 @@ def test_credentials_whose_record_was_not_committed_are_never_handed_out(
     assert Tenant.objects.get(pk=tenant.pk).status == Tenant.Status.FAILED
     user = sandbox.user_by_email("alice@acme.io")
     [unseen] = [c["access_key"] for c in sandbox.credentials(user["id"])]
-    # The run is audited as failed, with the steps as the database holds them.
+    # The call is audited as failed with its outcome unknown, as the database holds the step.
     entry = audit_for_target("tenant", str(tenant.pk))[0]
+    assert entry.action == "auth.create_credentials"
     assert entry.outcome == "failure" and "stopped unexpectedly" in entry.error
-    assert entry.after["new_access_keys"] == []
-    assert entry.after["steps"][-1]["status"] == "sent"
+    assert "outcome unknown" in entry.error
+    assert entry.after["status"] == "sent" and "result" not in entry.after
+    pending_seq = entry.outcome_of
 
     monkeypatch.setattr(engine, "_update_row", real_update)
     outcome = tenant_provision(tenant=Tenant.objects.get(pk=tenant.pk), actor="admin")
@@ -160,5 +168,6 @@ def test_credentials_whose_record_was_not_committed_are_never_handed_out(
     assert shown.access_key != unseen
     assert list(IssuedCredential.objects.values_list("access_key", flat=True)) == [shown.access_key]
     entry = audit_for_target("tenant", str(tenant.pk))[0]
-    assert entry.outcome == "success"
-    assert entry.after["new_access_keys"] == [shown.access_key]
+    assert entry.action == "auth.create_credentials" and entry.outcome == "success"
+    assert entry.after["result"] == {"access_key": shown.access_key}
+    assert entry.outcome_of == pending_seq

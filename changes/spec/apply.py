@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from console.audit.bulk import bulk_append
-from tenants.models import ProvisioningStep, Tenant, TenantAdmin
+from tenants.models import Tenant, TenantAdmin
 from tenants.provisioning.engine import (
     DEFAULT_CONCURRENCY,
-    OPEN,
     IssuedSecret,
     RunOutcome,
     record_first_runs,
     record_run,
     run_many,
+    supersede_open_steps,
 )
 from tenants.services import audit_run, tenant_snapshot
 
@@ -158,7 +158,7 @@ def _save_tenant(tp: TenantPlan, actor: str, changeset: str) -> tuple[Tenant, di
         record_run(tenant, tp.steps, admins=by_email, actor=actor, changeset=changeset)
     elif tenant.status != Tenant.Status.ACTIVE and tenant.company_id:
         # Read calls showed the server already holds everything: the open steps are settled.
-        tenant.steps.filter(status__in=OPEN).update(status=ProvisioningStep.Status.SUPERSEDED)
+        bulk_append(supersede_open_steps(tenant, actor=actor, changeset=changeset))
         Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.ACTIVE, lease_until=None)
         tenant.status = Tenant.Status.ACTIVE
     return tenant, _audit_row(tp, tenant, actor, before)

@@ -25,6 +25,7 @@ from django.utils import timezone
 from console.apiserver import ApiClient, ApiError, CallRecord
 from console.apiserver.plan import PlannedCall
 from console.audit.bulk import bulk_append
+from console.audit.models import AuditEntry
 from console.audit.masking import scrub_text
 from tenants.models import IssuedCredential, ProvisioningStep, Tenant, TenantAdmin
 
@@ -107,11 +108,12 @@ def record_run(
     if admins is None:
         admins = {a.email: a for a in tenant.admins.all()}
     run = 1
+    superseded: list[dict] = []
     if not new:
-        tenant.steps.filter(status__in=OPEN).update(status=ProvisioningStep.Status.SUPERSEDED)
+        superseded = supersede_open_steps(tenant, actor=actor, changeset=changeset)
         run = (tenant.steps.aggregate(m=Max("run"))["m"] or 0) + 1
     rows = _step_rows(tenant, run, specs, admins, changeset)
-    _audit_pending(rows, tenant, actor)
+    _audit_pending(rows, tenant, actor, closing=superseded)
     ProvisioningStep.objects.bulk_create(rows)
     tenant.recorded_steps = rows  # for a run that starts right away (apply)
     return run
@@ -171,10 +173,88 @@ def _pending_row(step: ProvisioningStep, tenant: Tenant, actor: str) -> dict:
     }
 
 
-def _audit_pending(rows: list[ProvisioningStep], tenant: Tenant, actor: str) -> None:
-    seqs = bulk_append([_pending_row(step, tenant, actor) for step in rows])
-    for step, seq in zip(rows, seqs, strict=True):
+def _audit_pending(
+    rows: list[ProvisioningStep], tenant: Tenant, actor: str, closing: list[dict] = ()
+) -> None:
+    """Append the closing entries of superseded steps, then a pending entry per new step."""
+    seqs = bulk_append([*closing, *(_pending_row(step, tenant, actor) for step in rows)])
+    for step, seq in zip(rows, seqs[len(closing) :], strict=True):
         step.pending_seq = seq
+
+
+def unaudited_outcomes(tenant: Tenant, *, actor: str) -> list[dict]:
+    """Outcome entries for finished steps that have none: their run was killed after the step
+    finished and before it wrote its audit entries (they are written at the end of a run)."""
+    finished = tenant.steps.filter(
+        pending_seq__isnull=False,
+        status__in=[ProvisioningStep.Status.DONE, ProvisioningStep.Status.FAILED],
+    )
+    steps = {s.pending_seq: s for s in finished}
+    if not steps:
+        return []
+    audited = set(
+        AuditEntry.objects.filter(outcome_of__in=list(steps)).values_list("outcome_of", flat=True)
+    )
+    return [
+        {
+            "actor": actor,
+            "action": step_action(step),
+            "target_type": "tenant",
+            "target_id": str(tenant.pk),
+            "target_repr": tenant.name,
+            "after": step_audit_view(step),
+            "outcome": "success" if step.status == ProvisioningStep.Status.DONE else "failure",
+            "error": (
+                f"{step.error + '; ' if step.error else ''}recorded by a later run: the run that "
+                "sent this call stopped before writing its outcome"
+            ),
+            "outcome_of": seq,
+        }
+        for seq, step in sorted(steps.items())
+        if seq not in audited
+    ]
+
+
+def supersede_open_steps(tenant: Tenant, *, actor: str, changeset: str = "") -> list[dict]:
+    """Mark the tenant's open steps superseded (a new plan replaces them) and return the audit
+    entries that close their pending entries, for the caller to append.
+
+    A step sent without an answer has an unknown outcome: the new plan read the server and goes
+    on from what it found there. A step never sent was not made."""
+    closing = unaudited_outcomes(tenant, actor=actor)
+    open_rows = list(tenant.steps.filter(status__in=OPEN))
+    if not open_rows:
+        return closing
+    tenant.steps.filter(pk__in=[r.pk for r in open_rows]).update(
+        status=ProvisioningStep.Status.SUPERSEDED
+    )
+    by = f" by changeset {changeset}" if changeset else ""
+    for step in open_rows:
+        if step.pending_seq is None:
+            continue
+        if step.sent_at is not None and step.status != ProvisioningStep.Status.FAILED:
+            error = (
+                f"outcome unknown: sent, and no answer was recorded; replaced{by}, whose plan "
+                "read the server and continues from what it holds"
+            )
+        elif step.status == ProvisioningStep.Status.FAILED:
+            error = f"failed earlier ({step.error}); replaced{by}"
+        else:
+            error = f"not sent: the run stopped before this call; replaced{by}"
+        closing.append(
+            {
+                "actor": actor,
+                "action": step_action(step),
+                "target_type": "tenant",
+                "target_id": str(tenant.pk),
+                "target_repr": tenant.name,
+                "after": {**step_audit_view(step), "status": "superseded"},
+                "outcome": "failure",
+                "error": error,
+                "outcome_of": step.pending_seq,
+            }
+        )
+    return closing
 
 
 def _step_rows(

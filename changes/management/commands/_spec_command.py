@@ -28,7 +28,9 @@ def read_spec(path: str) -> SpecModel:
         raise bad_input(exc, path) from None
 
 
-def make_plan(spec: SpecModel, *, concurrency: int, resolve_secrets: bool) -> Plan:
+def make_plan(
+    spec: SpecModel, *, concurrency: int, resolve_secrets: bool, prune: bool = False
+) -> Plan:
     try:
         plan = build_plan(
             spec,
@@ -36,8 +38,9 @@ def make_plan(spec: SpecModel, *, concurrency: int, resolve_secrets: bool) -> Pl
             api_url=settings.CLEARML_API_URL,
             concurrency=concurrency,
             resolve_secrets=resolve_secrets,
+            prune=prune,
         )
-        plan.snippets = snippet_diff(spec)
+        plan.snippets = snippet_diff(spec, prune=prune)
     except InvalidInput as exc:
         raise bad_input(exc, spec.source) from None
     except PlanError as exc:
@@ -47,8 +50,10 @@ def make_plan(spec: SpecModel, *, concurrency: int, resolve_secrets: bool) -> Pl
 
 def snippet_lines(plan: Plan) -> list[str]:
     diff = plan.snippets
-    if diff is None or diff.empty:
+    if diff is None:
         return ["No snippet change."]
+    if diff.empty:  # variables kept without --prune are no change, but are shown
+        return ["No snippet change.", *diff.kept_lines()]
     return [
         "Snippet changes (server configuration; apply keeps them in the console, then run "
         f"`manage.py snippets {plan.spec.source} --format helm` and redeploy the apiserver):",

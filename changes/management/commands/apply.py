@@ -1,15 +1,31 @@
-"""`manage.py apply SPEC [--yes]`: make the apiserver match SPEC.
+"""`manage.py apply SPEC [--yes] [--prune] [--credentials-out FILE]`: make the apiserver match SPEC.
 
-Idempotent (a second apply makes no changing call) and resumable (after a failure part-way,
-apply again finishes without creating anything twice). New credentials are printed once on
-stdout and never stored or logged.
+The SPEC's plan is recorded as a changeset and applied through the change pipeline. Idempotent (a
+second apply makes no changing call) and resumable (after a failure part-way, or a killed run,
+apply again finishes without creating anything twice). New credentials are printed the moment
+they exist and, with --credentials-out, appended to FILE (mode 0600); they are never stored.
 """
 
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from changes.engine import (
+    applying,
+    changeset_finish_from_steps,
+    steps_mark,
+    steps_sync_from_journal,
+)
+from changes.models import ChangeStep
 from changes.spec.apply import apply_plan
+from changes.spec.changeset import spec_changeset_record, spec_steps_link
+from changes.spec.credentials_out import (
+    CredentialsOutError,
+    CredentialsPrinter,
+    check_credentials_file,
+    open_credentials_file,
+)
+from changes.spec.earlier_runs import admins_without_credentials, unfinished_credentials
 from changes.spec.plan import plan_lines
 from changes.spec.server_config import store_server_sections
 from console.audit import cli_actor
@@ -33,75 +49,147 @@ class Command(BaseCommand):
         parser.add_argument("spec", metavar="SPEC", help="the SPEC file (YAML)")
         parser.add_argument("--yes", action="store_true", help="apply without asking")
         parser.add_argument(
+            "--prune",
+            action="store_true",
+            help="also remove what the SPEC's sections no longer list (kept otherwise)",
+        )
+        parser.add_argument(
+            "--credentials-out",
+            metavar="FILE",
+            help="append new credentials to FILE as they are created (mode 0600; refused if "
+            "FILE exists)",
+        )
+        parser.add_argument(
             "--concurrency",
             type=int,
             default=DEFAULT_CONCURRENCY,
             help=f"tenants applied at the same time (default {DEFAULT_CONCURRENCY})",
         )
 
-    def handle(self, *args, spec: str, yes: bool, concurrency: int, **options):
+    def handle(self, *args, spec: str, yes: bool, prune: bool, concurrency: int, **options):
+        concurrency = max(1, concurrency)
+        if options.get("credentials_out"):
+            try:
+                check_credentials_file(options["credentials_out"])
+            except CredentialsOutError as exc:
+                raise CommandError(str(exc), returncode=2) from None
         model = read_spec(spec)
         for line in warning_lines(model):
             self.stderr.write(line)
-        plan = make_plan(model, concurrency=max(1, concurrency), resolve_secrets=True)
+        plan = make_plan(model, concurrency=concurrency, resolve_secrets=True, prune=prune)
+        known = [tp.console.pk for tp in plan.tenants if tp.console is not None]
+        for line in unfinished_credentials(known):
+            self.stdout.write(line)
         snippets_change = plan.snippets is not None and not plan.snippets.empty
         pending = [t for t in plan.tenants if t.steps or t.console_changes or t.console is None]
-        if not pending and not snippets_change:
+        removals = [r for r in getattr(plan, "removals", []) or [] if r.applied]
+        if not pending and not snippets_change and not removals:
+            for line in admins_without_credentials(known):
+                self.stdout.write(line)
             self.stdout.write(f"Nothing to do: the apiserver and the console already match {spec}.")
+            self._print_kept(plan)
             return
         if not yes:
-            if not sys.stdin.isatty():
-                raise CommandError(
-                    "apply needs confirmation and stdin is not a terminal: review "
-                    f"`manage.py plan {spec}`, then run `manage.py apply {spec} --yes`",
-                    returncode=2,
-                )
-            for line in plan_lines(plan) + [""] + snippet_lines(plan):
-                self.stdout.write(line)
-            answer = input(f"Apply {plan.call_count} call(s)? Type 'yes' to go on: ")
-            if answer.strip().lower() not in ("y", "yes"):
-                raise CommandError("nothing applied", returncode=2)
+            self._confirm(plan, spec)
+        printer = self._printer(options.get("credentials_out"))
+        try:
+            self._apply(plan, model, spec, prune, concurrency, printer)
+        finally:
+            printer.close()
+
+    def _confirm(self, plan, spec: str) -> None:
+        if not sys.stdin.isatty():
+            raise CommandError(
+                "apply needs confirmation and stdin is not a terminal: review "
+                f"`manage.py plan {spec}`, then run `manage.py apply {spec} --yes`",
+                returncode=2,
+            )
+        for line in plan_lines(plan) + [""] + snippet_lines(plan):
+            self.stdout.write(line)
+        answer = input(f"Apply {plan.call_count} call(s)? Type 'yes' to go on: ")
+        if answer.strip().lower() not in ("y", "yes"):
+            raise CommandError("nothing applied", returncode=2)
+
+    def _printer(self, path: str | None) -> CredentialsPrinter:
+        try:
+            file = open_credentials_file(path) if path else None
+        except CredentialsOutError as exc:
+            raise CommandError(str(exc), returncode=2) from None
+        return CredentialsPrinter(self.stdout, file)
+
+    def _apply(self, plan, model, spec, prune, concurrency, printer) -> None:
+        actor = cli_actor()
+        changeset = spec_changeset_record(plan, actor=actor, face="spec", prune=prune)
         counts = plan.counts()
         self.stdout.write(
-            f"Applying {plan.call_count} call(s): {counts['create']} tenant(s) to create, "
-            f"{counts['update']} to update ({max(1, concurrency)} at a time)."
+            f"Changeset {changeset.pk} (hash {changeset.content_hash[:12]}): applying "
+            f"{plan.call_count} call(s): {counts['create']} tenant(s) to create, "
+            f"{counts['update']} to update ({concurrency} at a time)."
         )
-        actor = cli_actor()
-        result = apply_plan(
-            plan, actor=actor, client_factory=client_factory, concurrency=max(1, concurrency)
-        )
+        with applying(changeset):
+            result = apply_plan(
+                plan,
+                actor=actor,
+                client_factory=client_factory,
+                concurrency=concurrency,
+                changeset=changeset.audit_key,
+                on_credentials=printer,
+            )
+            spec_steps_link(changeset, plan, result.tenant_ids)
+            steps_sync_from_journal(changeset)
+            steps_mark(
+                changeset, status=ChangeStep.Status.DONE, positions=_console_steps(changeset)
+            )
+            stored = self._store_server_sections(model, spec, actor, prune, changeset)
         for outcome in result.outcomes:
             if outcome.ok:
                 for line in outcome.created:
                     self.stdout.write(f"created: {outcome.tenant_name}: {line}")
         for name in result.stored:
             self.stdout.write(f"stored in the console: {name}")
-        # Printed before anything else can fail: these secrets exist nowhere else.
-        issued = [(o.tenant_name, c) for o in result.outcomes for c in o.credentials]
-        if issued:
-            self.stdout.write("")
-            self.stdout.write("New credentials (shown once; the console does not keep secrets):")
-            for tenant_name, cred in issued:
-                self.stdout.write(
-                    f"  {tenant_name} / {cred.email}: access_key={cred.access_key} "
-                    f"secret_key={cred.secret_key}"
-                )
-        if snippets_change:
-            try:
-                stored = store_server_sections(model, actor=actor)
-            except InvalidInput as exc:
-                raise bad_input(exc, spec) from None
+        if stored:
             self.stdout.write("Kept in the console: " + ", ".join(stored) + ".")
             for line in snippet_lines(plan):
                 self.stdout.write(line)
+        self._print_kept(plan)
+        error = "\n".join(o.failure_line() for o in result.failures)
+        changeset_finish_from_steps(changeset, error=error)
         if result.failures:
-            lines = [o.failure_line() for o in result.failures]
             ok = len(result.outcomes) - len(result.failures)
             raise CommandError(
-                f"{len(result.failures)} tenant(s) failed, {ok} done:\n"
-                + "\n".join(lines)
-                + f"\nFix the cause and run `manage.py apply {spec}` again: it resumes without "
-                "creating anything twice.",
+                f"{len(result.failures)} tenant(s) failed, {ok} done:\n{error}\n"
+                f"Fix the cause and run `manage.py apply {spec}` again: it resumes without "
+                f"creating anything twice (changeset {changeset.pk}).",
                 returncode=1,
             )
-        self.stdout.write(f"Done: {len(result.outcomes)} tenant(s) applied.")
+        self.stdout.write(
+            f"Done: {len(result.outcomes)} tenant(s) applied (changeset {changeset.pk})."
+        )
+
+    def _store_server_sections(self, model, spec, actor, prune, changeset) -> list[str]:
+        snippets = changeset.steps.filter(kind__startswith="setting.")
+        if not model.server.present:
+            return []
+        try:
+            stored = store_server_sections(model, actor=actor, prune=prune)
+        except InvalidInput as exc:
+            steps_mark(changeset, status=ChangeStep.Status.FAILED, error=str(exc))
+            raise bad_input(exc, spec) from None
+        done = stored[0] if isinstance(stored, tuple) else stored
+        steps_mark(
+            changeset,
+            status=ChangeStep.Status.DONE,
+            positions=snippets.values_list("position", flat=True),
+        )
+        return list(done)
+
+    def _print_kept(self, plan) -> None:
+        kept = [r for r in getattr(plan, "removals", []) or [] if not r.applied]
+        if kept:
+            self.stdout.write("Kept (not in the SPEC; apply with --prune to remove):")
+            for removal in kept:
+                self.stdout.write(f"  {removal.target}: {removal.detail}")
+
+
+def _console_steps(changeset) -> list[int]:
+    return list(changeset.steps.filter(kind="console.tenant").values_list("position", flat=True))

@@ -1,9 +1,15 @@
-"""`manage.py plan SPEC`: every apiserver call `apply SPEC` would make, in order, and every
-snippet change. Makes read calls only."""
+"""`manage.py plan SPEC [--json] [--prune]`: every apiserver call `apply SPEC` would make, in
+order, and every snippet change. Makes read calls only. The plan is recorded as a changeset
+(status "planned"): its id and content hash are printed, and `--json` prints it whole."""
+
+import json
 
 from django.core.management.base import BaseCommand
 
+from changes.selectors import changeset_as_dict
+from changes.spec.changeset import spec_changeset_record
 from changes.spec.plan import plan_lines
+from console.audit import cli_actor
 from tenants.provisioning.engine import DEFAULT_CONCURRENCY
 
 from ._spec_command import make_plan, read_spec, snippet_lines, warning_lines
@@ -15,14 +21,38 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("spec", metavar="SPEC", help="the SPEC file (YAML)")
         parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            dest="as_json",
+            help='print {"id", "hash", "steps": [...]} instead of text',
+        )
+        parser.add_argument(
+            "--prune",
+            action="store_true",
+            help="plan the removal of what the SPEC's sections no longer list",
+        )
 
-    def handle(self, *args, spec: str, concurrency: int, **options):
+    def handle(self, *args, spec: str, concurrency: int, as_json: bool, prune: bool, **options):
         model = read_spec(spec)
         for line in warning_lines(model):
             self.stderr.write(line)
-        plan = make_plan(model, concurrency=max(1, concurrency), resolve_secrets=False)
+        plan = make_plan(model, concurrency=max(1, concurrency), resolve_secrets=False, prune=prune)
+        changeset = spec_changeset_record(plan, actor=cli_actor(), face="spec", prune=prune)
+        if as_json:
+            data = changeset_as_dict(changeset)
+            out = {"id": data["id"], "hash": data["hash"], "steps": data["steps"]}
+            for step in out["steps"]:
+                step.pop("status", None)
+            self.stdout.write(json.dumps(out, indent=2, ensure_ascii=False, default=str))
+            return
         for line in plan_lines(plan):
             self.stdout.write(line)
         self.stdout.write("")
         for line in snippet_lines(plan):
             self.stdout.write(line)
+        self.stdout.write("")
+        self.stdout.write(
+            f"Recorded as changeset {changeset.pk} (hash {changeset.content_hash}); "
+            f"see /changes/{changeset.pk}/."
+        )

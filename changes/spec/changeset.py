@@ -1,0 +1,83 @@
+"""A SPEC's plan as a changeset: one step per apiserver call, per console-only change and per
+server setting, in the order apply takes them; and linking the steps to the journal once apply
+has recorded the tenants' calls."""
+
+from django.db import transaction
+
+from tenants.models import ProvisioningStep
+
+from ..engine import changeset_record
+from ..models import Changeset, ChangeStep
+from ..plan import ChangePlan, PlannedStep, step_of
+from .plan import Plan
+
+
+def spec_change_plan(plan: Plan, *, prune: bool = False) -> ChangePlan:
+    steps: list[PlannedStep] = []
+    for index, tp in enumerate(plan.tenants):
+        target = f"tenant:{tp.name}"
+        for change in tp.console_changes:
+            steps.append(PlannedStep(kind="console.tenant", target=target, after=change))
+        for position, spec in enumerate(tp.steps, start=1):
+            step = step_of(spec, target=target)
+            step.ref = {"spec_tenant": index, "position": position}
+            steps.append(step)
+    for removal in getattr(plan, "removals", []) or []:
+        steps.append(
+            PlannedStep(
+                kind=removal.kind,
+                target=removal.target,
+                before=removal.detail,
+                status="planned" if removal.applied else ChangeStep.Status.KEPT,
+                risky=True,
+            )
+        )
+    diff = plan.snippets
+    if diff is not None:
+        for mark, names in (
+            ("add", diff.added),
+            ("change", diff.changed),
+            ("remove", diff.removed),
+        ):
+            for name in names:
+                secret = name in diff.secret_names
+                steps.append(
+                    PlannedStep(
+                        kind=f"setting.{mark}",
+                        target=f"env:{name}",
+                        after="(secret; value not shown)" if secret else None,
+                        risky=mark == "remove",
+                    )
+                )
+    source = plan.spec.source
+    return ChangePlan(
+        kind="spec",
+        summary=f"Apply {source}",
+        steps=steps,
+        source=source,
+        prune=prune,
+        notes=[str(w) for w in plan.spec.warnings],
+    )
+
+
+def spec_changeset_record(plan: Plan, *, actor: str, face: str, prune: bool) -> Changeset:
+    return changeset_record(spec_change_plan(plan, prune=prune), actor=actor, face=face)
+
+
+def spec_steps_link(changeset: Changeset, plan: Plan, tenant_ids: dict[int, int]) -> None:
+    """Point the changeset's call steps at the journal rows apply recorded for them."""
+    runs = dict(
+        ProvisioningStep.objects.filter(changeset=changeset.audit_key)
+        .values_list("tenant_id", "run")
+        .distinct()
+    )
+    updates = []
+    for step in changeset.steps.filter(ref__has_key="spec_tenant"):
+        tp = plan.tenants[step.ref["spec_tenant"]]
+        tenant_id = tenant_ids.get(id(tp))
+        if tenant_id is None or tenant_id not in runs:
+            continue
+        step.ref = {"tenant": tenant_id, "run": runs[tenant_id], "position": step.ref["position"]}
+        updates.append(step)
+    with transaction.atomic():
+        ChangeStep.objects.bulk_update(updates, ["ref"])
