@@ -5,21 +5,37 @@ the console has no user id for, and `login.get_settings` (as the tenant's first 
 SPEC has a `login` section. Independent tenants are read concurrently. The result lists, per
 tenant, the ordered calls apply will make (the same StepSpecs apply records and runs) and what
 apply stores in the console without a call.
+
+Removals: what the console or the server holds in a section the SPEC contains but the SPEC no
+longer lists (a cross-tenant group, an identity provider, a tenant's login domain or whitelisted
+email). They are listed in `Plan.removals`; apply makes them only with `prune=True`, otherwise it
+keeps them (a tenant's routing is then the SPEC's plus the kept entries).
 """
 
+import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from console.apiserver import ApiClient, ApiError, CallRecord
+from console.identifiers import normalize_domain, normalize_email
 from console.validation import InvalidInput
+from sso.models import LoginDomain, WhitelistEntry
+from sso.multitenant.services import tenant_sso_calls
+from sso.providers.spec import env_reference
+from sso.routing.push import parse_server_state
+from sso.routing.queries import tenant_routing
+from sso.routing.services import RoutingSet, routing_push_calls
 from tenants.models import Tenant, TenantAdmin
 from tenants.provisioning import calls as build
 from tenants.provisioning import lookups
 from tenants.provisioning.engine import DEFAULT_CONCURRENCY, credentials_outstanding
 from tenants.validation import AdminInput, TenantInput, fold
 
+from .server_config import Removal, server_removals
 from .validate import SpecModel
+
+__all__ = ["AdminPlan", "Plan", "PlanError", "Removal", "TenantPlan", "build_plan", "plan_lines"]
 
 SETTINGS_KEYS = ("allowed_users", "features", "exclude_features")
 ClientFactory = Callable[[Callable[[CallRecord], None]], ApiClient]
@@ -41,6 +57,10 @@ class AdminPlan:
 
 @dataclass
 class TenantPlan:
+    """One SPEC tenant's plan. `input` is what apply stores: the SPEC's tenant, its `login`
+    widened by the kept routing entries when planned without prune (`spec_login` is the SPEC's
+    own); `push_login` is the routing the calls make the server hold."""
+
     input: TenantInput
     console: Tenant | None = None
     company: dict | None = None
@@ -52,6 +72,10 @@ class TenantPlan:
     notes: list[str] = field(default_factory=list)
     server_login: dict | None = None
     users_found: dict[str, dict] = field(default_factory=dict)
+    spec_login: RoutingSet | None = None
+    push_login: RoutingSet | None = None
+    console_login: RoutingSet | None = None  # the console's routing of the tenant, as read
+    removals: list[Removal] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -80,10 +104,18 @@ class Plan:
     tenants: list[TenantPlan] = field(default_factory=list)
     read_calls: list[CallRecord] = field(default_factory=list)
     snippets: object | None = None  # changes.spec.server_config.SnippetDiff
+    prune: bool = False
+    # Each tenant's routing removals (in tenant order), then groups and identity providers.
+    removals: list[Removal] = field(default_factory=list)
 
     @property
     def call_count(self) -> int:
         return sum(len(t.steps) for t in self.tenants)
+
+    @property
+    def kept(self) -> list[Removal]:
+        """The removals apply leaves alone (planned without prune)."""
+        return [r for r in self.removals if not r.applied]
 
     def counts(self) -> dict[str, int]:
         out = {"create": 0, "update": 0, "unchanged": 0}
@@ -99,9 +131,13 @@ def build_plan(
     api_url: str = "",
     concurrency: int = DEFAULT_CONCURRENCY,
     resolve_secrets: bool = True,
+    prune: bool = False,
 ) -> Plan:
-    """Raise PlanError when a read call fails; InvalidInput for an unset env: secret on apply."""
-    plan = Plan(spec=spec, api_url=api_url)
+    """Raise PlanError when a read call fails; InvalidInput for an unset env: secret on apply.
+
+    `prune`: removals (see the module's docstring) are made; without it they are kept.
+    """
+    plan = Plan(spec=spec, api_url=api_url, prune=prune)
     client = client_factory(plan.read_calls.append)
     try:
         companies = lookups.get_companies(client)
@@ -136,8 +172,12 @@ def build_plan(
     if problems:
         raise PlanError("\n".join(problems))
     _read_tenants(plan, client_factory, concurrency)
+    claimed = _spec_routing_owners(spec)
     for tp in plan.tenants:
+        _plan_routing(tp, prune=prune, claimed=claimed)
         _plan_tenant(tp, resolve_secrets=resolve_secrets)
+    plan.removals = [r for tp in plan.tenants for r in tp.removals]
+    plan.removals += server_removals(spec, prune=prune)
     return plan
 
 
@@ -233,6 +273,112 @@ def _act_as_user_id(tp: TenantPlan) -> str:
     return str(found["id"]) if found else ""
 
 
+# --- routing removals ---------------------------------------------------------------------------
+
+LOOKUP_CHUNK = 500
+
+
+def _spec_routing_owners(spec: SpecModel) -> dict[str, str]:
+    """`{routing key: tenant name}` of the `login` sections of every tenant of the SPEC."""
+    owners: dict[str, str] = {}
+    for item in spec.tenants:
+        if item.login is not None:
+            owners.update(dict.fromkeys(item.login.keys(), item.name))
+    return owners
+
+
+def _is_normalised(key: str) -> bool:
+    try:
+        return (normalize_email(key) if "@" in key else normalize_domain(key)) == key
+    except InvalidInput:
+        return False
+
+
+def _not_recordable(tp: TenantPlan, keys: list[str], claimed: dict[str, str]) -> dict[str, str]:
+    """`{key: why}` for entries only the server holds that the console cannot record for this
+    tenant: another tenant has them (in the console or in this SPEC), or they are not valid."""
+    out = {k: "it is not a valid domain or email address" for k in keys if not _is_normalised(k)}
+    for key in keys:
+        if key not in out and key in claimed:
+            out[key] = f"this SPEC gives it to tenant '{claimed[key]}'"
+    for model, field_name, wanted in (
+        (LoginDomain, "domain", [k for k in keys if "@" not in k and k not in out]),
+        (WhitelistEntry, "email", [k for k in keys if "@" in k and k not in out]),
+    ):
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            rows = model.objects.filter(
+                **{f"{field_name}__in": wanted[start : start + LOOKUP_CHUNK]}
+            ).order_by()
+            if tp.console is not None:
+                rows = rows.exclude(tenant_id=tp.console.pk)
+            for key, name in rows.values_list(field_name, "tenant__name"):
+                out[key] = f"tenant '{name}' has it in the console"
+    return out
+
+
+def _widened(login: RoutingSet, domains: list[str], whitelist: dict[str, bool]) -> RoutingSet:
+    """The SPEC's routing plus kept entries (the SPEC's paths and warnings stay)."""
+    return replace(
+        login,
+        domains=[*login.domains, *sorted(domains)],
+        admins=[*login.admins, *sorted(e for e, a in whitelist.items() if a)],
+        users=[*login.users, *sorted(e for e, a in whitelist.items() if not a)],
+    )
+
+
+def _plan_routing(tp: TenantPlan, *, prune: bool, claimed: dict[str, str]) -> None:
+    """The tenant's routing removals: domains and whitelisted emails the console or the server
+    holds for it that the SPEC's `login` lacks (a role change is not a removal).
+
+    With prune, apply makes the routing exactly the SPEC's. Without, the kept entries join the
+    SPEC's in what apply stores (`input.login`) and pushes (`push_login`), so no call removes
+    them; a kept email keeps the console's role (the server's when the console lacks it). An entry
+    only the server holds is recorded in the console too, unless the console cannot take it (see
+    `_not_recordable`): it is then kept on the server only, with a note.
+    """
+    login = tp.spec_login = tp.push_login = tp.input.login
+    if login is None:
+        return
+    console = tp.console_login = tenant_routing(tp.console) if tp.console is not None else None
+    server = parse_server_state(tp.server_login) if tp.server_login is not None else None
+    wanted_domains, wanted_emails = set(login.domains), login.whitelist
+    domains: dict[str, bool] = {}  # kept domain -> the console holds it
+    emails: dict[str, tuple[bool, bool]] = {}  # kept email -> (is_admin, the console holds it)
+    if console is not None:
+        domains.update((d, True) for d in console.domains if d not in wanted_domains)
+        emails.update(
+            (e, (a, True)) for e, a in console.whitelist.items() if e not in wanted_emails
+        )
+    if server is not None:
+        for domain in server.domains:
+            if domain not in wanted_domains:
+                domains.setdefault(domain, False)
+        for email, is_admin in server.whitelist.items():
+            if email not in wanted_emails:
+                emails.setdefault(email, (is_admin, False))
+    target = f"tenant:{tp.name}"
+    tp.removals = [Removal("routing.domain.remove", target, d, prune) for d in sorted(domains)]
+    tp.removals += [Removal("routing.whitelist.remove", target, e, prune) for e in sorted(emails)]
+    if prune or not tp.removals:
+        return
+    server_only = [d for d, held in domains.items() if not held]
+    server_only += [e for e, (_, held) in emails.items() if not held]
+    elsewhere = _not_recordable(tp, server_only, claimed)
+    for key, why in sorted(elsewhere.items()):
+        tp.notes.append(
+            f"the server routes {key} to this tenant but {why}: it is kept on the server only "
+            "(--prune removes it)"
+        )
+    roles = {e: a for e, (a, _) in emails.items()}
+    tp.push_login = _widened(login, list(domains), roles)
+    kept_login = _widened(
+        login,
+        [d for d in domains if d not in elsewhere],
+        {e: a for e, a in roles.items() if e not in elsewhere},
+    )
+    tp.input = replace(tp.input, login=kept_login)
+
+
 # --- steps --------------------------------------------------------------------------------------
 
 
@@ -296,8 +442,6 @@ def _placeholder_tenant(tp: TenantPlan) -> Tenant:
 
 
 def _plan_login(tp: TenantPlan) -> list[build.StepSpec]:
-    from sso.routing.services import routing_push_calls
-
     email = _first_admin_email(tp)
     if not email:
         return []
@@ -305,18 +449,26 @@ def _plan_login(tp: TenantPlan) -> list[build.StepSpec]:
     calls = routing_push_calls(
         tenant=_placeholder_tenant(tp),
         server_state=tp.server_login,
-        routing=tp.input.login,
+        routing=tp.push_login,
         act_as=act_as,
     )
     return [build.call_step(call) for call in calls]
 
 
-def _plan_sso(tp: TenantPlan, resolve_secrets: bool) -> list[build.StepSpec]:
-    from sso.multitenant.services import tenant_sso_calls
+def _reads_environment(sso) -> bool:
+    """Whether a `tenants[].sso` section takes a value from the environment (its client secret,
+    an `env:` client id): only then can `plan` not tell if what was pushed last is unchanged."""
+    conf = getattr(sso, "configuration", None) or {}
+    return any(key == "client_secret" or env_reference(value) for key, value in conf.items())
 
+
+def _plan_sso(tp: TenantPlan, resolve_secrets: bool) -> list[build.StepSpec]:
     tenant = _placeholder_tenant(tp)
+    # A section without a value from the environment is compared with what was pushed, as apply
+    # does: resolving reads nothing then, and an unchanged section plans no call.
+    resolve = resolve_secrets or not _reads_environment(tp.input.sso)
     try:
-        calls = tenant_sso_calls(tenant=tenant, sso=tp.input.sso, resolve=resolve_secrets)
+        calls = tenant_sso_calls(tenant=tenant, sso=tp.input.sso, resolve=resolve)
     except InvalidInput as exc:
         if resolve_secrets:
             raise
@@ -376,9 +528,7 @@ def _plan_tenant(tp: TenantPlan, *, resolve_secrets: bool) -> None:
     if item.login is not None:
         tp.steps += _plan_login(tp)
         if tp.console is not None:
-            from sso.routing.queries import tenant_routing
-
-            current = tenant_routing(tp.console)
+            current = tp.console_login or tenant_routing(tp.console)
             if (set(current.domains), current.whitelist) != (
                 set(item.login.domains),
                 item.login.whitelist,
@@ -405,7 +555,8 @@ def _plan_tenant(tp: TenantPlan, *, resolve_secrets: bool) -> None:
 
 
 def plan_lines(plan: Plan) -> list[str]:
-    """The plan as `manage.py plan` prints it: every call in order, then the snippet changes."""
+    """The plan as `manage.py plan` prints it: every call in order, each tenant's routing
+    removals, then the removals of groups and identity providers."""
     lines = [f"Plan for {plan.spec.source} against {plan.api_url or 'the apiserver'}", ""]
     number = 0
     for tp in plan.tenants:
@@ -415,15 +566,20 @@ def plan_lines(plan: Plan) -> list[str]:
             lines.append(f"  console: {change}")
         for note in tp.notes:
             lines.append(f"  note: {note}")
+        for removal in tp.removals:
+            lines.append(f"  {removal.line(tenant=False)}")
         for step in tp.steps:
             number += 1
             call = build.shown_call(step, company_id=tp.company_id)
             lines.append(f"  {number}. {call.endpoint} — {call.description}")
             for name, value in call.headers().items():
                 lines.append(f"       {name}: {value}")
-            import json
-
             lines.append(f"       {json.dumps(call.body, ensure_ascii=False, sort_keys=True)}")
+        lines.append("")
+    others = [r for r in plan.removals if not r.target.startswith("tenant:")]
+    if others:
+        lines.append("Server configuration not in the SPEC:")
+        lines += [f"  {r.line()}" for r in others]
         lines.append("")
     counts = plan.counts()
     lines.append(
@@ -431,4 +587,14 @@ def plan_lines(plan: Plan) -> list[str]:
         f"{counts['update']} to update, {counts['unchanged']} unchanged. "
         f"(Planning made {len(plan.read_calls)} read call(s).)"
     )
+    if plan.removals:
+        kept = len(plan.kept)
+        lines.append(
+            f"{len(plan.removals)} removal(s): "
+            + (
+                f"{kept} kept (not in the SPEC; --prune removes them)."
+                if kept
+                else "made because of --prune."
+            )
+        )
     return lines
