@@ -153,8 +153,8 @@ def main() -> int:
             key,
             secret,
         )
-        from changes.spec.apply import apply_plan
         from changes.spec.plan import build_plan
+        from changes.spec.run import spec_apply
         from changes.spec.validate import validate_spec
         from console.spec import parse_spec_text
         from tenants.provisioning.clients import pooled_client
@@ -175,9 +175,15 @@ def main() -> int:
         validated = time.perf_counter()
         plan = build_plan(spec, client_factory=client_factory, concurrency=args.concurrency)
         planned = time.perf_counter()
-        result = apply_plan(
-            plan, actor="bench", client_factory=client_factory, concurrency=args.concurrency
+        # The path `manage.py apply` takes: a changeset recorded, applied and finished.
+        applied = spec_apply(
+            plan,
+            actor="bench",
+            face="spec",
+            client_factory=client_factory,
+            concurrency=args.concurrency,
         )
+        result = applied.result
         finished = time.perf_counter()
         cpu = time.process_time() - cpu_started
         failures = [o.failure_line() for o in result.outcomes if not o.ok]

@@ -208,24 +208,26 @@ def local_change(
 
 
 def steps_sync_from_journal(changeset: Changeset) -> None:
-    """Copy the provisioning journal's step outcomes onto the changeset's call steps."""
+    """Copy the provisioning journal's step outcomes onto the changeset's call steps.
+
+    One UPDATE per distinct (status, error): after a clean run that is one statement."""
     journal = {
-        (s.tenant_id, s.run, s.position): s
-        for s in ProvisioningStep.objects.filter(changeset=changeset.audit_key)
+        (tenant, run, position): (status, error)
+        for tenant, run, position, status, error in ProvisioningStep.objects.filter(
+            changeset=changeset.audit_key
+        ).values_list("tenant_id", "run", "position", "status", "error")
     }
     if not journal:
         return
-    now = timezone.now()
-    changed = []
-    for step in changeset.steps.all():
-        ref = step.ref or {}
+    groups: dict[tuple[str, str], list[int]] = {}
+    for pk, ref, status, error in changeset.steps.values_list("pk", "ref", "status", "error"):
+        ref = ref or {}
         row = journal.get((ref.get("tenant"), ref.get("run"), ref.get("position")))
         if row is None:
             continue
-        status = JOURNAL_STATUS.get(row.status, ChangeStep.Status.PLANNED)
-        if (status, row.error) != (step.status, step.error):
-            step.status, step.error = status, row.error[:10_000]
-            step.finished_at = row.finished_at or now
-            changed.append(step)
-    if changed:
-        ChangeStep.objects.bulk_update(changed, ["status", "error", "finished_at"])
+        wanted = (JOURNAL_STATUS.get(row[0], ChangeStep.Status.PLANNED), row[1][:10_000])
+        if wanted != (status, error):
+            groups.setdefault(wanted, []).append(pk)
+    now = timezone.now()
+    for (status, error), pks in groups.items():
+        ChangeStep.objects.filter(pk__in=pks).update(status=status, error=error, finished_at=now)

@@ -178,8 +178,7 @@ def tenant_apply(
     if client is None:
         client = client_from_settings(on_call=records.append)
     with applying(changeset):
-        outcome = run_tenant(tenant.pk, client=client, calls=records)
-        services.audit_run(outcome=outcome, actor=actor)
+        outcome = run_tenant(tenant.pk, client=client, calls=records, audit_actor=actor)
     after_run(outcome)
     steps_sync_from_journal(changeset)
     changeset_finish_from_steps(changeset, error="" if outcome.ok else outcome.failure_line())

@@ -17,10 +17,7 @@ from console.validation import FieldError, InvalidInput
 from tenants.models import ProvisioningStep, Tenant, TenantAdmin
 from tenants.provisioning import calls as steps
 from tenants.provisioning.engine import (
-    RunOutcome,
     record_run,
-    step_action,
-    step_audit_view,
     supersede_open_steps,
 )
 from tenants.validation import AdminInput, TenantInput
@@ -122,49 +119,6 @@ def tenant_save_new(*, data: TenantInput, actor: str) -> Tenant:
             )
         ) from None
     return tenant
-
-
-def audit_run(*, outcome: RunOutcome, actor: str) -> None:
-    """One audit entry per step the run tried, with the calls it made, linked to the step's
-    pending entry; all appended at once (no local change to share a transaction with)."""
-    tenant = outcome.tenant or Tenant.objects.get(pk=outcome.tenant_id)
-    rows = []
-    for index, (step, calls) in enumerate(outcome.ran):
-        status = step.status
-        unknown = status in (ProvisioningStep.Status.SENT, ProvisioningStep.Status.UNKNOWN)
-        error = step.error
-        if not error and not outcome.ok and index == len(outcome.ran) - 1:
-            error = outcome.error  # the run stopped here for a reason of its own
-        if unknown:
-            error = f"outcome unknown (the answer was lost; checked before sending again). {error}"
-        rows.append(
-            {
-                "actor": actor,
-                "action": step_action(step),
-                "target_type": "tenant",
-                "target_id": str(tenant.pk),
-                "target_repr": tenant.name,
-                "after": step_audit_view(step),
-                "calls": outcome.calls[calls],
-                "outcome": "success" if status == ProvisioningStep.Status.DONE else "failure",
-                "error": error.strip(),
-                "outcome_of": step.pending_seq,
-            }
-        )
-    if not outcome.ran and not outcome.ok:
-        rows.append(
-            {
-                "actor": actor,
-                "action": "tenant.apply",
-                "target_type": "tenant",
-                "target_id": str(tenant.pk),
-                "target_repr": tenant.name,
-                "outcome": "failure",
-                "error": outcome.failure_line(),
-            }
-        )
-    if rows:
-        bulk_append(rows)
 
 
 def _claim_version(tenant_id: int, version: int, **changes) -> int:

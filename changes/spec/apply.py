@@ -23,7 +23,7 @@ from tenants.provisioning.engine import (
     run_many,
     supersede_open_steps,
 )
-from tenants.services import audit_run, tenant_snapshot
+from tenants.services import tenant_snapshot
 
 from .plan import AdminPlan, ClientFactory, Plan, TenantPlan
 
@@ -173,12 +173,15 @@ def apply_plan(
     on_done: Callable[[RunOutcome], None] | None = None,
     on_credentials: Callable[[RunOutcome, IssuedSecret], None] | None = None,
     changeset: str = "",
+    on_recorded: Callable[["ApplyResult"], None] | None = None,
 ) -> ApplyResult:
     """Save the console's side of the plan, then run the tenants' calls.
 
     `changeset`: the id of the changeset the steps belong to (their journal rows carry it).
     `on_credentials(outcome, secret)` is called the moment new credentials exist (their record
     committed), before the next call goes out, so a run killed later cannot lose them.
+    `on_recorded(result)` runs inside the transaction that records the console's side, before
+    any call is sent.
     """
     result = ApplyResult()
     to_run: list[int] = []
@@ -209,16 +212,12 @@ def apply_plan(
                 result.stored.append(tenant.name)
         # Every tenant's console record entry, appended in one go.
         bulk_append(audit_rows)
-    result.tenant_ids = {id(tp): pk for pk, tp in plans.items()}
+        result.tenant_ids = {id(tp): pk for pk, tp in plans.items()}
+        if on_recorded is not None:
+            on_recorded(result)  # the changeset's steps, with the journal rows now known
 
     def done(outcome: RunOutcome) -> None:
         # Runs in the worker thread that ran the tenant, before its connection is closed.
-        sent = [v for step in secrets.get(outcome.tenant_id, {}).values() for v in step.values()]
-        if sent:  # a server may quote the secret it refused: not into the audit entry
-            from sso.multitenant.services import scrub_call_records
-
-            scrub_call_records(outcome.calls, sent)
-        audit_run(outcome=outcome, actor=actor)
         tp = sso_by_tenant.get(outcome.tenant_id)
         if outcome.ok and tp is not None:
             _record_sso_pushed(outcome.tenant_id, tp, actor)
@@ -233,6 +232,7 @@ def apply_plan(
         secrets=secrets,
         preloaded={pk: saved[pk] for pk in to_run},
         on_credentials=on_credentials,
+        audit_actor=actor,
     )
     return result
 

@@ -2,7 +2,7 @@
 server setting, in the order apply takes them; and linking the steps to the journal once apply
 has recorded the tenants' calls."""
 
-from django.db import transaction
+from django.db.models import Max
 
 from tenants.models import ProvisioningStep
 
@@ -64,20 +64,24 @@ def spec_changeset_record(plan: Plan, *, actor: str, face: str, prune: bool) -> 
     return changeset_record(spec_change_plan(plan, prune=prune), actor=actor, face=face)
 
 
-def spec_steps_link(changeset: Changeset, plan: Plan, tenant_ids: dict[int, int]) -> None:
-    """Point the changeset's call steps at the journal rows apply recorded for them."""
+def spec_steps_with_refs(plan: Plan, prune: bool, tenant_ids: dict[int, int]) -> ChangePlan:
+    """The plan's steps with each call step pointing at the journal row apply recorded for it
+    (tenant, run, position); `tenant_ids` maps id(TenantPlan) to the saved tenant."""
+    change_plan = spec_change_plan(plan, prune=prune)
     runs = dict(
-        ProvisioningStep.objects.filter(changeset=changeset.audit_key)
+        ProvisioningStep.objects.filter(tenant_id__in=list(tenant_ids.values()))
+        .values("tenant_id")
+        .annotate(run=Max("run"))
         .values_list("tenant_id", "run")
-        .distinct()
     )
-    updates = []
-    for step in changeset.steps.filter(ref__has_key="spec_tenant"):
-        tp = plan.tenants[step.ref["spec_tenant"]]
-        tenant_id = tenant_ids.get(id(tp))
-        if tenant_id is None or tenant_id not in runs:
+    for step in change_plan.steps:
+        if "spec_tenant" not in step.ref:
             continue
-        step.ref = {"tenant": tenant_id, "run": runs[tenant_id], "position": step.ref["position"]}
-        updates.append(step)
-    with transaction.atomic():
-        ChangeStep.objects.bulk_update(updates, ["ref"])
+        tenant_id = tenant_ids.get(id(plan.tenants[step.ref["spec_tenant"]]))
+        if tenant_id in runs:
+            step.ref = {
+                "tenant": tenant_id,
+                "run": runs[tenant_id],
+                "position": step.ref["position"],
+            }
+    return change_plan

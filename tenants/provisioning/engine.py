@@ -25,8 +25,8 @@ from django.utils import timezone
 from console.apiserver import ApiClient, ApiError, CallRecord
 from console.apiserver.plan import PlannedCall
 from console.audit.bulk import bulk_append
-from console.audit.models import AuditEntry
 from console.audit.masking import scrub_text
+from console.audit.models import AuditEntry
 from tenants.models import IssuedCredential, ProvisioningStep, Tenant, TenantAdmin
 
 from . import lookups
@@ -444,8 +444,12 @@ def run_tenant(
     secrets: dict[int, dict[str, str]] | None = None,
     preloaded: Tenant | None = None,
     on_credentials: Callable[["RunOutcome", IssuedSecret], None] | None = None,
+    audit_actor: str = "",
 ) -> RunOutcome:
     """Run the open steps of the tenant's latest run, in order, stopping at the first failure.
+
+    `audit_actor`: write one audit entry per step tried (linked to its pending entry), in the
+    same transaction as the run's last writes, so a run's outcome and its audit commit together.
 
     `on_credentials(outcome, secret)`: called with new credentials as soon as their record is
     committed (before the run's next call), so a run killed later has already handed them out.
@@ -524,6 +528,10 @@ def run_tenant(
             "updated_at": timezone.now(),
         }
         pending.add(_update_row, Tenant, tenant.pk, release)
+        if audit_actor:
+            rows = run_audit_rows(outcome, audit_actor, secrets=secrets)
+            if rows:
+                pending.add(bulk_append, rows)
         try:
             pending.commit()  # the last answer's writes with the tenant's release
         except Exception as exc:  # noqa: BLE001 - the answer is not recorded: release as failed
@@ -540,7 +548,59 @@ def run_tenant(
             # database holds them ("sent"), not as they were in memory.
             for step in steps:
                 step.refresh_from_db(fields=["status", "result", "error", "finished_at"])
+            if audit_actor:
+                bulk_append(run_audit_rows(outcome, audit_actor, secrets=secrets))
     return outcome
+
+
+def run_audit_rows(
+    outcome: RunOutcome, actor: str, *, secrets: dict[int, dict[str, str]] | None = None
+) -> list[dict]:
+    """One audit entry per step the run tried, with the calls it made, linked to the step's
+    pending entry. A server may quote a secret it refused: the calls' texts are scrubbed."""
+    tenant = outcome.tenant or Tenant.objects.get(pk=outcome.tenant_id)
+    sent = [v for values in (secrets or {}).values() for v in values.values()]
+    rows = []
+    for index, (step, calls) in enumerate(outcome.ran):
+        status = step.status
+        unknown = status in (ProvisioningStep.Status.SENT, ProvisioningStep.Status.UNKNOWN)
+        error = step.error
+        if not error and not outcome.ok and index == len(outcome.ran) - 1:
+            error = outcome.error  # the run stopped here for a reason of its own
+        if unknown:
+            error = f"outcome unknown (the answer was lost; checked before sending again). {error}"
+        records = outcome.calls[calls]
+        if sent:
+            for record in records:
+                record.result_msg = scrub_text(record.result_msg, sent)
+                record.error = scrub_text(record.error, sent)
+        rows.append(
+            {
+                "actor": actor,
+                "action": step_action(step),
+                "target_type": "tenant",
+                "target_id": str(tenant.pk),
+                "target_repr": tenant.name,
+                "after": step_audit_view(step),
+                "calls": records,
+                "outcome": "success" if status == ProvisioningStep.Status.DONE else "failure",
+                "error": scrub_text(error, sent).strip(),
+                "outcome_of": step.pending_seq,
+            }
+        )
+    if not outcome.ran and not outcome.ok:
+        rows.append(
+            {
+                "actor": actor,
+                "action": "tenant.apply",
+                "target_type": "tenant",
+                "target_id": str(tenant.pk),
+                "target_repr": tenant.name,
+                "outcome": "failure",
+                "error": outcome.failure_line(),
+            }
+        )
+    return rows
 
 
 def _admins(tenant: Tenant) -> dict[str, TenantAdmin]:
@@ -925,6 +985,7 @@ def run_many(
     secrets: dict[int, dict[int, dict[str, str]]] | None = None,
     preloaded: dict[int, Tenant] | None = None,
     on_credentials: Callable[[RunOutcome, IssuedSecret], None] | None = None,
+    audit_actor: str = "",
 ) -> list[RunOutcome]:
     """Run several tenants' steps, up to `concurrency` tenants at a time.
 
@@ -944,6 +1005,7 @@ def run_many(
                 secrets=(secrets or {}).get(tenant_id),
                 preloaded=(preloaded or {}).get(tenant_id),
                 on_credentials=on_credentials,
+                audit_actor=audit_actor,
             )
         except TenantBusy as exc:
             name = Tenant.objects.filter(pk=tenant_id).values_list("name", flat=True).first()

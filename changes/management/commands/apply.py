@@ -10,15 +10,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from changes.engine import (
-    applying,
-    changeset_finish_from_steps,
-    steps_mark,
-    steps_sync_from_journal,
-)
+from changes.engine import steps_mark
 from changes.models import ChangeStep
-from changes.spec.apply import apply_plan
-from changes.spec.changeset import spec_changeset_record, spec_steps_link
 from changes.spec.credentials_out import (
     CredentialsOutError,
     CredentialsPrinter,
@@ -27,6 +20,7 @@ from changes.spec.credentials_out import (
 )
 from changes.spec.earlier_runs import admins_without_credentials, unfinished_credentials
 from changes.spec.plan import plan_lines
+from changes.spec.run import spec_apply
 from changes.spec.server_config import store_server_sections
 from console.audit import cli_actor
 from console.validation import InvalidInput
@@ -119,28 +113,27 @@ class Command(BaseCommand):
 
     def _apply(self, plan, model, spec, prune, concurrency, printer) -> None:
         actor = cli_actor()
-        changeset = spec_changeset_record(plan, actor=actor, face="spec", prune=prune)
         counts = plan.counts()
         self.stdout.write(
-            f"Changeset {changeset.pk} (hash {changeset.content_hash[:12]}): applying "
-            f"{plan.call_count} call(s): {counts['create']} tenant(s) to create, "
+            f"Applying {plan.call_count} call(s): {counts['create']} tenant(s) to create, "
             f"{counts['update']} to update ({concurrency} at a time)."
         )
-        with applying(changeset):
-            result = apply_plan(
-                plan,
-                actor=actor,
-                client_factory=client_factory,
-                concurrency=concurrency,
-                changeset=changeset.audit_key,
-                on_credentials=printer,
-            )
-            spec_steps_link(changeset, plan, result.tenant_ids)
-            steps_sync_from_journal(changeset)
-            steps_mark(
-                changeset, status=ChangeStep.Status.DONE, positions=_console_steps(changeset)
-            )
-            stored = self._store_server_sections(model, spec, actor, prune, changeset)
+        stored: list[str] = []
+
+        def store_server(changeset) -> None:
+            stored.extend(self._store_server_sections(model, spec, actor, prune, changeset))
+
+        applied = spec_apply(
+            plan,
+            actor=actor,
+            face="spec",
+            client_factory=client_factory,
+            concurrency=concurrency,
+            prune=prune,
+            on_credentials=printer,
+            store_server=store_server,
+        )
+        result, changeset = applied.result, applied.changeset
         for outcome in result.outcomes:
             if outcome.ok:
                 for line in outcome.created:
@@ -152,12 +145,10 @@ class Command(BaseCommand):
             for line in snippet_lines(plan):
                 self.stdout.write(line)
         self._print_kept(plan)
-        error = "\n".join(o.failure_line() for o in result.failures)
-        changeset_finish_from_steps(changeset, error=error)
         if result.failures:
             ok = len(result.outcomes) - len(result.failures)
             raise CommandError(
-                f"{len(result.failures)} tenant(s) failed, {ok} done:\n{error}\n"
+                f"{len(result.failures)} tenant(s) failed, {ok} done:\n{applied.error}\n"
                 f"Fix the cause and run `manage.py apply {spec}` again: it resumes without "
                 f"creating anything twice (changeset {changeset.pk}).",
                 returncode=1,
@@ -189,7 +180,3 @@ class Command(BaseCommand):
             self.stdout.write("Kept (not in the SPEC; apply with --prune to remove):")
             for removal in kept:
                 self.stdout.write(f"  {removal.target}: {removal.detail}")
-
-
-def _console_steps(changeset) -> list[int]:
-    return list(changeset.steps.filter(kind="console.tenant").values_list("position", flat=True))
