@@ -11,6 +11,8 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from console.htmx import wants_fragment
+
 from . import export
 from .forms import AuditFilterForm
 from .models import AuditEntry
@@ -40,11 +42,6 @@ KNOWN_ACTIONS = (
     "secrets.generate",
     "secrets.audit",
 )
-
-
-def _wants_fragment(request) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def _cursor(value: str | None) -> int | None:
@@ -100,7 +97,7 @@ def audit_list(request):
         "csv_url": reverse("audit:export", args=["csv"]) + _query_string(query),
         "jsonl_url": reverse("audit:export", args=["jsonl"]) + _query_string(query),
     }
-    if _wants_fragment(request):
+    if wants_fragment(request):
         response = render(request, "audit/_rows.html", context)
         if valid:
             # The address bar gets the tidy URL (no empty fields), which the page also accepts.

@@ -9,6 +9,7 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.audit import actor_for_request
+from console.htmx import wants_fragment
 
 from . import catalog, rotation
 from .audit_files import MAX_FILE_BYTES, MAX_FILES, input_errors
@@ -40,10 +41,6 @@ def with_code(text: str) -> str:
     return mark_safe(html)  # noqa: S308 - every part is escaped
 
 
-def _fragment(request) -> bool:
-    return bool(request.htmx and not request.htmx.boosted)
-
-
 def _page_context(**extra) -> dict:
     context = {
         "generate_form": GenerateForm(),
@@ -59,8 +56,8 @@ def _page_context(**extra) -> dict:
 
 
 def _respond(request, fragment: str, context: dict, *, status: int = 200, secret=False):
-    template = fragment if _fragment(request) else "security/page.html"
-    if _fragment(request):
+    template = fragment if wants_fragment(request) else "security/page.html"
+    if wants_fragment(request):
         # htmx 2 does not swap 4xx answers: the fragment with the errors must arrive as 200.
         status = 200
     response = render(request, template, _page_context(**context), status=status)

@@ -7,6 +7,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
 
+from console.htmx import wants_fragment
+
 from .render import FORMATS, SECRET_MODES
 from .web import FILE_SUFFIX, build_snippet, get_snippet_source, snippet_download_response
 
@@ -39,11 +41,7 @@ def _back_link(source: str) -> tuple[str, str] | None:
 @require_GET
 def snippet_show(request, source: str):
     snippet = build_snippet(request, source)
-    template = (
-        "console/_snippet.html"
-        if request.htmx and not request.htmx.boosted
-        else "console/snippet_page.html"
-    )
+    template = "console/_snippet.html" if wants_fragment(request) else "console/snippet_page.html"
     response = render(request, template, {"snippet": snippet, "back": _back_link(source)})
     response["Vary"] = "HX-Request"
     if snippet.has_secrets:

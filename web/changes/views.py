@@ -10,6 +10,7 @@ from changes.apply import NotApplicable, can_apply, changeset_apply
 from changes.models import Changeset
 from changes.selectors import ChangesetFilter, changeset_entries, changeset_page
 from console.audit import actor_for_request
+from console.htmx import render_page
 from tenants.provisioning.engine import TenantBusy
 from web.tenants.views.create import applied_page
 
@@ -31,11 +32,7 @@ def changeset_list(request):
     flt = _filter(request)
     page = changeset_page(flt, page=request.GET.get("page") or 1)
     context = {"page": page, "filter": flt, "statuses": Changeset.Status.choices}
-    fragment = request.htmx and not request.htmx.boosted
-    template = "changes/_rows.html" if fragment else "changes/list.html"
-    response = render(request, template, context)
-    response["Vary"] = "HX-Request"
-    return response
+    return render_page(request, "changes/list.html", context, fragment="changes/_rows.html")
 
 
 @never_cache

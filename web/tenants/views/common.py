@@ -1,9 +1,10 @@
 """Helpers the tenant views share."""
 
 from django.conf import settings
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 
 from console.apiserver import ApiClient, client_from_settings
+from console.htmx import render_page  # noqa: F401 - the tenant views import it from here
 from tenants.models import Tenant
 from tenants.provisioning.calls import shown_call
 
@@ -16,14 +17,6 @@ def no_store(response):
     """Pages that show a secret once must not be kept by any cache or the back button."""
     response["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0, private"
     response["Pragma"] = "no-cache"
-    return response
-
-
-def render_page(request, template: str, context: dict, *, fragment: str = "", status: int = 200):
-    """The full page, or only the fragment for an htmx request that is not a boosted link."""
-    name = fragment if fragment and request.htmx and not request.htmx.boosted else template
-    response = render(request, name, context, status=status)
-    response["Vary"] = "HX-Request"
     return response
 
 
