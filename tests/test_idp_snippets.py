@@ -122,7 +122,9 @@ def test_an_unset_env_secret_fails_naming_the_variable_and_the_field(acme):
         identity_provider_settings(spec_with(keycloak, entry), environ={"KC_SECRET": ""})
     errors = {e.path: e.message for e in info.value.errors}
     assert errors == {
-        "identity_providers[0].client_secret": "env:KC_SECRET is set but empty",
+        "identity_providers[0].client_secret": (
+            "env:KC_SECRET is set but empty: give KC_SECRET the secret's value"
+        ),
         "identity_providers[1].password": (
             "env:LDAP_ADMIN_PASSWORD is not set: export LDAP_ADMIN_PASSWORD in the environment "
             "of this command (the value is read when the snippet is made)"

@@ -23,6 +23,7 @@ from console.apiserver import ApiError, CallRecord, client_from_settings
 from console.apiserver.plan import PlannedCall
 from console.audit import audit_record
 from console.audit.masking import scrub_text
+from console.secret_ref import resolve_secret
 from console.validation import FieldError, InvalidInput, join_path
 from sso.providers.spec import env_reference
 
@@ -60,19 +61,9 @@ class SecretPlannedCall(PlannedCall):
 
 
 def _resolve(value: str, path: str, environ: Mapping[str, str]) -> str:
-    name = env_reference(value)
-    if name is None:
-        return value
-    resolved = environ.get(name)
-    if not resolved:
-        raise InvalidInput(
-            FieldError(
-                path,
-                f"env:{name} is not set (or empty): export {name} in the environment of the "
-                "process that pushes the configuration",
-            )
-        )
-    return resolved
+    return resolve_secret(
+        value, path, environ=environ, where="the process that pushes the configuration"
+    )
 
 
 def _company_of(tenant) -> str:

@@ -9,6 +9,7 @@ says where it comes from, and a tenant without a company id yet becomes a marker
 import os
 from collections.abc import Mapping
 
+from console.secret_ref import resolve_secret
 from console.snippets import EnvSetting
 from console.validation import ErrorCollector, InvalidInput, join_path
 
@@ -21,18 +22,16 @@ ENV_SHOWN_AS = "<read from ${name} when exported>"
 
 
 def _resolve_env(name: str, path: str, environ: Mapping[str, str], errors: ErrorCollector):
-    value = environ.get(name)
-    if value is None:
-        errors.add(
+    try:
+        return resolve_secret(
+            f"env:{name}",
             path,
-            f"env:{name} is not set: export {name} in the environment of this command "
-            "(the value is read when the snippet is made)",
+            environ=environ,
+            where="this command (the value is read when the snippet is made)",
         )
+    except InvalidInput as exc:
+        errors.errors.extend(exc.errors)
         return None
-    if not value.strip():
-        errors.add(path, f"env:{name} is set but empty")
-        return None
-    return value
 
 
 def _value_for(

@@ -10,12 +10,12 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from console.secret_ref import ENV_REF, env_reference  # noqa: F401 - re-exported
 from console.validation import ErrorCollector, FieldError, InvalidInput, join_path
 
 from . import catalog
 from .catalog import FieldDef, ProviderDef
 
-ENV_REF = re.compile(r"^env:(.*)$", re.DOTALL)
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 COMPANY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # One more `__` segment: letters and digits joined by single underscores (encoding.PATH_SEGMENT).
@@ -50,15 +50,6 @@ class ProviderEntry:
         if self.allow_http:
             out["allow_http"] = True
         return out
-
-
-def env_reference(value: object) -> str | None:
-    """The NAME of an `env:NAME` value, else None."""
-    if isinstance(value, str):
-        m = ENV_REF.match(value.strip())
-        if m:
-            return m.group(1)
-    return None
 
 
 def check_url(value: object, path: str, *, allow_http: bool) -> str:
