@@ -156,8 +156,8 @@ def main() -> int:
         from changes.spec.plan import build_plan
         from changes.spec.run import spec_apply
         from changes.spec.validate import validate_spec
+        from console.apiserver import client_from_settings
         from console.spec import parse_spec_text
-        from tenants.provisioning.clients import pooled_client
 
         records = []
 
@@ -166,7 +166,7 @@ def main() -> int:
                 records.append(record)
                 on_call(record)
 
-            return pooled_client(both)
+            return client_from_settings(both)
 
         raw = parse_spec_text(spec_text(args.tenants), "bench.yaml")
         started = time.perf_counter()

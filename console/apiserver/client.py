@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import requests
+from django.conf import settings
 
 from . import errors
+from .session import thread_session
 
 log = logging.getLogger(__name__)
 
@@ -219,12 +221,12 @@ def _connection_reason(exc: requests.ConnectionError) -> str:
 
 
 def client_from_settings(on_call: Callable[[CallRecord], None] | None = None) -> ApiClient:
-    from django.conf import settings
-
+    """The one client factory: the configured apiserver, over this thread's kept-alive session."""
     return ApiClient(
         url=settings.CLEARML_API_URL,
         key=settings.CLEARML_API_KEY,
         secret=settings.CLEARML_API_SECRET,
         timeout=settings.CLEARML_API_TIMEOUT,
         on_call=on_call,
+        session=thread_session(),
     )

@@ -6,13 +6,13 @@ from django.core.management.base import CommandError
 from changes.spec.plan import Plan, PlanError, build_plan
 from changes.spec.server_config import snippet_diff
 from changes.spec.validate import SpecModel, validate_spec
+from console.apiserver import client_from_settings
 from console.spec import load_spec, spec_error_lines
 from console.validation import InvalidInput
-from tenants.provisioning.clients import pooled_client
 
 
 def client_factory(on_call):
-    return pooled_client(on_call)
+    return client_from_settings(on_call)
 
 
 def bad_input(exc: InvalidInput, source: str) -> CommandError:

@@ -1,23 +1,19 @@
-"""Apiserver clients for worker threads: one kept-alive HTTP session per thread.
+"""One kept-alive HTTP session per thread for the apiserver client.
 
-A client per tenant keeps that tenant's call records apart (for its audit entry); the session
-underneath is reused by every tenant the thread runs, so calls do not open a new connection.
+Every client the console builds (client_from_settings) sends over its thread's session, so a
+worker thread running many tenants, or a web worker serving many requests, reuses connections.
 """
 
 import os
 import threading
 import urllib.request
-from collections.abc import Callable
 
 import requests
-from django.conf import settings
-
-from console.apiserver import ApiClient, CallRecord
 
 _local = threading.local()
 
 
-def _session() -> requests.Session:
+def thread_session() -> requests.Session:
     session = getattr(_local, "session", None)
     if session is None:
         session = _local.session = requests.Session()
@@ -42,15 +38,3 @@ def _settle_environment(session: requests.Session) -> None:
         session.verify = bundle
     # The client sets basic auth itself, so ~/.netrc would not apply either.
     session.trust_env = False
-
-
-def pooled_client(on_call: Callable[[CallRecord], None] | None = None) -> ApiClient:
-    """Like client_from_settings, over this thread's session."""
-    return ApiClient(
-        url=settings.CLEARML_API_URL,
-        key=settings.CLEARML_API_KEY,
-        secret=settings.CLEARML_API_SECRET,
-        timeout=settings.CLEARML_API_TIMEOUT,
-        on_call=on_call,
-        session=_session(),
-    )
