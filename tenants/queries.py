@@ -13,11 +13,9 @@ from datetime import datetime
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 
-from console.apiserver import ApiError, client_from_settings
 from console.snapshot import queries as snapshot
-from console.snapshot.store import COMPANIES, snapshot_put
 from tenants.models import Tenant, TenantAdmin
-from tenants.provisioning.lookups import fold, get_companies
+from tenants.provisioning.lookups import fold
 
 PER_PAGE = 50
 FILTERS = {
@@ -56,29 +54,15 @@ def _shaped(companies: list[dict]) -> list[dict]:
     ]
 
 
-def server_companies(*, refresh: bool = False) -> ServerCompanies:
+def server_companies() -> ServerCompanies:
     """The apiserver's companies (id, name, defaults) as the last refresh read them.
 
-    Pages call it without `refresh`: it reads the snapshot only, never the server. `refresh=True`
-    is for a POST action that must act on the server's current list (importing a company): it
-    reads `system.get_companies` now and stores the answer in the snapshot.
+    Reads the snapshot only, never the server: a page never waits on the apiserver.
     """
     if not settings.CLEARML_API_URL:
         return ServerCompanies(configured=False, error="CLEARML_API_URL is not set")
-    if refresh:
-        try:
-            companies = get_companies(client_from_settings())
-        except ApiError as exc:
-            return ServerCompanies(error=str(exc))
-        row = snapshot_put(COMPANIES, "", {"companies": companies})
-        return ServerCompanies(companies=_shaped(companies), fetched_at=row.fetched_at)
     found = snapshot.companies()
     return ServerCompanies(companies=_shaped(found.companies), fetched_at=found.fetched_at)
-
-
-def forget_server_companies() -> None:
-    """Kept for callers: the snapshot is amended by the change pipeline (companies_upsert) and
-    re-read by a refresh, so there is no cached list to drop any more."""
 
 
 @dataclass

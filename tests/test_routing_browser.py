@@ -2,6 +2,7 @@
 
 import pytest
 
+from changes.refresh import refresh_server_state
 from console.apiserver import client_from_settings
 from sso.models import LoginDomain
 from tenants.models import Tenant, TenantAdmin
@@ -21,6 +22,7 @@ def tenants(sandbox_settings, transactional_db):
     TenantAdmin.objects.create(tenant=acme, name="Alice", email="alice@acme.io", user_id=user)
     beta = Tenant.objects.create(name="Beta Labs")
     LoginDomain.objects.create(tenant=beta, domain="beta.io")
+    assert refresh_server_state().ok  # the live view shows what the last refresh read
     return acme, beta
 
 

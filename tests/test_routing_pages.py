@@ -5,6 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from changes.refresh import refresh_server_state
 from console.apiserver import client_from_settings
 from sso.models import LoginDomain, RoutingImport, RoutingPushJob, WhitelistEntry
 from tenants.models import Tenant, TenantAdmin
@@ -38,6 +39,18 @@ def live_acme(sandbox_settings):
     tenant = Tenant.objects.create(name="Acme Research", company_id=company, status="active")
     TenantAdmin.objects.create(tenant=tenant, name="Alice", email="alice@acme.io", user_id=user)
     return tenant
+
+
+@pytest.fixture
+def refresh(sandbox_settings):
+    """Read the sandbox into the snapshot the live view shows (pages never call the server)."""
+
+    def run():
+        result = refresh_server_state()
+        assert result.reached, result.error
+        return result
+
+    return run
 
 
 def text(response) -> str:
@@ -192,11 +205,12 @@ def test_the_list_filter_pages_and_filters(admin_client, acme):
     assert "u100@acme.io" in page and "101–150 of 150" in page
 
 
-def test_the_live_view_shows_drift_and_pushes_or_pulls(admin_client, live_acme, sandbox):
+def test_the_live_view_shows_drift_and_pushes_or_pulls(admin_client, live_acme, sandbox, refresh):
     acme = live_acme
     LoginDomain.objects.create(tenant=acme, domain="acme.io")
     WhitelistEntry.objects.create(tenant=acme, email="carol@partner.com", is_admin=True)
     sandbox.seed_login(acme.company_id, domains=["old.io"], whitelist={"carol@partner.com": 0})
+    refresh()
     page = text(admin_client.get(reverse("sso:routing_live", args=[acme.pk]), headers=HTMX))
     assert "differs from the console" in page and "3 differences" in page
     assert "old.io" in page and "acme.io" in page
@@ -208,6 +222,7 @@ def test_the_live_view_shows_drift_and_pushes_or_pulls(admin_client, live_acme, 
     step = reverse("sso:routing_push_step", args=[acme.pk, job.pk])
     page = text(admin_client.post(step, headers=HTMX))
     assert "Done" in page and "hx-post" not in page
+    refresh()
     page = text(admin_client.get(reverse("sso:routing_live", args=[acme.pk]), headers=HTMX))
     assert "The server matches the console" in page
 
@@ -219,12 +234,13 @@ def test_the_live_view_shows_drift_and_pushes_or_pulls(admin_client, live_acme, 
 
 
 def test_the_live_view_explains_a_missing_admin_and_a_failing_server(
-    admin_client, live_acme, sandbox
+    admin_client, live_acme, sandbox, refresh
 ):
     lonely = Tenant.objects.create(name="Lonely")
     page = text(admin_client.get(reverse("sso:routing_live", args=[lonely.pk]), headers=HTMX))
     assert "an admin must exist first" in page
     sandbox.fail_next("login.get_settings", status=503, times=10)
+    refresh()
     page = text(admin_client.get(reverse("sso:routing_live", args=[live_acme.pk])))
     assert "Cannot read the server" in page and "HTTP 503" in page
 

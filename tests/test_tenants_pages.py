@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from changes.refresh import refresh_server_state
-from tenants.models import Tenant, TenantAdmin
 from changes.tenants import tenant_apply as tenant_provision
+from tenants.models import Tenant, TenantAdmin
 from tests.test_tenants_provisioning import create
 
 pytestmark = pytest.mark.django_db
