@@ -1,5 +1,7 @@
 """The Security page: live check of default credentials, secret generation, file audit."""
 
+from functools import partial
+
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.html import escape
@@ -13,7 +15,7 @@ from console.htmx import wants_fragment
 
 from . import catalog, rotation
 from .audit_files import MAX_FILE_BYTES, MAX_FILES, input_errors
-from .findings import AuditInputError
+from .findings import AuditInputError, AuditReport
 from .forms import AuditUploadForm, GenerateForm
 from .generate import SupervisorUser, render_server_secrets
 from .live_check import check_default_credentials
@@ -96,36 +98,17 @@ def generate(request):
     if not form.is_valid():
         return _respond(request, "security/_generate.html", {"generate_form": form}, status=400)
     data = form.cleaned_data
-    supervisor = None
-    if data["supervisor"]:
-        supervisor = SupervisorUser(
-            email=data["supervisor_email"], company=data["supervisor_company"]
-        )
-
-    @sensitive_variables("generated")
-    def show(generated):
-        return [
-            {
-                "id": f"secrets-{fmt}-{mode}",
-                "label": label,
-                "filename": filename,
-                "text": render_server_secrets(
-                    generated,
-                    fmt,
-                    secrets=mode,
-                    secret_name=data["secret_name"],
-                    chart_secret_name=data["chart_secret_name"],
-                ),
-            }
-            for fmt, mode, label, filename in OUTPUTS
-        ]
-
+    supervisor = _supervisor(data)
     outputs = secrets_generate(
         actor=actor_for_request(request),
         formats=[f"{fmt} ({mode})" if mode != "inline" else fmt for fmt, mode, _l, _f in OUTPUTS],
         supervisor=supervisor,
         platform_management=data["platform_management"],
-        show=show,
+        show=partial(
+            _secret_files,
+            secret_name=data["secret_name"],
+            chart_secret_name=data["chart_secret_name"],
+        ),
     )
     return _respond(
         request,
@@ -135,27 +118,102 @@ def generate(request):
     )
 
 
+def _supervisor(data: dict) -> SupervisorUser | None:
+    """The supervisor user the form asks for, or None."""
+    if not data["supervisor"]:
+        return None
+    return SupervisorUser(email=data["supervisor_email"], company=data["supervisor_company"])
+
+
+@sensitive_variables()  # the generated values, and every file made of them
+def _secret_files(generated, *, secret_name: str, chart_secret_name: str) -> list[dict]:
+    """The generated set in each of OUTPUTS, as the page shows it."""
+    return [
+        {
+            "id": f"secrets-{fmt}-{mode}",
+            "label": label,
+            "filename": filename,
+            "text": render_server_secrets(
+                generated,
+                fmt,
+                secrets=mode,
+                secret_name=secret_name,
+                chart_secret_name=chart_secret_name,
+            ),
+        }
+        for fmt, mode, label, filename in OUTPUTS
+    ]
+
+
 @never_cache
 @require_http_methods(["POST"])
 def audit_upload(request):
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > UPLOAD_LIMIT:
-        return _respond(
-            request,
-            "security/_audit.html",
-            {
-                "audit_errors": [
-                    f"The upload is {length / (1024 * 1024):.1f} MiB; the audit takes at most "
-                    f"{MAX_FILES} files of {MAX_FILE_BYTES // (1024 * 1024)} MiB each."
-                ]
-            },
-            status=413,
-        )
+    too_large = _upload_too_large(request)
+    if too_large is not None:
+        return too_large
     form = AuditUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _respond(request, "security/_audit.html", {"audit_form": form}, status=400)
+    try:
+        report = _audit_uploads(request, form.cleaned_data)
+    except (AuditInputError, _Errors) as exc:
+        found = getattr(exc, "errors", [exc])
+        return _respond(
+            request,
+            "security/_audit.html",
+            {"audit_form": form, "audit_errors": [str(e) for e in found]},
+            status=400,
+        )
+    return _respond(
+        request,
+        "security/_audit.html",
+        {"audit_form": AuditUploadForm(), "report": report, "findings": _findings(report)},
+    )
+
+
+class _Errors(Exception):
+    def __init__(self, errors):
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
+
+
+def _upload_too_large(request):
+    """The 413 answer when the request is larger than any upload the audit takes, else None."""
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length <= UPLOAD_LIMIT:
+        return None
+    return _respond(
+        request,
+        "security/_audit.html",
+        {
+            "audit_errors": [
+                f"The upload is {length / (1024 * 1024):.1f} MiB; the audit takes at most "
+                f"{MAX_FILES} files of {MAX_FILE_BYTES // (1024 * 1024)} MiB each."
+            ]
+        },
+        status=413,
+    )
+
+
+@sensitive_variables()  # the files' contents: the secret values being audited
+def _audit_uploads(request, data: dict) -> AuditReport:
+    """Audit the uploaded files and record it; raise _Errors listing every file that cannot be
+    read (recorded as a failure), or AuditInputError from the audit itself."""
+    inputs, errors = _read_uploads(data["files"])
+    actor = actor_for_request(request)
+    if errors:
+        errors += input_errors(inputs)
+        names = [u.name for u in data["files"]]
+        record_audit_failure(actor=actor, names=names, error=errors[0])
+        raise _Errors(errors)
+    return secrets_audit(actor=actor, inputs=inputs, partial=data["partial"])
+
+
+@sensitive_variables()  # the files' contents: the secret values being audited
+def _read_uploads(files) -> tuple[list[tuple[str, bytes]], list[AuditInputError]]:
+    """(name, content) of each file the audit can read, and an error for each one too large."""
     inputs, errors = [], []
-    for upload in form.cleaned_data["files"]:
+    for upload in files:
         name = upload.name or "upload"
         if upload.size > MAX_FILE_BYTES:
             errors.append(
@@ -167,23 +225,12 @@ def audit_upload(request):
             )
             continue
         inputs.append((name, upload.read(MAX_FILE_BYTES + 1)))
-    actor = actor_for_request(request)
-    names = [u.name for u in form.cleaned_data["files"]]
-    try:
-        if errors:
-            errors += input_errors(inputs)
-            record_audit_failure(actor=actor, names=names, error=errors[0])
-            raise _Errors(errors)
-        report = secrets_audit(actor=actor, inputs=inputs, partial=form.cleaned_data["partial"])
-    except (AuditInputError, _Errors) as exc:
-        found = getattr(exc, "errors", [exc])
-        return _respond(
-            request,
-            "security/_audit.html",
-            {"audit_form": form, "audit_errors": [str(e) for e in found]},
-            status=400,
-        )
-    findings = [
+    return inputs, errors
+
+
+def _findings(report: AuditReport) -> list[dict]:
+    """The report's findings, most severe first, with their badges and code-marked text."""
+    return [
         {
             "f": f,
             "badge": SEVERITY_BADGES[f.severity],
@@ -192,14 +239,3 @@ def audit_upload(request):
         }
         for f in report.sorted_findings()
     ]
-    return _respond(
-        request,
-        "security/_audit.html",
-        {"audit_form": AuditUploadForm(), "report": report, "findings": findings},
-    )
-
-
-class _Errors(Exception):
-    def __init__(self, errors):
-        self.errors = errors
-        super().__init__("; ".join(str(e) for e in errors))

@@ -18,6 +18,18 @@ from web.tenants.views.common import get_tenant, render_page
 @require_http_methods(["GET", "POST"])
 def tenant_delete(request, pk: int):
     tenant = get_tenant(pk)
+    refused = _refusal(request, tenant)
+    if refused is not None:
+        return refused
+    typed = request.POST.get("confirm_name", "")
+    context = {"tenant": tenant, "typed": typed, "error": "", "version": tenant.version}
+    if request.method == "POST":
+        return _post(request, tenant, context)
+    return render_page(request, "tenants/delete.html", context, status=200)
+
+
+def _refusal(request, tenant):
+    """Back to the tenant's page, saying why, when there is nothing to delete by runbook."""
     if tenant.is_deleted:
         messages.info(request, "This tenant is already marked as deleted.")
         return redirect("tenants:detail", pk=tenant.pk)
@@ -27,39 +39,43 @@ def tenant_delete(request, pk: int):
             "This tenant has no company on the apiserver; discard it from its plan page instead.",
         )
         return redirect("tenants:detail", pk=tenant.pk)
-    typed = request.POST.get("confirm_name", "")
-    context = {"tenant": tenant, "typed": typed, "error": "", "version": tenant.version}
+    return None
+
+
+def _post(request, tenant, context: dict):
+    """The typed name shows the runbooks; step=mark (with the box ticked) marks it deleted."""
+    try:
+        posted_version = int(request.POST.get("version", ""))
+    except ValueError:
+        posted_version = -1
+    marking = request.POST.get("step") == "mark"
     status = 200
-    if request.method == "POST":
+    if context["typed"].strip() != tenant.name:
+        context["error"] = "Type the tenant's name exactly as shown to continue."
+        status = 400
+    elif marking:
+        failed = _mark_deleted(request, tenant, context["typed"], posted_version)
+        if failed is None:
+            messages.success(request, f"“{tenant.name}” is marked as deleted.")
+            return redirect("tenants:detail", pk=tenant.pk)
+        context["error"], status = failed
+    if not context["error"] or marking:
         try:
-            posted_version = int(request.POST.get("version", ""))
-        except ValueError:
-            posted_version = -1
-        if typed.strip() != tenant.name:
-            context["error"] = "Type the tenant's name exactly as shown to continue."
-            status = 400
-        elif request.POST.get("step") == "mark":
-            if request.POST.get("ran") != "yes":
-                context["error"] = "Tick the box to confirm that you ran the runbook."
-                status = 400
-            else:
-                try:
-                    tenant_changes.tenant_mark_deleted(
-                        tenant=tenant,
-                        version=posted_version,
-                        typed_name=typed,
-                        actor=actor_for_request(request),
-                    )
-                except (InvalidInput, NotAllowed, TenantChanged) as exc:
-                    context["error"] = str(exc)
-                    status = 409 if isinstance(exc, TenantChanged) else 400
-                else:
-                    messages.success(request, f"“{tenant.name}” is marked as deleted.")
-                    return redirect("tenants:detail", pk=tenant.pk)
-        if not context["error"] or request.POST.get("step") == "mark":
-            try:
-                context["runbooks"] = runbooks(tenant.company_id, tenant.name)
-            except UnsafeCompanyId as exc:
-                context["error"], status = str(exc), 400
-            context["version"] = posted_version if posted_version >= 0 else tenant.version
+            context["runbooks"] = runbooks(tenant.company_id, tenant.name)
+        except UnsafeCompanyId as exc:
+            context["error"], status = str(exc), 400
+        context["version"] = posted_version if posted_version >= 0 else tenant.version
     return render_page(request, "tenants/delete.html", context, status=status)
+
+
+def _mark_deleted(request, tenant, typed: str, version: int) -> tuple[str, int] | None:
+    """Mark the tenant deleted; None when it is, else the error to show and its status."""
+    if request.POST.get("ran") != "yes":
+        return "Tick the box to confirm that you ran the runbook.", 400
+    try:
+        tenant_changes.tenant_mark_deleted(
+            tenant=tenant, version=version, typed_name=typed, actor=actor_for_request(request)
+        )
+    except (InvalidInput, NotAllowed, TenantChanged) as exc:
+        return str(exc), 409 if isinstance(exc, TenantChanged) else 400
+    return None
