@@ -18,6 +18,7 @@ def validate_tenant_entry(
     require_admin: bool = False,
     others: dict[str, str] | None = None,
     other_admins: dict[str, str] | None = None,
+    console_admins: dict[str, tuple[int, str]] | None = None,
 ) -> TenantInput:
     """Check one tenant with its `login` and `sso`; raise InvalidInput with every problem."""
     errors = ErrorCollector()
@@ -31,6 +32,7 @@ def validate_tenant_entry(
             require_admin=require_admin,
             others=others,
             other_admins=other_admins,
+            console_admins=console_admins,
         )
     except InvalidInput as exc:
         errors.errors.extend(exc.errors)

@@ -27,6 +27,8 @@ CLEARML_API_URL = env.str("CLEARML_API_URL", default="").rstrip("/")
 CLEARML_API_KEY = env.str("CLEARML_API_KEY", default="")
 CLEARML_API_SECRET = env.str("CLEARML_API_SECRET", default="")
 CLEARML_WEBAPP_URL = env.str("CLEARML_WEBAPP_URL", default="").rstrip("/")
+# How often the worker refreshes the server-state snapshot; `plan` trusts a snapshot this fresh.
+CONSOLE_REFRESH_MINUTES = env.int("CONSOLE_REFRESH_MINUTES", default=10)
 CLEARML_API_TIMEOUT = env.float("CLEARML_API_TIMEOUT", default=10.0)
 
 # Sign-in throttling: failures per user name and per client address within the window.

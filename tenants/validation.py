@@ -160,15 +160,24 @@ def refuse_admins_of_other_tenants(
     tenant_name: str,
     tenant_id: int | None,
     others: dict[str, str] | None = None,
+    console_admins: dict[str, tuple[int, str]] | None = None,
 ) -> None:
-    """An admin email belongs to one tenant (auth.create_user needs a unique email)."""
+    """An admin email belongs to one tenant (auth.create_user needs a unique email).
+
+    `console_admins`: `{email: (tenant id, tenant name)}` of the console's admins, read once for
+    a whole SPEC (admin_owners); without it, the emails are looked up here."""
     emails = [a.email for a in admins if a.email]
     if not emails:
         return
-    rows = TenantAdmin.objects.filter(email__in=emails, released=False)
-    if tenant_id is not None:
-        rows = rows.exclude(tenant_id=tenant_id)
-    owners = dict(rows.values_list("email", "tenant__name"))
+    if console_admins is None:
+        console_admins = admin_owners(emails)
+    owners = {
+        email: name
+        for email, (owner_id, name) in (
+            (e, console_admins[e]) for e in emails if e in console_admins
+        )
+        if owner_id != tenant_id
+    }
     for index, admin in enumerate(admins):
         other = owners.get(admin.email) or (others or {}).get(admin.email)
         if other and fold(other) != fold(tenant_name):
@@ -177,6 +186,12 @@ def refuse_admins_of_other_tenants(
                 f"'{admin.email}' is already an admin of tenant '{other}'; a user belongs to "
                 f"one tenant, so it cannot also be an admin of '{tenant_name}'",
             )
+
+
+def admin_owners(emails: list[str]) -> dict[str, tuple[int, str]]:
+    """`{email: (tenant id, tenant name)}` of the console's admins with these emails."""
+    rows = TenantAdmin.objects.filter(email__in=emails, released=False)
+    return {e: (t, n) for e, t, n in rows.values_list("email", "tenant_id", "tenant__name")}
 
 
 def name_taken_by(name: str, tenant_id: int | None) -> Tenant | None:
@@ -203,6 +218,7 @@ def validate_tenant(
     require_admin: bool = False,
     others: dict[str, str] | None = None,
     other_admins: dict[str, str] | None = None,
+    console_admins: dict[str, tuple[int, str]] | None = None,
 ) -> TenantInput:
     """Check one tenant; raise InvalidInput with every problem and its field path.
 
@@ -237,7 +253,13 @@ def validate_tenant(
     if require_admin and not admins:
         errors.add(join_path(admins_path, "[0].email"), "a tenant needs at least one admin")
     refuse_admins_of_other_tenants(
-        admins, admins_path, errors, tenant_name=name, tenant_id=tenant_id, others=other_admins
+        admins,
+        admins_path,
+        errors,
+        tenant_name=name,
+        tenant_id=tenant_id,
+        others=other_admins,
+        console_admins=console_admins,
     )
     result = TenantInput(
         name=name,

@@ -332,3 +332,41 @@ def test_a_killed_apply_loses_no_credentials_and_the_rerun_says_so(tmp_path, san
     )
     pending, without_outcome = map(int, check.stdout.split()[-2:])
     assert pending >= 10 and without_outcome == 0, check.stdout + check.stderr
+
+
+# --- plan from the snapshot -----------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_plan_with_a_fresh_snapshot_makes_no_apiserver_call(
+    tmp_path, sandbox, sandbox_settings, capsys
+):
+    spec = write_spec(tmp_path)
+    call_command("apply", spec, "--yes")
+    call_command("refresh_server_state")
+    capsys.readouterr()
+    before = len(sandbox.calls)
+    call_command("plan", spec)
+    out = capsys.readouterr().out
+    assert len(sandbox.calls) == before  # not one call, not even a read
+    assert "0 changing call(s)" in out and "Server state as of" in out
+
+    call_command("plan", spec, "--refresh")  # reads the server now
+    assert len(sandbox.calls) > before
+    assert "Server state as of" not in capsys.readouterr().out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_snapshot_is_not_trusted(tmp_path, sandbox, sandbox_settings, settings, capsys):
+    from console.snapshot.models import ServerRead
+
+    spec = write_spec(tmp_path)
+    call_command("apply", spec, "--yes")
+    call_command("refresh_server_state")
+    ServerRead.objects.update(
+        last_success_at=engine.timezone.now()
+        - engine.timedelta(minutes=settings.CONSOLE_REFRESH_MINUTES + 1)
+    )
+    before = len(sandbox.calls)
+    call_command("plan", spec)
+    assert len(sandbox.calls) > before

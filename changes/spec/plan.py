@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from console.apiserver import ApiClient, ApiError, CallRecord
 from console.identifiers import normalize_domain, normalize_email
@@ -24,15 +25,20 @@ from sso.models import LoginDomain, WhitelistEntry
 from sso.multitenant.services import tenant_sso_calls
 from sso.providers.spec import env_reference
 from sso.routing.push import parse_server_state
-from sso.routing.queries import tenant_routing
+from sso.routing.queries import tenant_routing, tenants_routing
 from sso.routing.services import RoutingSet, routing_push_calls
 from tenants.models import Tenant, TenantAdmin
 from tenants.provisioning import calls as build
 from tenants.provisioning import lookups
-from tenants.provisioning.engine import DEFAULT_CONCURRENCY, credentials_outstanding
+from tenants.provisioning.engine import (
+    DEFAULT_CONCURRENCY,
+    admins_with_credentials_outstanding,
+    credentials_outstanding,
+)
 from tenants.validation import AdminInput, TenantInput, fold
 
 from .server_config import Removal, server_removals
+from .server_reads import SnapshotReads
 from .validate import SpecModel
 
 __all__ = ["AdminPlan", "Plan", "PlanError", "Removal", "TenantPlan", "build_plan", "plan_lines"]
@@ -75,6 +81,8 @@ class TenantPlan:
     spec_login: RoutingSet | None = None
     push_login: RoutingSet | None = None
     console_login: RoutingSet | None = None  # the console's routing of the tenant, as read
+    # Ids of the console's admins still waiting for credentials (None: not preloaded).
+    outstanding_admins: set[int] | None = None
     removals: list[Removal] = field(default_factory=list)
 
     @property
@@ -107,6 +115,8 @@ class Plan:
     prune: bool = False
     # Each tenant's routing removals (in tenant order), then groups and identity providers.
     removals: list[Removal] = field(default_factory=list)
+    # When the plan read the snapshot instead of the server: the time of that refresh.
+    as_of: datetime | None = None
 
     @property
     def call_count(self) -> int:
@@ -132,17 +142,24 @@ def build_plan(
     concurrency: int = DEFAULT_CONCURRENCY,
     resolve_secrets: bool = True,
     prune: bool = False,
+    reads: SnapshotReads | None = None,
 ) -> Plan:
     """Raise PlanError when a read call fails; InvalidInput for an unset env: secret on apply.
 
     `prune`: removals (see the module's docstring) are made; without it they are kept.
+    `reads`: the server as last refreshed (server_reads.fresh_snapshot): the plan reads it
+    instead of calling the server, unless it lacks something a tenant needs.
     """
     plan = Plan(spec=spec, api_url=api_url, prune=prune)
-    client = client_factory(plan.read_calls.append)
-    try:
-        companies = lookups.get_companies(client)
-    except ApiError as exc:
-        raise PlanError(f"reading the companies failed: {exc}") from None
+    if reads is not None:
+        plan.as_of = reads.as_of
+        companies = reads.companies
+    else:
+        client = client_factory(plan.read_calls.append)
+        try:
+            companies = lookups.get_companies(client)
+        except ApiError as exc:
+            raise PlanError(f"reading the companies failed: {exc}") from None
     by_id = {c["id"]: c for c in companies}
     by_name: dict[str, dict] = {}
     for company in companies:
@@ -171,7 +188,9 @@ def build_plan(
         plan.tenants.append(tp)
     if problems:
         raise PlanError("\n".join(problems))
-    _read_tenants(plan, client_factory, concurrency)
+    if reads is None or not _read_snapshot(plan, reads):
+        _read_tenants(plan, client_factory, concurrency)
+    _preload_console_state(plan)
     claimed = _spec_routing_owners(spec)
     for tp in plan.tenants:
         _plan_routing(tp, prune=prune, claimed=claimed)
@@ -221,6 +240,49 @@ def _read_tenant(tp: TenantPlan, client: ApiClient) -> None:
         act_as = _act_as_user_id(tp)
         if act_as:
             tp.server_login = lookups.login_settings(client, act_as)
+
+
+def _preload_console_state(plan: Plan) -> None:
+    """What planning reads of the console for each tenant, read for all of them at once: their
+    routing and which admins still wait for credentials (a few queries, whatever the number)."""
+    known = [tp for tp in plan.tenants if tp.console is not None]
+    routing = tenants_routing(tp.console for tp in known if tp.input.login is not None)
+    admin_ids = [a.pk for tp in known for a in tp.console.admins.all()]
+    outstanding = admins_with_credentials_outstanding(admin_ids)
+    for tp in known:
+        tp.console_login = routing.get(tp.console.pk)
+        tp.outstanding_admins = outstanding
+
+
+def _read_snapshot(plan: Plan, reads: SnapshotReads) -> bool:
+    """The reads of _read_tenant, from the snapshot; False when it lacks a row a tenant needs
+    (the caller then reads the server, and says so by `as_of` being None)."""
+    todo = [tp for tp in plan.tenants if _needs_read(tp)]
+    found: dict[int, tuple[dict, dict | None]] = {}
+    for tp in todo:
+        company_id = tp.company_id
+        users = reads.users.get(company_id)
+        if users is None:
+            plan.as_of = None
+            return False
+        by_email = {fold(str(u.get("email", ""))): u for u in users if u.get("id")}
+        server_login = None
+        if tp.input.login is not None:
+            server_login = reads.routing.get(company_id)
+            if server_login is None:
+                plan.as_of = None
+                return False
+        found[id(tp)] = (by_email, server_login)
+    for tp in todo:
+        by_email, server_login = found[id(tp)]
+        for admin in tp.input.admins:
+            user = by_email.get(admin.email)
+            console = _console_admin(tp, admin.email)
+            if user is not None and not (console and console.user_id):
+                tp.users_found[admin.email] = user
+        if tp.input.login is not None and _act_as_user_id(tp):
+            tp.server_login = {k: v for k, v in server_login.items() if k != "_error"}
+    return True
 
 
 def _read_tenants(plan: Plan, client_factory: ClientFactory, concurrency: int) -> None:
@@ -339,7 +401,9 @@ def _plan_routing(tp: TenantPlan, *, prune: bool, claimed: dict[str, str]) -> No
     login = tp.spec_login = tp.push_login = tp.input.login
     if login is None:
         return
-    console = tp.console_login = tenant_routing(tp.console) if tp.console is not None else None
+    if tp.console is not None and tp.console_login is None:
+        tp.console_login = tenant_routing(tp.console)
+    console = tp.console_login
     server = parse_server_state(tp.server_login) if tp.server_login is not None else None
     wanted_domains, wanted_emails = set(login.domains), login.whitelist
     domains: dict[str, bool] = {}  # kept domain -> the console holds it
@@ -415,6 +479,12 @@ def _settings_changes(tp: TenantPlan) -> dict:
     return changes
 
 
+def _credentials_outstanding(tp: TenantPlan, admin: TenantAdmin) -> bool:
+    if tp.outstanding_admins is None:
+        return credentials_outstanding(admin)
+    return admin.pk in tp.outstanding_admins
+
+
 def _plan_admins(tp: TenantPlan) -> None:
     creating = tp.company is None
     for item in tp.input.admins:
@@ -428,7 +498,7 @@ def _plan_admins(tp: TenantPlan) -> None:
             ap.create = True
         if ap.create:
             ap.credentials = True
-        elif ap.console is not None and credentials_outstanding(ap.console):
+        elif ap.console is not None and _credentials_outstanding(tp, ap.console):
             ap.credentials = True
         tp.admins.append(ap)
 

@@ -12,6 +12,7 @@ from console.validation import ErrorCollector, FieldError, InvalidInput
 from sso.routing.validation import preload_owners
 from tenants.models import Tenant
 from tenants.validation import TenantInput, fold
+from tenants.validation import admin_owners as tenant_admin_owners
 
 from ..tenant_input import validate_tenant_entry
 
@@ -154,6 +155,8 @@ def validate_tenants_section(items, errors: ErrorCollector) -> list[TenantInput]
         for email in _admin_emails(entry):
             admin_owners.setdefault(email, []).append((key, name))
     result = []
+    # The console's admins with the SPEC's admin emails, read once for all its tenants.
+    console_admins = tenant_admin_owners(list(admin_owners))
     # The database's owners of every routing key of the SPEC, read once for all its tenants.
     with preload_owners(
         domains=[k for k in routing_owners if "@" not in k],
@@ -171,6 +174,7 @@ def validate_tenants_section(items, errors: ErrorCollector) -> list[TenantInput]
                     check_name=False,
                     others=OthersView(routing_owners, name),
                     other_admins=OthersView(admin_owners, name),
+                    console_admins=console_admins,
                 )
             except InvalidInput as exc:
                 errors.errors.extend(exc.errors)

@@ -283,6 +283,22 @@ def _step_rows(
     ]
 
 
+def admins_with_credentials_outstanding(admin_ids: list[int]) -> set[int]:
+    """credentials_outstanding for many admins in one query: the ids whose latest credentials
+    step is not done."""
+    latest: dict[int, str] = {}
+    rows = (
+        ProvisioningStep.objects.filter(
+            admin_id__in=admin_ids, kind=ProvisioningStep.Kind.CREDENTIALS_CREATE
+        )
+        .order_by("admin_id", "id")
+        .values_list("admin_id", "status")
+    )
+    for admin_id, status in rows:
+        latest[admin_id] = status
+    return {a for a, status in latest.items() if status != ProvisioningStep.Status.DONE}
+
+
 def credentials_outstanding(admin: TenantAdmin) -> bool:
     """True when the console set out to create credentials for the admin and never finished."""
     latest = (

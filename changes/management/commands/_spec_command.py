@@ -5,6 +5,7 @@ from django.core.management.base import CommandError
 
 from changes.spec.plan import Plan, PlanError, build_plan
 from changes.spec.server_config import snippet_diff
+from changes.spec.server_reads import SnapshotReads
 from changes.spec.validate import SpecModel, validate_spec
 from console.apiserver import client_from_settings
 from console.spec import load_spec, spec_error_lines
@@ -29,8 +30,14 @@ def read_spec(path: str) -> SpecModel:
 
 
 def make_plan(
-    spec: SpecModel, *, concurrency: int, resolve_secrets: bool, prune: bool = False
+    spec: SpecModel,
+    *,
+    concurrency: int,
+    resolve_secrets: bool,
+    prune: bool = False,
+    reads: SnapshotReads | None = None,
 ) -> Plan:
+    """`reads`: the fresh snapshot to plan from (plan); None reads the server (apply)."""
     try:
         plan = build_plan(
             spec,
@@ -39,6 +46,7 @@ def make_plan(
             concurrency=concurrency,
             resolve_secrets=resolve_secrets,
             prune=prune,
+            reads=reads,
         )
         plan.snippets = snippet_diff(spec, prune=prune)
     except InvalidInput as exc:

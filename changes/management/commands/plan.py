@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from changes.selectors import changeset_as_dict
 from changes.spec.changeset import spec_changeset_record
 from changes.spec.plan import plan_lines
+from changes.spec.server_reads import fresh_snapshot
 from console.audit import cli_actor
 from tenants.provisioning.engine import DEFAULT_CONCURRENCY
 
@@ -28,6 +29,11 @@ class Command(BaseCommand):
             help='print {"id", "hash", "steps": [...]} instead of text',
         )
         parser.add_argument(
+            "--refresh",
+            action="store_true",
+            help="read the apiserver now, even when the snapshot is fresh",
+        )
+        parser.add_argument(
             "--prune",
             action="store_true",
             help="plan the removal of what the SPEC's sections no longer list",
@@ -37,7 +43,14 @@ class Command(BaseCommand):
         model = read_spec(spec)
         for line in warning_lines(model):
             self.stderr.write(line)
-        plan = make_plan(model, concurrency=max(1, concurrency), resolve_secrets=False, prune=prune)
+        reads = None if options.get("refresh") else fresh_snapshot()
+        plan = make_plan(
+            model,
+            concurrency=max(1, concurrency),
+            resolve_secrets=False,
+            prune=prune,
+            reads=reads,
+        )
         changeset = spec_changeset_record(plan, actor=cli_actor(), face="spec", prune=prune)
         if as_json:
             data = changeset_as_dict(changeset)
@@ -52,6 +65,11 @@ class Command(BaseCommand):
         for line in snippet_lines(plan):
             self.stdout.write(line)
         self.stdout.write("")
+        if plan.as_of is not None:
+            self.stdout.write(
+                f"Server state as of {plan.as_of:%Y-%m-%d %H:%M:%S} UTC (the last refresh; "
+                "--refresh reads the server now). apply reads the server before it sends."
+            )
         self.stdout.write(
             f"Recorded as changeset {changeset.pk} (hash {changeset.content_hash}); "
             f"see /changes/{changeset.pk}/."
