@@ -370,3 +370,21 @@ def test_a_stale_snapshot_is_not_trusted(tmp_path, sandbox, sandbox_settings, se
     before = len(sandbox.calls)
     call_command("plan", spec)
     assert len(sandbox.calls) > before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_apply_keeps_the_snapshot_current_without_reading_the_server(
+    tmp_path, sandbox, sandbox_settings, capsys
+):
+    from console.snapshot import queries as snapshot
+
+    call_command("refresh_server_state")
+    spec = write_spec(tmp_path)
+    call_command("apply", spec, "--yes")
+    acme = Tenant.objects.get(name="Acme Research")
+    names = {c["name"] for c in snapshot.companies().companies}
+    assert {"Acme Research", "Beta Labs"} <= names
+    routing = snapshot.routing_of(acme.company_id).data
+    assert routing["domains"] == ["acme.io"]
+    assert routing["whitelist"] == [{"email": "bob@gmail.com", "is_admin": False}]
+    assert routing == sandbox.login_settings(acme.company_id)  # what the server now holds

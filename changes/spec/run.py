@@ -5,6 +5,8 @@ step to the journal and finishes it."""
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from console.snapshot.store import ROUTING, companies_upsert_many, snapshot_put_many
+
 from ..engine import (
     applying,
     changeset_finish_from_steps,
@@ -76,4 +78,31 @@ def spec_apply(
         finally:
             applied = SpecApplied(changeset=changeset, result=result)
             changeset_finish_from_steps(changeset, error=applied.error)
+    snapshot_after_apply(plan, result)
     return applied
+
+
+def snapshot_after_apply(plan: Plan, result: ApplyResult) -> None:
+    """What the run made the server hold, into the snapshot the pages read: each tenant that
+    finished has its company, and the routing its calls pushed (no read call needed)."""
+    plans = {id(tp): tp for tp in plan.tenants}
+    by_tenant = {pk: plans[key] for key, pk in result.tenant_ids.items() if key in plans}
+    companies, routing = [], {}
+    for outcome in result.outcomes:
+        tenant = outcome.tenant
+        if not outcome.ok or tenant is None or not tenant.company_id:
+            continue
+        companies.append({"id": tenant.company_id, "name": tenant.name})
+        tp = by_tenant.get(tenant.pk)
+        pushed = tp.push_login if tp is not None else None
+        if pushed is not None:
+            routing[tenant.company_id] = {
+                "domains": list(pushed.domains),
+                "whitelist": [
+                    {"email": email, "is_admin": is_admin}
+                    for email, is_admin in pushed.whitelist.items()
+                ],
+            }
+    companies_upsert_many(companies)
+    if routing:
+        snapshot_put_many(ROUTING, routing)

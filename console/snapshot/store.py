@@ -91,8 +91,13 @@ def companies_upsert(company: dict) -> bool:
     console's own companies would say every other company is gone from the server. The row keeps
     its `fetched_at`: the other companies are still as of then.
     """
-    company_id = str(company.get("id") or "")
-    if not company_id:
+    return companies_upsert_many([company])
+
+
+def companies_upsert_many(changed: list[dict]) -> bool:
+    """companies_upsert for many companies in one write."""
+    by_id = {str(c.get("id") or ""): c for c in changed if c.get("id")}
+    if not by_id:
         return False
     with transaction.atomic():
         row = ServerSnapshot.objects.select_for_update().filter(kind=COMPANIES, key="").first()
@@ -101,11 +106,12 @@ def companies_upsert(company: dict) -> bool:
         data = dict(row.data) if isinstance(row.data, dict) else {}
         companies, old = [], {}
         for item in data.get("companies") or []:
-            if isinstance(item, dict) and item.get("id") == company_id:
-                old = item
+            if isinstance(item, dict) and item.get("id") in by_id:
+                old[item["id"]] = item
             else:
                 companies.append(item)
-        companies.append({**old, **company, "id": company_id})
+        for company_id, company in by_id.items():
+            companies.append({**old.get(company_id, {}), **company, "id": company_id})
         data["companies"] = companies
         row.data = data
         row.save(update_fields=["data"])
