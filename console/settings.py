@@ -22,7 +22,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-# The apiserver this console manages (CONTRACT.md).
+# The apiserver this console manages (docs/configuration.md).
 CLEARML_API_URL = env.str("CLEARML_API_URL", default="").rstrip("/")
 CLEARML_API_KEY = env.str("CLEARML_API_KEY", default="")
 CLEARML_API_SECRET = env.str("CLEARML_API_SECRET", default="")
@@ -92,7 +92,7 @@ VAR_DIR.mkdir(exist_ok=True)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'console.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
-    # Serialise writers up front so the audit chain cannot fork (LESSONS.md).
+    # Serialise writers up front so the audit chain cannot fork.
     _sqlite_options.update({"transaction_mode": "IMMEDIATE", "timeout": 20})
     # Write-ahead log: a commit appends to the log (one sync) instead of rewriting a rollback
     # journal, and readers (page views) do not wait for a writer. `synchronous` stays FULL, so a

@@ -2,8 +2,8 @@
 
 Request and response fields follow clearml-server's `apiserver/schema/services/*.conf` where the
 open-source server has the call (auth.*, users.*, server.info); the Enterprise-only calls
-(system.*, login.*, sso.*) follow the ClearML docs pages in shared/reference/clearml-docs/ and
-CONTRACT.md "Response shapes".
+(system.*, login.*, sso.*) follow the ClearML docs pages and the response shapes in
+docs/sandbox.md.
 """
 
 import re

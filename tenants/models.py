@@ -156,7 +156,7 @@ class IssuedCredential(models.Model):
     """An access key the console created and showed once. The secret is never stored.
 
     Kept so that after a lost `auth.create_credentials` answer the console can tell the keys it
-    showed from the one nobody saw (LESSONS.md), and revoke only the latter.
+    showed from the one nobody saw and revoke only the latter.
     """
 
     admin = models.ForeignKey(TenantAdmin, on_delete=models.CASCADE, related_name="credentials")

@@ -1,2 +1,2 @@
-"""Tenants as code (CONTRACT.md "The SPEC file"): validate a whole SPEC, plan with read calls
+"""Tenants as code (docs/spec.md): validate a whole SPEC, plan with read calls
 only, apply concurrently across tenants, export the console's state as a SPEC."""

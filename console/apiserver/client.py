@@ -1,6 +1,6 @@
 """HTTP client for the ClearML apiserver: one session, the JSON envelope, typed errors.
 
-Wire protocol: shared/reference/README.md. Every call is `POST <url>/<service>.<action>` with a
+Wire protocol (docs/decisions.md): Every call is `POST <url>/<service>.<action>` with a
 JSON body and basic auth; every answer is `{"meta": {...}, "data": {...}}`.
 """
 

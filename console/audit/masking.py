@@ -3,7 +3,7 @@
 Masking is by allowlist of secret *names*: the caller names its secret fields, and a built-in set
 of names that are secrets wherever they appear (`client_secret`, `password`, `token_secret`, ...)
 is matched at any nesting depth, ignoring case. A secret is replaced as a whole by a marker that
-says only whether it is set or changed; no part of the value is ever kept (LESSONS.md: never
+says only whether it is set or changed; no part of the value is ever kept (never
 half-mask). As a second line of defence every other stored string (error texts, the apiserver's
 `result_msg`, names) is scrubbed of any secret value found in the before/after data.
 """

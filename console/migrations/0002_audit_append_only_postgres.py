@@ -1,7 +1,7 @@
 """PostgreSQL only: refuse UPDATE, DELETE and TRUNCATE of audit entries in the database itself,
 and a trigram index for the Audit page's free-text filter (when pg_trgm can be installed).
 
-Row triggers do not fire on TRUNCATE, so a statement-level trigger guards it too (LESSONS.md).
+Row triggers do not fire on TRUNCATE, so a statement-level trigger guards it too.
 One exception: Django's test runner empties every table with TRUNCATE between tests, so in a
 database whose name starts with `test_` TRUNCATE is let through, unless the session sets
 `console.audit_truncate_guard = 'on'` (the tests do, to prove the guard works).

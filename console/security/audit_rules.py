@@ -7,7 +7,8 @@ Severities (issue 8, seeds 000/001):
 - medium: keys shorter than 30 or secrets shorter than 50 characters; placeholders; a setting
   written twice with different values; a value the server reads differently than written.
 - low: a secret written inline in Helm values where a Kubernetes Secret reference would do;
-  web login not configured (seed 001) when the free-access login is already closed.
+  web login not configured (ClearML docs, “Securing ClearML Server”) when the free-access
+  login is already closed.
 - info: what the audit could not check (values in Secrets or variables it was not given).
 No message ever contains a value: findings carry the first 8 characters of its SHA-256.
 """
@@ -513,7 +514,7 @@ def _check_web_login(run: _Run, occurrences: list[Occurrence]) -> None:
             "apiserver.auth.fixed_users.enabled",
             "No web login found in these files. With changed webserver credentials the "
             "free-access login no longer works, and the docs require web login for a secure "
-            "server (seed 001).",
+            "server (ClearML docs, “Securing ClearML Server”).",
             "Configure fixed users or an identity provider (audit that file too, e.g. "
             "apiserver.conf).",
             location="web login " + NOT_SET,

@@ -1,6 +1,6 @@
 """The ClearML server secrets the console knows about, and the public defaults it must not see.
 
-Seeds 000/001 (ClearML docs, "Securing ClearML Server") list the settings; the public clearml Helm
+Seeds 000/001 (ClearML docs, “Securing ClearML Server”) list the settings; the public clearml Helm
 chart sets several of them from its own `clearml.*` values (templates/clearml-secrets.yaml puts
 them in the `clearml-conf` Secret, or in `clearml.existingSecret`). The known default values are in
 known_defaults.json next to this file, the one place the project keeps secret values readable.
@@ -62,7 +62,7 @@ def _cred(name: str, label: str, chart: str = "", chart_secret: str = "", option
     )
 
 
-# The ten settings of seed 001, in the order the docs list them.
+# The ten settings of “Securing ClearML Server”, in the order the docs list them.
 SERVER_SECRETS: tuple[SecretSetting, ...] = (
     SecretSetting("secure.http.session_secret.apiserver", "secret", "web session signing secret"),
     SecretSetting(
@@ -110,7 +110,7 @@ def setting_path(env_name: str) -> str | None:
     """The config path an apiserver variable sets, or None for a variable that is not one.
 
     The server splits the part after the prefix on `__`, joins with `.` and lower-cases it
-    (reference/README.md), so both spellings of a name give the same path.
+    (HOCON, docs/snippets.md), so both spellings of a name give the same path.
     """
     name = env_name.strip()
     upper = name.upper()

@@ -1,7 +1,7 @@
 """Fresh values for the server secrets of seeds 000/001, and their snippets.
 
 Keys and secrets are made the way the server's own helper makes them
-(apiserver/service_repo/auth/utils.py, see reference/README.md): keys are 30 characters of
+(apiserver/service_repo/auth/utils.py): keys are 30 characters of
 `A-Z0-9`, secrets come from `secrets.token_urlsafe` and never start with `-` or `_`.
 """
 

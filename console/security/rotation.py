@@ -23,7 +23,8 @@ ROTATION: tuple[RotationRow, ...] = (
     RotationRow(
         ("secure.credentials.webserver.user_key", "secure.credentials.webserver.user_secret"),
         "The web app's free-access login (no user name or password).",
-        "The free-access login stops working (seed 001). With web login (fixed users or SSO) "
+        "The free-access login stops working (ClearML docs, “Securing ClearML Server”). "
+        "With web login (fixed users or SSO) "
         "configured the server revokes these credentials anyway.",
         "Configure web login FIRST, or nobody can sign in to the web app.",
     ),

@@ -1,6 +1,6 @@
 """How the apiserver reads a variable's text, without pyhocon at run time.
 
-The server parses `<path>: <text>` as HOCON (reference/README.md): a JSON-quoted string is read
+The server parses `<path>: <text>` as HOCON (docs/snippets.md): a JSON-quoted string is read
 exactly; unquoted text ends at `#` or `//` (a comment). The audit compares what the server reads,
 not the text as written, so `"abc"` in a Docker env file and `abc` in a compose file are the same.
 """

@@ -21,7 +21,7 @@ from .generate import SupervisorUser, render_server_secrets
 from .live_check import check_default_credentials
 from .services import record_audit_failure, secrets_audit, secrets_generate
 
-# The four formats of CONTRACT.md, plus Helm with Kubernetes Secrets (secret-ref).
+# The four snippet formats (docs/snippets.md), plus Helm with Kubernetes Secrets (secret-ref).
 OUTPUTS = (
     ("helm", "inline", "Helm values", "clearml-secrets.values.yaml"),
     ("helm", "secret-ref", "Helm values + Secrets", "clearml-secrets.secret-ref.yaml"),

@@ -1,7 +1,7 @@
 """The snippet exporter: server settings as Helm values, docker-compose, env file or shell exports.
 
-Every page and command that shows `CLEARML__…` variables goes through this package (CONTRACT.md,
-"Formats of snippets"; the README).
+Every page and command that shows `CLEARML__…` variables goes through this package
+(docs/snippets.md).
 
     from console.snippets import EnvSetting, render, FORMATS
     settings = [EnvSetting.for_path("apiserver.company.unique_names", True)]

@@ -1,7 +1,7 @@
 """Encoding values so the apiserver reads back exactly what the console means.
 
 The apiserver turns every `CLEARML__a__b__c` variable into the text `a.b.c: <value>` and parses it
-with pyhocon (apiserver/config/basic.py; reference/README.md). A value is therefore only correct
+with pyhocon (apiserver/config/basic.py; docs/snippets.md). A value is therefore only correct
 when pyhocon, given that line, yields exactly the intended Python value. The rules, each checked
 against pyhocon in tests/test_snippets_roundtrip.py:
 

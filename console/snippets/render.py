@@ -1,6 +1,6 @@
 """Rendering a list of settings as Helm values, docker-compose, an env file or shell exports.
 
-Each format is written for the program that reads it (CONTRACT.md, "Formats of snippets"):
+Each format is written for the program that reads it (docs/snippets.md):
 - helm: `<service>: {extraEnvs: [{name, value}]}`; every value is a YAML string (a core/v1 EnvVar
   value). With secrets="secret-ref", secret values move into a second YAML document, a v1 Secret,
   and the EnvVar refers to it with `valueFrom.secretKeyRef`.

@@ -1,6 +1,6 @@
 """Multi-tenant login mode (sso_multi_tenant_login.md): the server switches and each tenant's part.
 
-Server switches, SPEC section `multi_tenant_login` (a console design; CONTRACT.md leaves it open):
+Server switches, SPEC section `multi_tenant_login` (a console design):
 
     multi_tenant_login:
       enabled: true                   # CLEARML__services__login__sso__tenant_login

@@ -1,18 +1,18 @@
 """The identity providers ClearML supports and, for each, exactly the variables its docs page names.
 
 One definition per provider drives everything else: the browser form, the SPEC validation of
-`identity_providers` (CONTRACT.md), and the snippet exporter. A field's `key` is the tail of the
+`identity_providers` (docs/spec.md), and the snippet exporter. A field's `key` is the tail of the
 variable name with each `__` written as `.` (`groups.enabled` is `…__groups__enabled`); its
 `section` says which prefix the variable gets (`secure` or `services`, and for LDAP `apiserver`).
 
-Sources: shared/reference/clearml-docs/sso_*.md (one page per provider) and seed 004 (Keycloak).
+Sources: the ClearML docs pages sso_*.md (one page per provider) and its Keycloak guide.
 Auth0 has no page among the references; its variables come from ClearML's public Kubernetes SSO
 setup page (deploying_clearml/enterprise_deploy/..., "SSO (Identity Provider) Setup", section
 "Auth0"), which names `client_id`, `client_secret`, `base_url`, `authorize_url`,
 `access_token_url` and `audience`.
 
 Where a docs page shows a form the apiserver would misread, the field's `docs_note` says what the
-console writes instead and why; the provider page shows those notes (LESSONS.md, "ClearML
+console writes instead and why; the provider page shows those notes ("ClearML
 documentation traps").
 """
 
@@ -73,7 +73,7 @@ class ProviderDef:
     key: str  # the name in the variable names and in the SPEC's `provider`
     label: str
     protocol: str
-    docs: str  # the page in shared/reference/clearml-docs/
+    docs: str  # the ClearML docs page (file name)
     prefixes: dict[str, str]  # section -> variable name prefix, ending with "__"
     fields: tuple[FieldDef, ...]
     callback: str = ""  # path on the web app to register at the IdP ("" for LDAP)
@@ -317,7 +317,7 @@ KEYCLOAK = ProviderDef(
     key="keycloak",
     label="Keycloak",
     protocol=OAUTH,
-    docs="sso_keycloak_oauth.md (and seed 004)",
+    docs="sso_keycloak_oauth.md (and the KeyCloak IdP Configuration guide)",
     prefixes=_oauth_prefixes("keycloak"),
     callback="/callback_keycloak",
     fields=(
@@ -396,9 +396,9 @@ KEYCLOAK = ProviderDef(
         "not create them.",
     ),
     notes=(
-        "The Keycloak page and seed 004 disagree on nothing but spelling; the console follows "
-        "the seed: client id, client secret and default company under secure, the rest under "
-        "services.",
+        "The Keycloak page and the KeyCloak IdP Configuration guide disagree on nothing but "
+        "spelling; the console follows the guide: client id, client secret and default "
+        "company under secure, the rest under services.",
     ),
 )
 

@@ -1,4 +1,5 @@
-"""An identity provider the console configures: one row per provider key (CONTRACT.md).
+"""An identity provider the console configures: one row per provider key
+(docs/identity-providers.md).
 
 `settings` holds the non-secret values in the SPEC's nested shape (so a row is a SPEC entry
 without its secrets). `secrets` holds each secret field's value by field key: either `env:NAME`

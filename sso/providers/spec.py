@@ -1,6 +1,6 @@
 """Validating identity provider settings: one checker for the SPEC, the browser form and the DB.
 
-An entry is the SPEC's shape (CONTRACT.md): `provider`, then every other key the tail of one of
+An entry is the SPEC's shape (docs/spec.md): `provider`, then every other key the tail of one of
 that provider's variables, nested one mapping per further `__`. `allow_http` is the one key of
 the console's own: it is never exported and lets a lab use http:// endpoints.
 """

@@ -1,8 +1,9 @@
 """The CLEARML__ variables of groups, built-in groups and organization settings.
 
 Variable names follow multi_tenant_k8s.md ("Configuring Groups", "Feature Assignment Strategy")
-and seed 003 (`ui_features_per_role`). Values are Python values; console.snippets encodes them
-as HOCON the apiserver reads back exactly (lists become `["a", "b"]`, booleans `true`).
+and the multi-tenant guide (`ui_features_per_role`). Values are Python values;
+console.snippets encodes them as HOCON the apiserver reads back exactly (lists become
+`["a", "b"]`, booleans `true`).
 """
 
 import uuid

@@ -1,5 +1,5 @@
 """Validating groups, built-in group features and organization settings: one layer for the forms
-and the SPEC's `groups`, `builtin_groups` and `organization` sections (CONTRACT.md).
+and the SPEC's `groups`, `builtin_groups` and `organization` sections (docs/spec.md).
 
 Every function reports every problem at once, as InvalidInput with full field paths
 (`groups[1].features[0]`).

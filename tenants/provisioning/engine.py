@@ -2,7 +2,7 @@
 
 Each step is saved as "sent" before its call goes out and as "done", "failed" or "unknown"
 (answer lost) after. A create step that was sent before is first settled with a read call
-(LESSONS.md "Remote provisioning"): the company by name, the user by email; a credentials step
+: the company by name, the user by email; a credentials step
 whose answer was lost revokes the key nobody saw and creates a new pair. Independent tenants
 run concurrently in a bounded thread pool; one tenant's steps always run one after another.
 """
@@ -938,7 +938,7 @@ def _snapshot_keys(step, tenant: Tenant, client: ApiClient) -> None:
 
 
 def _revoke_unseen_keys(step, tenant: Tenant, client: ApiClient) -> None:
-    """After a lost credentials answer: revoke the key nobody saw, then create anew (LESSONS.md).
+    """After a lost credentials answer: revoke the key nobody saw, then create anew.
 
     Kept: keys the console showed (IssuedCredential) and keys the user had before the lost call.
     """

@@ -1,6 +1,6 @@
 """`manage.py snippets SPEC --format {helm,compose,env,shell} [--secrets {inline,secret-ref}]`.
 
-Prints the server configuration of a SPEC (CONTRACT.md): its `groups`, `builtin_groups`,
+Prints the server configuration of a SPEC (docs/commands.md): its `groups`, `builtin_groups`,
 `organization`, `identity_providers` and `multi_tenant_login` sections as the variables the
 apiserver (and webserver) read, in the same text the console's pages show. Makes no apiserver
 call. Exit codes: 0 printed; 2 bad input (the file, the field path and the reason).
