@@ -2,10 +2,10 @@
 
 import pytest
 
+from changes import tenants as pipeline
 from changes.tenant_input import validate_tenant_entry as validate_tenant
 from console.audit import audit_for_target
 from tenants.models import IssuedCredential, ProvisioningStep, Tenant
-from changes import tenants as pipeline
 
 
 def tenant_provision(*, tenant, actor):

@@ -4,10 +4,10 @@ call (together with the next step's "sent" mark), and a crash in between is resu
 import pytest
 from django.db import connection
 
+from changes import tenants as pipeline
 from console.audit import audit_for_target
 from tenants.models import IssuedCredential, ProvisioningStep, Tenant
 from tenants.provisioning import engine
-from changes import tenants as pipeline
 from tests.test_tenants_provisioning import acme, changing_calls, create
 
 
