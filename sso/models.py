@@ -70,6 +70,9 @@ class RoutingPushJob(models.Model):
     resumes = models.PositiveIntegerField(default=0)
     # A short lease so two pollers (two tabs, two workers) never send batches at the same time.
     lease_until = models.DateTimeField(null=True, blank=True)
+    # The changeset this push is (its audit key; empty for a job that sent nothing): its steps
+    # are the batches, and every batch's audit entries carry it.
+    changeset = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -164,8 +164,14 @@ def test_the_secret_is_write_only_on_the_tenant_form(admin_client, sandbox, acme
     assert config.client_secret == SECRET and config.push_status == "pending"
     html = admin_client.get(tenant_url(acme)).content.decode()
     assert SECRET not in html and "Set</span>" in html
-    # Saving again with an empty secret keeps it.
+    # Saving again with an empty secret keeps it; with nothing else changed, nothing is saved
+    # (no new version, no audit entry).
     data = {**TENANT_POST, "action": "save", "configuration.client_secret": "", "version": 1}
+    assert admin_client.post(tenant_url(acme), data).status_code == 302
+    config.refresh_from_db()
+    assert config.client_secret == SECRET and config.version == 1
+    assert AuditEntry.objects.filter(action="sso.tenant_config.update").count() == 1
+    data["admin_groups"] = "IdP Admins\nIdP Owners"
     assert admin_client.post(tenant_url(acme), data).status_code == 302
     config.refresh_from_db()
     assert config.client_secret == SECRET and config.version == 2
@@ -175,7 +181,8 @@ def test_a_stale_tenant_form_says_someone_else_saved_and_keeps_the_input(
     admin_client, sandbox, acme
 ):
     admin_client.post(tenant_url(acme), {**TENANT_POST, "action": "save"})  # version 1
-    admin_client.post(tenant_url(acme), {**TENANT_POST, "action": "save", "version": 1})  # 2
+    renamed = {**TENANT_POST, "action": "save", "version": 1, "tenant": "acme-ext-2"}
+    admin_client.post(tenant_url(acme), renamed)  # version 2
     stale = {**TENANT_POST, "action": "save", "version": 1, "admin_groups": "IdP Owners"}
     response = admin_client.post(tenant_url(acme), stale)
     html = response.content.decode()

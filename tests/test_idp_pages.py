@@ -121,8 +121,15 @@ def test_an_empty_secret_keeps_it_typing_replaces_it_and_clear_removes_it(admin_
     add_keycloak(admin_client)
     url = reverse("sso:provider_edit", args=["keycloak"])
     row = IdentityProvider.objects.get()
+    # The same form again with an empty secret changes nothing: no new version, no audit entry.
     response = admin_client.post(url, {**KEYCLOAK_POST, "client_secret": "", "version": 1})
     assert response.status_code == 302
+    row.refresh_from_db()
+    assert row.secrets == {"client_secret": SECRET} and row.version == 1
+    assert not AuditEntry.objects.filter(action="idp.update").exists()
+    # Changing another field with an empty secret keeps the secret.
+    changed = {**KEYCLOAK_POST, "client_id": "clearml-2", "client_secret": "", "version": 1}
+    assert admin_client.post(url, changed).status_code == 302
     row.refresh_from_db()
     assert row.secrets == {"client_secret": SECRET} and row.version == 2
     admin_client.post(url, {**KEYCLOAK_POST, "client_secret": "env:KC_SECRET", "version": 2})

@@ -8,10 +8,12 @@
 
 from django.http import HttpRequest
 
+from changes.identity import idp_export_recorded
 from console.audit import actor_for_request
 from console.snippets import EnvSetting
 from console.snippets.web import is_snippet_download, register_snippet_source
 from console.validation import InvalidInput
+from sso.snippets import console_entries, console_identity_provider_settings
 from tenants.groups.models import CrossTenantGroup
 from tenants.groups.settings import (
     builtin_settings,
@@ -27,17 +29,12 @@ def identity_provider_console_settings(*, reveal: bool, actor: str, fmt: str) ->
     """The identity-provider and multi-tenant login variables (sso.snippets). Secret values are
     markers unless `reveal`; a revealed export with secrets is audited (`idp.export`)."""
     try:
-        from sso.snippets import console_entries, console_identity_provider_settings
-    except ImportError:  # the identity-provider part is not installed
-        return []
-    try:
         settings = console_identity_provider_settings(reveal_secrets=reveal)
     except InvalidInput as exc:
         raise ValueError("; ".join(str(e) for e in exc.errors)) from None
     if reveal and any(s.secret for s in settings):
-        from sso.providers.services import record_export
-
-        record_export(actor=actor, providers=[e.provider.key for e in console_entries()], fmt=fmt)
+        providers = [e.provider.key for e in console_entries()]
+        idp_export_recorded(actor=actor, providers_shown=providers, fmt=fmt)
     return settings
 
 

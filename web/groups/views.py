@@ -3,11 +3,12 @@ effective-features matrix and the export (snippets and merging into an uploaded 
 
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from changes import groups as group_changes
 from console.audit import actor_for_request
 from console.snippets.merge import (
     KINDS,
@@ -20,32 +21,27 @@ from console.snippets.merge import (
 from console.snippets.web import build_snippet, masked_settings
 from console.validation import FieldError, InvalidInput
 from tenants.features import FEATURES, UI_FEATURES, UI_ROLES
-from tenants.groups.effective import GroupGrant, TenantScope, build_row
 from tenants.groups.models import BUILTIN_GROUPS, CrossTenantGroup, OrganizationSettings
-from tenants.groups.services import (
-    Stale,
-    builtin_groups_update,
-    group_create,
-    group_delete,
-    group_update,
-    organization_update,
-)
+from tenants.groups.services import Stale
 from tenants.groups.settings import stored_builtin_features, stored_organization
-from tenants.models import Tenant
 from web.groups import sources
+from web.groups.matrix import effective_context
+from web.tenants.views.common import render_page
 
 BUILTIN_DESCRIPTIONS = {
     "users": "Every registered user is in this group.",
     "admins": "Users with administrative privileges.",
     "queue_admins": "Users who can manage task execution queues.",
 }
+NOTHING_CHANGED = "Nothing changed, so nothing was saved."
 
 
-def _page(request, template: str, context: dict, *, fragment: str = "", status: int = 200):
-    name = fragment if fragment and request.htmx and not request.htmx.boosted else template
-    response = render(request, name, context, status=status)
-    response["Vary"] = "HX-Request"
-    return response
+def _saved(request, changeset, message: str) -> None:
+    """The message after a save: what was saved, or that nothing changed."""
+    if changeset is None:
+        messages.info(request, NOTHING_CHANGED)
+    else:
+        messages.success(request, message)
 
 
 def _version(request) -> int:
@@ -96,7 +92,7 @@ def groups_overview(request):
         "organization": stored_organization(),
         "snippet": build_snippet(request, "groups"),
     }
-    return _page(request, "tenants/groups/list.html", context)
+    return render_page(request, "tenants/groups/list.html", context)
 
 
 def _group_data(post) -> dict:
@@ -106,6 +102,17 @@ def _group_data(post) -> dict:
         "id": post.get("id", ""),
         "features": post.getlist("features"),
         "assignable": post.get("assignable") == "on",
+    }
+
+
+def _group_values(group: CrossTenantGroup) -> dict:
+    """The group as its form shows it."""
+    return {
+        "name": group.name,
+        "display_name": group.display_name,
+        "id": str(group.group_id),
+        "features": list(group.features or []),
+        "assignable": group.assignable,
     }
 
 
@@ -119,7 +126,7 @@ def _group_form(request, *, group, data, errors, version, status=200, stale=Fals
         "features": _feature_rows(data.get("features")),
         "snippet": build_snippet(request, "group", params={"group": group.pk}) if group else None,
     }
-    return _page(request, "tenants/groups/form.html", context, status=status)
+    return render_page(request, "tenants/groups/form.html", context, status=status)
 
 
 @never_cache
@@ -130,7 +137,7 @@ def group_create_view(request):
         return _group_form(request, group=None, data=data, errors={}, version=0)
     data = _group_data(request.POST)
     try:
-        group = group_create(data=data, actor=actor_for_request(request))
+        _, group = group_changes.group_create(data=data, actor=actor_for_request(request))
     except InvalidInput as exc:
         return _group_form(
             request,
@@ -153,26 +160,18 @@ def group_create_view(request):
 def group_edit_view(request, pk: int):
     group = get_object_or_404(CrossTenantGroup, pk=pk)
     if request.method == "GET":
-        data = {
-            "name": group.name,
-            "display_name": group.display_name,
-            "id": str(group.group_id),
-            "features": list(group.features or []),
-            "assignable": group.assignable,
-        }
+        data = _group_values(group)
         return _group_form(request, group=group, data=data, errors={}, version=group.version)
     data = _group_data(request.POST)
     version = _version(request)
     try:
-        group_update(group=group, data=data, version=version, actor=actor_for_request(request))
+        changeset, _ = group_changes.group_update(
+            group=group, data=data, version=version, actor=actor_for_request(request)
+        )
     except InvalidInput as exc:
+        errors = _errors_by_field(exc.errors)
         return _group_form(
-            request,
-            group=group,
-            data=data,
-            errors=_errors_by_field(exc.errors),
-            version=version,
-            status=400,
+            request, group=group, data=data, errors=errors, version=version, status=400
         )
     except Stale as exc:
         group.refresh_from_db()
@@ -185,7 +184,7 @@ def group_edit_view(request, pk: int):
             status=409,
             stale=True,
         )
-    messages.success(request, f"Group {data['name'].strip()} saved.")
+    _saved(request, changeset, f"Group {data['name'].strip()} saved.")
     return redirect("tenants:group_edit", pk=group.pk)
 
 
@@ -195,7 +194,9 @@ def group_delete_view(request, pk: int):
     group = get_object_or_404(CrossTenantGroup, pk=pk)
     if request.method == "POST":
         try:
-            group_delete(group=group, version=_version(request), actor=actor_for_request(request))
+            group_changes.group_delete(
+                group=group, version=_version(request), actor=actor_for_request(request)
+            )
         except Stale as exc:
             messages.error(request, str(exc))
             return redirect("tenants:group_delete", pk=group.pk)
@@ -206,7 +207,7 @@ def group_delete_view(request, pk: int):
             "(the export no longer lists them) and restart the apiserver.",
         )
         return redirect("tenants:groups")
-    return _page(request, "tenants/groups/delete.html", {"group": group})
+    return render_page(request, "tenants/groups/delete.html", {"group": group})
 
 
 # --- built-in groups ----------------------------------------------------------------------------
@@ -247,7 +248,7 @@ def builtin_groups_view(request):
         }
         version = _version(request)
         try:
-            builtin_groups_update(
+            changeset, _ = group_changes.builtin_groups_update(
                 features=posted, version=version, actor=actor_for_request(request)
             )
         except InvalidInput as exc:
@@ -257,7 +258,7 @@ def builtin_groups_view(request):
             errors, status, values = {"general": [str(exc)]}, 409, posted
             version = org.builtin_version
         else:
-            messages.success(request, "Built-in group features saved. Export them to the server.")
+            _saved(request, changeset, "Built-in group features saved. Export them to the server.")
             return redirect("tenants:builtin_groups")
     context = {
         "rows": _builtin_rows(values),
@@ -266,7 +267,7 @@ def builtin_groups_view(request):
         "version": version,
         "snippet": build_snippet(request, "builtin-groups"),
     }
-    return _page(request, "tenants/groups/builtin.html", context, status=status)
+    return render_page(request, "tenants/groups/builtin.html", context, status=status)
 
 
 # --- organization settings ----------------------------------------------------------------------
@@ -320,14 +321,16 @@ def organization_view(request):
         data = _organization_data(request.POST)
         version = _version(request)
         try:
-            organization_update(data=data, version=version, actor=actor_for_request(request))
+            changeset, _ = group_changes.organization_update(
+                data=data, version=version, actor=actor_for_request(request)
+            )
         except InvalidInput as exc:
             errors, status = _errors_by_field(exc.errors), 400
         except Stale as exc:
             org.refresh_from_db()
             errors, status, version = {"general": [str(exc)]}, 409, org.version
         else:
-            messages.success(request, "Organization settings saved. Export them to the server.")
+            _saved(request, changeset, "Organization settings saved. Export them to the server.")
             return redirect("tenants:organization")
     unique = data["unique_company_names"]
     context = {
@@ -339,114 +342,21 @@ def organization_view(request):
         "version": version,
         "snippet": build_snippet(request, "organization"),
     }
-    return _page(request, "tenants/groups/organization.html", context, status=status)
+    return render_page(request, "tenants/groups/organization.html", context, status=status)
 
 
-# --- effective features -------------------------------------------------------------------------
-
-
-def _grants() -> tuple[dict[str, GroupGrant], list[tuple[str, str, GroupGrant]]]:
-    """(all grants by row key, the selectable rows: key, label, grant)."""
-    builtin = stored_builtin_features()
-    by_key: dict[str, GroupGrant] = {}
-    rows: list[tuple[str, str, GroupGrant]] = []
-    for name in BUILTIN_GROUPS:
-        features = builtin[name]
-        grant = GroupGrant(
-            name=name,
-            features=None if features is None else tuple(features),
-            builtin=True,
-        )
-        by_key[name] = grant
-        rows.append((name, name, grant))
-    for group in CrossTenantGroup.objects.all():
-        key = f"g{group.pk}"
-        grant = GroupGrant(
-            name=group.name, features=tuple(group.features or []), assignable=group.assignable
-        )
-        by_key[key] = grant
-        rows.append((key, group.name, grant))
-    return by_key, rows
+# --- effective features ---------------------------------------------------------------------
 
 
 @never_cache
 @require_GET
 def effective_features_view(request):
-    organization = stored_organization()
-    tenants = list(Tenant.objects.filter(deleted_at__isnull=True).order_by("name"))
-    tenant_pk = request.GET.get("tenant", "")
-    tenant = next((t for t in tenants if str(t.pk) == tenant_pk), None)
-    scope = (
-        TenantScope(
-            name=tenant.name,
-            features=tuple(tenant.features or []),
-            exclude_features=tuple(tenant.exclude_features or []),
-        )
-        if tenant
-        else TenantScope()
-    )
-    role = request.GET.get("role", "user")
-    role = role if role in UI_ROLES else "user"
-    strict = request.GET.get("strict") == "1"
-    by_key, selectable = _grants()
-    users = by_key["users"]
-    chosen = [k for k in request.GET.getlist("in") if k in by_key and k != "users"]
-
-    def row(label, key, grants):
-        return build_row(label, key, grants, scope, organization, role=role, strict=strict)
-
-    rows = [row("users (every user)", "users", [users])]
-    for key, label, grant in selectable:
-        if key != "users":
-            rows.append(row(f"users + {label}", key, [users, grant]))
-    if chosen:
-        names = " and ".join(by_key[k].name for k in chosen)
-        rows.append(row(f"A user in {names}", "combo", [users, *[by_key[k] for k in chosen]]))
-
-    base_query = request.GET.copy()
-    base_query.pop("cell", None)
-    for matrix_row in rows:
-        for cell in matrix_row.cells:
-            q = base_query.copy()
-            q["cell"] = f"{matrix_row.key}:{cell.feature}"
-            cell.query = q.urlencode()
-            cell.title = " ".join(cell.reasons)
-    explained = None
-    wanted = request.GET.get("cell", "")
-    if ":" in wanted:
-        row_key, feature = wanted.split(":", 1)
-        for matrix_row in rows:
-            if matrix_row.key == row_key:
-                explained = next(
-                    (
-                        {"row": matrix_row, "cell": c}
-                        for c in matrix_row.cells
-                        if c.feature == feature
-                    ),
-                    None,
-                )
-    context = {
-        "tenants": tenants,
-        "tenant": tenant,
-        "scope": scope,
-        "role": role,
-        "roles": UI_ROLES,
-        "strict": strict,
-        "selectable": [
-            {"key": k, "label": label, "checked": k in chosen}
-            for k, label, _ in selectable
-            if k != "users"
-        ],
-        "features": FEATURES,
-        "rows": rows,
-        "explained": explained,
-        "organization": organization,
-    }
-    return _page(
+    fragment = request.GET.get("fragment") == "explain"
+    return render_page(
         request,
         "tenants/groups/effective.html",
-        context,
-        fragment="tenants/groups/_explain.html" if request.GET.get("fragment") == "explain" else "",
+        effective_context(request.GET),
+        fragment="tenants/groups/_explain.html" if fragment else "",
     )
 
 
@@ -490,7 +400,7 @@ def export_view(request):
             context["upload_name"] = upload.name
             context["original"] = text
     context["snippet"] = build_snippet(request, "server-settings")
-    response = _page(request, "tenants/groups/export.html", context, status=status)
+    response = render_page(request, "tenants/groups/export.html", context, status=status)
     return _no_store(response) if request.method == "POST" else response
 
 

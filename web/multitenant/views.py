@@ -9,31 +9,35 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
+from changes import identity as identity_changes
 from console.audit import actor_for_request, audit_for_target
 from console.snippets.web import build_snippet, register_snippet_source
 from console.validation import InvalidInput
 from sso.multitenant.models import TenantSSOConfig
-from sso.multitenant.services import (
-    login_link,
-    mtl_update,
-    mtl_values,
-    multi_tenant_login,
-    tenant_sso_calls,
-    tenant_sso_delete,
-    tenant_sso_push,
-    tenant_sso_update,
-)
+from sso.multitenant.services import login_link, mtl_values, multi_tenant_login, tenant_sso_calls
 from sso.multitenant.spec import CONFIG_FIELDS, TENANT_PROVIDERS, tenant_sso_validate
 from sso.providers import forms
 from sso.providers.discovery import DiscoveryError, fetch_discovery
+from sso.snippets import multi_tenant_login_settings
 from tenants.models import Tenant
 
 CONFIG_PREFIX = "configuration."
+NOTHING_CHANGED = "Nothing changed, so nothing was saved."
+RETYPE_NOTICE = (
+    "Secrets are never sent back to the browser: type the client secret again before saving."
+)
+EMPTY_FORM = {
+    "tenant": "",
+    "group_mapping": "",
+    "admin_groups": "",
+    "has_provider": False,
+    "provider": "keycloak",
+    "allow_http": False,
+    "issuer": "",
+}
 
 
 def _mtl_settings(request):
-    from sso.snippets import multi_tenant_login_settings
-
     return multi_tenant_login_settings(mtl_values(multi_tenant_login()))
 
 
@@ -52,44 +56,48 @@ def _webapp() -> str:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def multitenant_settings(request):
-    row = multi_tenant_login()
     error = ""
     if request.method == "POST":
         try:
-            version = int(request.POST.get("version") or 0) or None
-        except ValueError:
-            version = -1
-        try:
-            mtl_update(
+            changeset, _ = identity_changes.mtl_update(
                 actor=actor_for_request(request),
                 enabled=bool(request.POST.get("enabled")),
                 allow_settings_providers=bool(request.POST.get("allow_settings_providers")),
                 only_password_login=bool(request.POST.get("only_password_login")),
-                version=version,
+                version=_optional_version(request.POST.get("version")),
             )
         except InvalidInput as exc:
             error = str(exc.errors[0].message)
         else:
-            messages.success(
-                request,
-                "Multi-tenant login settings saved. Export the snippet "
-                "below into the server's configuration.",
-            )
+            if changeset is None:
+                messages.info(request, NOTHING_CHANGED)
+            else:
+                messages.success(
+                    request,
+                    "Multi-tenant login settings saved. Export the snippet "
+                    "below into the server's configuration.",
+                )
             return redirect("sso:multitenant")
-    tenants = list(
-        Tenant.objects.filter(deleted_at__isnull=True).select_related("sso_config").order_by("name")
-    )
+    context = _settings_context(request, multi_tenant_login(), error)
+    return render(request, "sso/multitenant/settings.html", context, status=400 if error else 200)
+
+
+def _optional_version(value) -> int | None:
+    """The version the form was rendered with (none before the first save; -1 if garbled)."""
+    try:
+        return int(value or 0) or None
+    except ValueError:
+        return -1
+
+
+def _settings_context(request, row, error: str) -> dict:
+    tenants = Tenant.objects.filter(deleted_at__isnull=True).select_related("sso_config")
     rows = []
-    for tenant in tenants:
+    for tenant in tenants.order_by("name"):
         config = getattr(tenant, "sso_config", None)
-        rows.append(
-            {
-                "tenant": tenant,
-                "config": config,
-                "link": login_link(_webapp(), config.external_tenant) if config else "",
-            }
-        )
-    context = {
+        link = login_link(_webapp(), config.external_tenant) if config else ""
+        rows.append({"tenant": tenant, "config": config, "link": link})
+    return {
         "row": row,
         "values": mtl_values(row)
         or {"enabled": False, "allow_settings_providers": False, "only_password_login": True},
@@ -100,7 +108,6 @@ def multitenant_settings(request):
         "snippet": build_snippet(request, "multi-tenant-login") if row else None,
         "entries": audit_for_target("multi_tenant_login", "1"),
     }
-    return render(request, "sso/multitenant/settings.html", context, status=400 if error else 200)
 
 
 def _mapping_text(mapping: dict) -> str:
@@ -133,87 +140,87 @@ def _lines(text: str) -> list[str]:
 def tenant_sso(request, tenant_id: int):
     tenant = get_object_or_404(Tenant, pk=tenant_id, deleted_at__isnull=True)
     row = TenantSSOConfig.objects.filter(tenant=tenant).first()
-    existing_secret = {"client_secret": row.client_secret} if row and row.client_secret else {}
-    errors: dict[str, list[str]] = {}
-    other_errors: list[str] = []
-    notices: list[tuple[str, str]] = []
-    if row is not None:
-        form = {
-            "tenant": row.external_tenant,
-            "group_mapping": _mapping_text(row.group_mapping),
-            "admin_groups": "\n".join(row.admin_groups),
-            "has_provider": row.has_provider,
-            "provider": row.provider or "keycloak",
-            "allow_http": row.allow_http,
-            "issuer": "",
-        }
-        raw = forms.raw_from_values(CONFIG_FIELDS, row.configuration)
-    else:
-        form = {
-            "tenant": "",
-            "group_mapping": "",
-            "admin_groups": "",
-            "has_provider": False,
-            "provider": "keycloak",
-            "allow_http": False,
-            "issuer": "",
-        }
-        raw = {}
+    state = _stored_state(row)
     if request.method == "POST":
-        action = request.POST.get("action", "save")
-        post = request.POST
-        form = {
-            "tenant": post.get("tenant", "").strip(),
-            "group_mapping": post.get("group_mapping", ""),
-            "admin_groups": post.get("admin_groups", ""),
-            "has_provider": bool(post.get("has_provider")),
-            "provider": post.get("provider", "keycloak"),
-            "allow_http": bool(post.get("allow_http")),
-            "issuer": post.get("issuer", "").strip(),
-        }
-        raw = forms.raw_from_post(CONFIG_FIELDS, post, prefix=CONFIG_PREFIX)
-        if action == "discover":
-            notices = _discover(form["issuer"], form["allow_http"], raw)
+        state = _posted_state(request.POST)
+        if request.POST.get("action", "save") == "discover":
+            form = state["form"]
+            state["notices"] = _discover(form["issuer"], form["allow_http"], state["raw"])
             form["has_provider"] = True
-            if post.get(CONFIG_PREFIX + "client_secret", "").strip():
-                notices.append(
-                    (
-                        "warn",
-                        "Secrets are never sent back to the browser: type the "
-                        "client secret again before saving.",
-                    )
-                )
+            if request.POST.get(CONFIG_PREFIX + "client_secret", "").strip():
+                state["notices"].append(("warn", RETYPE_NOTICE))
         else:
-            response = _save(request, tenant, row, form, existing_secret, errors, other_errors)
+            response = _save(request, tenant, row, state)
             if response is not None:
                 return response
-    planned, plan_error = [], ""
+    context = _tenant_context(request, tenant, row, state)
+    if request.htmx and not request.htmx.boosted and request.method == "POST":
+        # htmx swaps only 2xx answers: the fragment with its errors comes back as 200.
+        return render(request, "sso/multitenant/_tenant_form.html", context)
+    return render(request, "sso/multitenant/tenant.html", context, status=context["status"])
+
+
+def _stored_state(row: TenantSSOConfig | None) -> dict:
+    """The form as the stored configuration fills it (the client secret never)."""
+    state = {"form": dict(EMPTY_FORM), "raw": {}, "errors": {}, "other_errors": [], "notices": []}
     if row is not None:
-        try:
-            planned = tenant_sso_calls(
-                tenant=tenant, sso=row.as_sso_data(), skip_unchanged=False, resolve=False
-            )
-        except InvalidInput as exc:
-            plan_error = "; ".join(str(e) for e in exc.errors)
-    config_groups = forms.bind(
-        CONFIG_FIELDS,
-        raw=raw,
-        errors=errors,
-        secrets=existing_secret,
-        prefix=CONFIG_PREFIX,
-    )
+        state["form"].update(
+            tenant=row.external_tenant,
+            group_mapping=_mapping_text(row.group_mapping),
+            admin_groups="\n".join(row.admin_groups),
+            has_provider=row.has_provider,
+            provider=row.provider or "keycloak",
+            allow_http=row.allow_http,
+        )
+        state["raw"] = forms.raw_from_values(CONFIG_FIELDS, row.configuration)
+    return state
+
+
+def _posted_state(post) -> dict:
+    form = {
+        "tenant": post.get("tenant", "").strip(),
+        "group_mapping": post.get("group_mapping", ""),
+        "admin_groups": post.get("admin_groups", ""),
+        "has_provider": bool(post.get("has_provider")),
+        "provider": post.get("provider", "keycloak"),
+        "allow_http": bool(post.get("allow_http")),
+        "issuer": post.get("issuer", "").strip(),
+    }
+    raw = forms.raw_from_post(CONFIG_FIELDS, post, prefix=CONFIG_PREFIX)
+    return {"form": form, "raw": raw, "errors": {}, "other_errors": [], "notices": []}
+
+
+def _planned_calls(tenant, row) -> tuple[list, str]:
+    """The calls a push would send, as the page shows them (env:NAME values not read)."""
+    if row is None:
+        return [], ""
+    try:
+        calls = tenant_sso_calls(
+            tenant=tenant, sso=row.as_sso_data(), skip_unchanged=False, resolve=False
+        )
+    except InvalidInput as exc:
+        return [], "; ".join(str(e) for e in exc.errors)
+    return calls, ""
+
+
+def _tenant_context(request, tenant, row, state: dict) -> dict:
+    form, raw, errors, other_errors = (state[k] for k in ("form", "raw", "errors", "other_errors"))
+    existing_secret = {"client_secret": row.client_secret} if row and row.client_secret else {}
+    planned, plan_error = _planned_calls(tenant, row)
     webapp = _webapp() or "<CLEARML_WEBAPP_URL>"
     external = form["tenant"] or "<external tenant id>"
     client_id = raw.get("client_id") or "<client_id>"
-    status = 400 if (errors or other_errors) and request.method == "POST" else 200
-    context = {
+    failed = (errors or other_errors) and request.method == "POST"
+    return {
         "tenant": tenant,
         "row": row,
         "form": form,
         "errors": errors,
         "other_errors": other_errors,
-        "notices": notices,
-        "config_groups": config_groups,
+        "notices": state["notices"],
+        "config_groups": forms.bind(
+            CONFIG_FIELDS, raw=raw, errors=errors, secrets=existing_secret, prefix=CONFIG_PREFIX
+        ),
         "providers": TENANT_PROVIDERS,
         "planned": planned,
         "plan_error": plan_error,
@@ -223,14 +230,13 @@ def tenant_sso(request, tenant_id: int):
         "webapp_set": bool(_webapp()),
         "entries": audit_for_target("tenant", str(tenant.pk)),
         "mtl": multi_tenant_login(),
+        "status": 400 if failed else 200,
     }
-    if request.htmx and not request.htmx.boosted and request.method == "POST":
-        # htmx swaps only 2xx answers: the fragment with its errors comes back as 200.
-        return render(request, "sso/multitenant/_tenant_form.html", context)
-    return render(request, "sso/multitenant/tenant.html", context, status=status)
 
 
-def _save(request, tenant, row, form, existing_secret, errors, other_errors):
+def _checked_sso(request, row, state: dict):
+    """The posted form as a checked TenantSSO; None (errors in `state`) when it is not valid."""
+    form, errors = state["form"], state["errors"]
     mapping, mapping_errors = _parse_mapping(form["group_mapping"])
     if mapping_errors:
         errors["group_mapping"] = mapping_errors
@@ -242,8 +248,9 @@ def _save(request, tenant, row, form, existing_secret, errors, other_errors):
     if form["allow_http"]:
         data["allow_http"] = True
     if form["has_provider"]:
+        existing = {"client_secret": row.client_secret} if row and row.client_secret else {}
         values, parse_errors, _ = forms.parse_post(
-            CONFIG_FIELDS, request.POST, existing_secrets=existing_secret, prefix=CONFIG_PREFIX
+            CONFIG_FIELDS, request.POST, existing_secrets=existing, prefix=CONFIG_PREFIX
         )
         for k, msgs in parse_errors.items():
             errors.setdefault(k, []).extend(msgs)
@@ -252,20 +259,31 @@ def _save(request, tenant, row, form, existing_secret, errors, other_errors):
     try:
         sso = tenant_sso_validate(data, "")
     except InvalidInput as exc:
-        _spread(exc, errors, other_errors)
+        _spread(exc, errors, state["other_errors"])
         return None
-    if errors:
+    return None if errors else sso
+
+
+def _save(request, tenant, row, state: dict):
+    """Save (and with "save_push", push) through the change pipeline; the redirect, or None
+    with the errors in `state`."""
+    sso = _checked_sso(request, row, state)
+    if sso is None:
         return None
-    version = None if row is None else _int(request.POST.get("version"))
     try:
-        row = tenant_sso_update(
-            actor=actor_for_request(request), tenant=tenant, sso=sso, version=version
+        changeset, row = identity_changes.tenant_sso_update(
+            actor=actor_for_request(request),
+            tenant=tenant,
+            sso=sso,
+            version=None if row is None else _int(request.POST.get("version")),
         )
     except InvalidInput as exc:
-        _spread(exc, errors, other_errors)
+        _spread(exc, state["errors"], state["other_errors"])
         return None
     if request.POST.get("action") == "save_push":
         _push(request, row)
+    elif changeset is None:
+        messages.info(request, NOTHING_CHANGED)
     else:
         messages.success(
             request,
@@ -334,7 +352,7 @@ def _int(value) -> int:
 
 def _push(request, row: TenantSSOConfig) -> None:
     try:
-        result = tenant_sso_push(actor=actor_for_request(request), row=row)
+        _, result = identity_changes.tenant_sso_push(actor=actor_for_request(request), row=row)
     except InvalidInput as exc:
         messages.error(request, "Not pushed: " + "; ".join(str(e) for e in exc.errors))
         return
@@ -354,7 +372,7 @@ def tenant_sso_push_view(request, tenant_id: int):
 @require_POST
 def tenant_sso_delete_view(request, tenant_id: int):
     row = get_object_or_404(TenantSSOConfig, tenant_id=tenant_id)
-    tenant_sso_delete(actor=actor_for_request(request), row=row)
+    identity_changes.tenant_sso_delete(actor=actor_for_request(request), row=row)
     messages.success(
         request,
         "The console no longer manages this tenant's SSO configuration. The apiserver keeps what "

@@ -1,5 +1,6 @@
 """Identity provider pages: the list, one generated form per provider, discovery, checklist."""
 
+import yaml
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -9,22 +10,21 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from changes import identity as identity_changes
 from console.audit import actor_for_request, audit_for_target
 from console.snippets.web import build_snippet, register_snippet_source
 from console.validation import InvalidInput
+from sso.multitenant.services import mtl_values, multi_tenant_login
 from sso.providers import catalog, forms
 from sso.providers.discovery import DiscoveryError, fetch_discovery
+from sso.providers.export import entries_settings
 from sso.providers.models import IdentityProvider
-from sso.providers.services import (
-    TARGET_TYPE,
-    idp_create,
-    idp_delete,
-    idp_set_checklist,
-    idp_update,
-    record_export,
-    stored_entry_data,
-)
-from sso.providers.spec import CompanyResolver, validate_provider_entry
+from sso.providers.services import TARGET_TYPE, stored_entry_data
+from sso.providers.spec import CompanyResolver, ProviderEntry, validate_provider_entry
+from sso.snippets import console_entries, multi_tenant_login_settings
+from tenants.models import Tenant
+
+RETYPE_NOTICE = "Secrets are never sent back to the browser: type the secret again."
 
 # ---- snippet sources -------------------------------------------------------------------------
 
@@ -35,10 +35,6 @@ def _is_download(request) -> bool:
 
 
 def _settings_for(request, keys: list[str] | None, *, with_mtl: bool):
-    from sso.multitenant.services import mtl_values, multi_tenant_login
-    from sso.providers.export import entries_settings
-    from sso.snippets import console_entries, multi_tenant_login_settings
-
     download = _is_download(request)
     entries = [e for e in console_entries() if keys is None or e.provider.key in keys]
     try:
@@ -49,9 +45,9 @@ def _settings_for(request, keys: list[str] | None, *, with_mtl: bool):
     if with_mtl:
         out += multi_tenant_login_settings(mtl_values(multi_tenant_login()))
     if download and any(s.secret for s in out):
-        record_export(
+        identity_changes.idp_export_recorded(
             actor=actor_for_request(request),
-            providers=[e.provider.key for e in entries],
+            providers_shown=[e.provider.key for e in entries],
             fmt=request.GET.get("format", "helm"),
         )
     return out
@@ -101,8 +97,6 @@ def _secret_badges(row: IdentityProvider) -> list[tuple[str, str, str]]:
 @never_cache
 @require_GET
 def provider_list(request):
-    from tenants.models import Tenant
-
     rows = {row.provider: row for row in IdentityProvider.objects.all()}
     names = dict(
         Tenant.objects.filter(deleted_at__isnull=True)
@@ -169,8 +163,6 @@ def _flat_values(row: IdentityProvider) -> dict:
 def _check_company_is_tenant(values: dict, row: IdentityProvider | None, errors: dict) -> None:
     """The browser form picks a console tenant; a company id typed into a SPEC is accepted as
     is, so an unknown id already stored is kept, but a new one must be a tenant's."""
-    from tenants.models import Tenant
-
     value = values.get("default_company")
     if not value or str(value).startswith("tenant:"):
         return
@@ -206,102 +198,141 @@ def provider_edit(request, key: str):
 
 
 def _provider_form(request, provider: catalog.ProviderDef, row: IdentityProvider | None):
-    existing_secrets = dict(row.secrets) if row else {}
-    errors: dict[str, list[str]] = {}
-    other_errors: list[str] = []
-    notices: list[tuple[str, str]] = []
-    allow_http = row.allow_http if row else False
-    metadata_xml = row.metadata_xml if row else ""
-    issuer = ""
-    if row is not None:
-        raw = forms.raw_from_values(provider.fields, _flat_values(row))
-        issuer = raw.get("base_url", "")
-    else:
-        raw = {}
-    if request.method == "POST":
-        action = request.POST.get("action", "save")
-        raw = forms.raw_from_post(provider.fields, request.POST)
-        allow_http = bool(request.POST.get("allow_http"))
-        metadata_xml = request.POST.get("metadata_xml", "")
-        issuer = request.POST.get("issuer", "").strip()
-        values, errors, _ = forms.parse_post(
-            provider.fields, request.POST, existing_secrets=existing_secrets
+    """The provider's form: GET shows it; POST discovers endpoints or saves (then redirects)."""
+    if request.method != "POST":
+        return _render_form(request, provider, row, _stored_state(provider, row))
+    state = _posted_state(provider, request.POST)
+    values, state["errors"], _ = forms.parse_post(
+        provider.fields, request.POST, existing_secrets=dict(row.secrets) if row else {}
+    )
+    action = request.POST.get("action", "save")
+    if action == "discover" and provider.discovery:
+        state["notices"] += _discover(provider, state["issuer"], state["allow_http"], state["raw"])
+        state["errors"] = {}
+        if _secret_typed(request, provider):
+            state["notices"].append(("warn", RETYPE_NOTICE))
+    elif action == "save":
+        saved = _save(request, provider, row, state, values)
+        if saved is not None:
+            return saved
+    return _render_form(request, provider, row, state)
+
+
+def _stored_state(provider: catalog.ProviderDef, row: IdentityProvider | None) -> dict:
+    """What the form shows before a POST: the stored row (its secrets never)."""
+    raw = forms.raw_from_values(provider.fields, _flat_values(row)) if row is not None else {}
+    return {
+        "raw": raw,
+        "allow_http": row.allow_http if row else False,
+        "metadata_xml": row.metadata_xml if row else "",
+        "issuer": raw.get("base_url", ""),
+        "errors": {},
+        "other_errors": [],
+        "notices": [],
+    }
+
+
+def _posted_state(provider: catalog.ProviderDef, post) -> dict:
+    return {
+        "raw": forms.raw_from_post(provider.fields, post),
+        "allow_http": bool(post.get("allow_http")),
+        "metadata_xml": post.get("metadata_xml", ""),
+        "issuer": post.get("issuer", "").strip(),
+        "errors": {},
+        "other_errors": [],
+        "notices": [],
+    }
+
+
+def _secret_typed(request, provider: catalog.ProviderDef) -> bool:
+    return any(request.POST.get(f.key, "").strip() for f in provider.secret_fields)
+
+
+def _checked_entry(provider, row, state: dict, values: dict) -> ProviderEntry | None:
+    """The posted values as a checked entry; None (errors in `state`) when they are not valid."""
+    errors = state["errors"]
+    _check_company_is_tenant(values, row, errors)
+    data = {"provider": provider.key, **forms.nest(values)}
+    if state["allow_http"]:
+        data["allow_http"] = True
+    try:
+        entry = validate_provider_entry(data, "", companies=CompanyResolver())
+    except InvalidInput as exc:
+        by_field, state["other_errors"] = forms.errors_by_field(exc, provider.fields)
+        for k, msgs in by_field.items():
+            errors.setdefault(k, []).extend(msgs)
+        return None
+    return None if errors else entry
+
+
+def _save(request, provider, row, state: dict, values: dict):
+    """Save through the change pipeline; the redirect, or None with the errors in `state`."""
+    entry = _checked_entry(provider, row, state, values)
+    if entry is None:
+        return None
+    try:
+        changeset, _ = identity_changes.idp_save(
+            actor=actor_for_request(request),
+            row=row,
+            entry=entry,
+            version=_int(request.POST.get("version")),
+            metadata_xml=state["metadata_xml"],
         )
-        if action == "discover" and provider.discovery:
-            notices += _discover(provider, issuer, allow_http, raw)
-            errors = {}
-            if any(request.POST.get(f.key, "").strip() for f in provider.secret_fields):
-                notices.append(
-                    ("warn", "Secrets are never sent back to the browser: type the secret again.")
-                )
-        elif action == "save":
-            _check_company_is_tenant(values, row, errors)
-            data = {"provider": provider.key, **forms.nest(values)}
-            if allow_http:
-                data["allow_http"] = True
-            try:
-                entry = validate_provider_entry(data, "", companies=CompanyResolver())
-            except InvalidInput as exc:
-                by_field, other_errors = forms.errors_by_field(exc, provider.fields)
-                for k, msgs in by_field.items():
-                    errors.setdefault(k, []).extend(msgs)
-                entry = None
-            if entry is not None and not errors:
-                actor = actor_for_request(request)
-                try:
-                    if row is None:
-                        row = idp_create(actor=actor, entry=entry, metadata_xml=metadata_xml)
-                        messages.success(request, f"{provider.label} is configured.")
-                    else:
-                        version = _int(request.POST.get("version"))
-                        row = idp_update(
-                            actor=actor,
-                            idp=row,
-                            entry=entry,
-                            version=version,
-                            metadata_xml=metadata_xml,
-                        )
-                        messages.success(request, f"{provider.label} is saved.")
-                except InvalidInput as exc:
-                    by_field, more = forms.errors_by_field(exc, provider.fields)
-                    other_errors += [e for e in more if not e.startswith("metadata_xml")]
-                    for e in exc.errors:
-                        if e.path == "metadata_xml":
-                            errors.setdefault("metadata_xml", []).append(e.message)
-                    for k, msgs in by_field.items():
-                        errors.setdefault(k, []).extend(msgs)
-                else:
-                    url = reverse("sso:provider_edit", args=[provider.key])
-                    if request.htmx:
-                        response = HttpResponse(status=204)
-                        response["HX-Redirect"] = url
-                        return response
-                    return redirect(url)
-    fields = forms.bind(
+    except InvalidInput as exc:
+        _spread_save_errors(exc, provider, state)
+        return None
+    if row is None:
+        messages.success(request, f"{provider.label} is configured.")
+    elif changeset is None:
+        messages.info(request, "Nothing changed, so nothing was saved.")
+    else:
+        messages.success(request, f"{provider.label} is saved.")
+    url = reverse("sso:provider_edit", args=[provider.key])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _spread_save_errors(exc: InvalidInput, provider, state: dict) -> None:
+    errors = state["errors"]
+    by_field, more = forms.errors_by_field(exc, provider.fields)
+    state["other_errors"] += [e for e in more if not e.startswith("metadata_xml")]
+    for e in exc.errors:
+        if e.path == "metadata_xml":
+            errors.setdefault("metadata_xml", []).append(e.message)
+    for k, msgs in by_field.items():
+        errors.setdefault(k, []).extend(msgs)
+
+
+def _bound_fields(provider, row, raw: dict, errors: dict):
+    return forms.bind(
         provider.fields,
         raw=raw,
         errors=errors,
-        secrets=existing_secrets,
+        secrets=dict(row.secrets) if row else {},
         company_choices=forms.tenant_company_choices(),
         variable=lambda f: provider.variable(f, "<name>" if f.type == catalog.MAP else ""),
     )
-    if (errors or other_errors) and any(
-        request.POST.get(f.key, "").strip() for f in provider.secret_fields
-    ):
-        notices.append(
-            ("warn", "Secrets are never sent back to the browser: type the secret again.")
-        )
+
+
+def _render_form(request, provider, row, state: dict):
+    errors, other_errors, raw = state["errors"], state["other_errors"], state["raw"]
+    posted = request.method == "POST"
+    if posted and (errors or other_errors) and _secret_typed(request, provider):
+        state["notices"].append(("warn", RETYPE_NOTICE))
     context = {
         "p": provider,
         "row": row,
-        "groups": fields,
+        "groups": _bound_fields(provider, row, raw, errors),
         "errors": errors,
         "other_errors": other_errors,
-        "notices": notices,
-        "allow_http": allow_http,
-        "metadata_xml": metadata_xml,
+        "notices": state["notices"],
+        "allow_http": state["allow_http"],
+        "metadata_xml": state["metadata_xml"],
         "metadata_errors": errors.get("metadata_xml", []),
-        "issuer": issuer,
+        "issuer": state["issuer"],
         "callback_url": callback_url(provider),
         "webapp_set": bool(_webapp()),
         "metadata_path": raw.get("idp_metadata_file")
@@ -311,13 +342,13 @@ def _provider_form(request, provider: catalog.ProviderDef, row: IdentityProvider
             (i, s, row is not None and i in (row.checklist or []))
             for i, s in enumerate(provider.steps)
         ],
-        "status": 400 if (errors or other_errors) and request.method == "POST" else 200,
+        "status": 400 if (errors or other_errors) and posted else 200,
     }
     if row is not None:
         context["snippet"] = build_snippet(request, f"idp-{provider.key}")
         context["entries"] = audit_for_target(TARGET_TYPE, provider.key)
         context["additional_configs"] = _additional_configs(provider, row)
-    if request.htmx and not request.htmx.boosted and request.method == "POST":
+    if request.htmx and not request.htmx.boosted and posted:
         # htmx swaps only 2xx answers: the fragment with its errors comes back as 200.
         return render(request, "sso/providers/_form.html", context)
     return render(request, "sso/providers/form.html", context, status=context["status"])
@@ -354,8 +385,6 @@ def _additional_configs(provider, row) -> str:
     """The Helm values that mount the IdP metadata file (google_saml / microsoft_ad pages)."""
     if not provider.uses_metadata_file or not row.metadata_xml:
         return ""
-    import yaml
-
     path = _flat_values(row).get("idp_metadata_file", "")
     name = path.rsplit("/", 1)[-1] if path.startswith(catalog.ADDITIONAL_CONFIGS_DIR + "/") else ""
     if not name:
@@ -389,7 +418,7 @@ def _int(value) -> int:
 @require_POST
 def provider_delete(request, key: str):
     row = get_object_or_404(IdentityProvider, provider=key)
-    idp_delete(actor=actor_for_request(request), idp=row)
+    identity_changes.idp_delete(actor=actor_for_request(request), idp=row)
     messages.success(
         request,
         f"{row.definition.label} is removed from the console. Remove its variables from the "
@@ -403,6 +432,6 @@ def provider_delete(request, key: str):
 def provider_checklist(request, key: str):
     row = get_object_or_404(IdentityProvider, provider=key)
     done = [_int(v) for v in request.POST.getlist("step")]
-    idp_set_checklist(actor=actor_for_request(request), idp=row, done=done)
+    identity_changes.idp_set_checklist(actor=actor_for_request(request), idp=row, done=done)
     messages.success(request, "Checklist saved.")
     return redirect(reverse("sso:provider_edit", args=[key]) + "#checklist")

@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console.apiserver import ApiError, client_from_settings
+from changes import routing as routing_changes
+from console.apiserver import ApiError
 from console.audit import actor_for_request, audit_for_target
 from console.snapshot import queries as snapshot
 from console.validation import InvalidInput
@@ -25,17 +26,10 @@ from sso.routing.queries import (
     tenant_routing,
     unicode_domain,
 )
-from sso.routing.services import (
-    KINDS,
-    push_start,
-    push_step,
-    routing_add,
-    routing_pull,
-    routing_remove,
-    tenant_act_as,
-)
+from sso.routing.services import KINDS, tenant_act_as
 from sso.routing.simulator import simulate_route
 from tenants.models import Tenant
+from web.tenants.views.common import render_page
 
 LIST_PAGE_SIZE = 100
 STEP_BUDGET_SECONDS = 1.5
@@ -100,10 +94,11 @@ def routing_map_view(request):
         "kinds": TITLES,
         "searched": search_key(q) if q else "",
     }
-    if _fragment(request):
-        return _vary(render(request, "sso/routing/_map_results.html", context))
-    context["tenants"] = list(routing_tenants())
-    return _vary(render(request, "sso/routing/map.html", context))
+    if not _fragment(request):
+        context["tenants"] = list(routing_tenants())
+    return render_page(
+        request, "sso/routing/map.html", context, fragment="sso/routing/_map_results.html"
+    )
 
 
 # -- a tenant's routing ------------------------------------------------------------------------
@@ -228,7 +223,7 @@ def routing_add_view(request, tenant_id: int, kind: str):
     value = request.POST.get("value", "")[:20_000]
     values = [v for v in SPLIT.split(value) if v]
     try:
-        change = routing_add(
+        _, change = routing_changes.routing_add(
             tenant=tenant, kind=kind, values=values, actor=actor_for_request(request)
         )
     except InvalidInput as exc:
@@ -251,7 +246,9 @@ def routing_remove_view(request, tenant_id: int, kind: str):
     kind = _kind(kind)
     key = request.POST.get("key", "")
     try:
-        routing_remove(tenant=tenant, kind=kind, key=key, actor=actor_for_request(request))
+        routing_changes.routing_remove(
+            tenant=tenant, kind=kind, key=key, actor=actor_for_request(request)
+        )
     except InvalidInput as exc:
         context = _list_context(tenant, kind, errors=[e.message for e in exc.errors])
         return _after_list_change(request, tenant, kind, context)
@@ -317,8 +314,8 @@ def routing_live_view(request, tenant_id: int):
 def routing_pull_view(request, tenant_id: int):
     tenant = _tenant(tenant_id)
     try:
-        change = routing_pull(
-            tenant=tenant, actor=actor_for_request(request), client=client_from_settings()
+        changeset, change = routing_changes.routing_pull(
+            tenant=tenant, actor=actor_for_request(request)
         )
     except InvalidInput as exc:
         for error in exc.errors[:20]:
@@ -326,7 +323,10 @@ def routing_pull_view(request, tenant_id: int):
     except ApiError as exc:
         messages.error(request, f"Cannot read the server's routing: {exc}")
     else:
-        messages.success(request, f"Took the server's version: {change.summary()}.")
+        if changeset is None:
+            messages.info(request, "The console already holds the server's version: no change.")
+        else:
+            messages.success(request, f"Took the server's version: {change.summary()}.")
     return _go(request, reverse("sso:tenant_routing", args=[tenant.pk]))
 
 
@@ -337,9 +337,7 @@ def routing_push_view(request, tenant_id: int):
     """Start a push (or resume the open one) and show its progress page."""
     tenant = _tenant(tenant_id)
     try:
-        job = push_start(
-            tenant=tenant, actor=actor_for_request(request), client=client_from_settings()
-        )
+        job = routing_changes.routing_push_start(tenant=tenant, actor=actor_for_request(request))
     except InvalidInput as exc:
         messages.error(request, exc.errors[0].message)
         return _go(request, reverse("sso:tenant_routing", args=[tenant.pk]))
@@ -382,11 +380,10 @@ def _progress_context(job: RoutingPushJob) -> dict:
 @never_cache
 @require_GET
 def routing_push_job_view(request, tenant_id: int, job_id: int):
-    job = _job(tenant_id, job_id)
-    context = _progress_context(job)
-    if _fragment(request):
-        return _vary(render(request, "sso/routing/_push_progress.html", context))
-    return _vary(render(request, "sso/routing/push.html", context))
+    context = _progress_context(_job(tenant_id, job_id))
+    return render_page(
+        request, "sso/routing/push.html", context, fragment="sso/routing/_push_progress.html"
+    )
 
 
 @never_cache
@@ -397,15 +394,25 @@ def routing_push_step_view(request, tenant_id: int, job_id: int):
     The progress fragment posts here again while the job runs (htmx polling); without
     JavaScript, the Continue button does the same.
     """
-    job = _job(tenant_id, job_id)
-    if job.status == RoutingPushJob.Status.RUNNING:
-        job = push_step(job, client_from_settings(), budget_seconds=STEP_BUDGET_SECONDS)
+    job = routing_changes.routing_push_step(
+        _job(tenant_id, job_id), budget_seconds=STEP_BUDGET_SECONDS
+    )
     if _fragment(request):
         return render(request, "sso/routing/_push_progress.html", _progress_context(job))
     return redirect("sso:routing_push_job", tenant_id=tenant_id, job_id=job.pk)
 
 
 # -- bulk import -------------------------------------------------------------------------------
+def _import_text(request, context: dict) -> str:
+    """The pasted text, or the uploaded file's (InvalidInput when it cannot be read)."""
+    upload = request.FILES.get("file")
+    if upload is None:
+        return context["text"]
+    context["text"] = ""  # the file is not echoed back into the text box
+    # One byte over the limit is enough for decode_upload to refuse the file.
+    return csv_import.decode_upload(upload.read(csv_import.MAX_BYTES + 1))
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def routing_import_view(request, tenant_id: int):
@@ -423,27 +430,21 @@ def routing_import_view(request, tenant_id: int):
     upload = request.FILES.get("file")
     source = upload.name if upload else "pasted text"
     try:
-        # One byte over the limit is enough for decode_upload to refuse the file.
-        raw = upload.read(csv_import.MAX_BYTES + 1) if upload else b""
-        text = csv_import.decode_upload(raw) if upload else context["text"]
-        check = csv_import.import_check(tenant=tenant, text=text, role_mode=context["role_mode"])
+        check, draft = routing_changes.routing_import_check(
+            tenant=tenant,
+            text=_import_text(request, context),
+            role_mode=context["role_mode"],
+            actor=actor_for_request(request),
+            source=source,
+        )
     except InvalidInput as exc:
         context["errors"] = exc.errors
         return render(request, "sso/routing/import.html", context, status=400)
-    if not check.ok:
-        context["check"] = check
-        context["shown_errors"] = check.errors[: csv_import.SHOWN_PROBLEMS]
-        context["source"] = source
-        if upload:
-            context["text"] = ""  # the file is not echoed back into the text box
+    if draft is None:
+        context.update(
+            check=check, shown_errors=check.errors[: csv_import.SHOWN_PROBLEMS], source=source
+        )
         return render(request, "sso/routing/import.html", context, status=400)
-    draft = csv_import.import_draft(
-        tenant=tenant,
-        check=check,
-        actor=actor_for_request(request),
-        source=source,
-        role_mode=context["role_mode"],
-    )
     return redirect("sso:routing_import_preview", tenant_id=tenant.pk, import_id=draft.pk)
 
 
@@ -476,14 +477,18 @@ def routing_import_preview_view(request, tenant_id: int, import_id: int):
 def routing_import_save_view(request, tenant_id: int, import_id: int):
     draft = _draft(tenant_id, import_id)
     tenant = draft.tenant
-    actor = actor_for_request(request)
     try:
-        change = csv_import.import_save(draft=draft, actor=actor)
+        changeset, change = routing_changes.routing_import_save(
+            draft=draft, actor=actor_for_request(request)
+        )
     except InvalidInput as exc:
         for error in exc.errors[:20]:
             messages.error(request, f"Nothing was saved: {error}")
         return redirect("sso:routing_import", tenant_id=tenant.pk)
-    messages.success(request, f"Saved the import: {change.summary()}.")
+    if changeset is None:
+        messages.info(request, "Nothing to save: the whitelist already holds every email.")
+    else:
+        messages.success(request, f"Saved the import: {change.summary()}.")
     if request.POST.get("push"):
         return routing_push_view(request, tenant.pk)
     return redirect("sso:tenant_routing", tenant_id=tenant.pk)
@@ -496,6 +501,6 @@ def simulator_view(request):
     text = request.GET.get("email", "")[:320]
     route = simulate_route(text) if text.strip() else None
     context = {"route": route, "text": text}
-    if _fragment(request):
-        return _vary(render(request, "sso/routing/_simulation.html", context))
-    return _vary(render(request, "sso/routing/simulator.html", context))
+    return render_page(
+        request, "sso/routing/simulator.html", context, fragment="sso/routing/_simulation.html"
+    )
