@@ -112,6 +112,8 @@ class RoutingPushBatch(models.Model):
     error = models.TextField(blank=True, default="")
     # True when the call may have reached the server before failing (timeout, dropped answer).
     outcome_unknown = models.BooleanField(default=False)
+    # The audit entry written ("pending") before the call; the outcome entry links to it.
+    pending_seq = models.BigIntegerField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -111,6 +111,7 @@ def test_multi_tenant_login_end_to_end(admin_client, sandbox, acme, settings):
         ("sso.tenant_config.push", "pending"),
         ("sso.tenant_config.push", "success"),
     ]
+    assert entries[2].outcome_of == entries[1].seq  # the outcome names its pending entry
     assert [c["endpoint"] for c in entries[2].calls] == [
         "system.update_company_sso_config",
         "sso.save_provider_configuration",

@@ -134,7 +134,15 @@ def test_push_makes_the_server_match_and_audits_each_call(acme, client, sandbox)
     entry = AuditEntry.objects.filter(action="login.domains.set", outcome="success").get()
     assert entry.calls[0]["endpoint"] == "login.set_domains"
     assert entry.calls[0]["act_as"] == user_id
-    assert AuditEntry.objects.filter(action="login.domains.set", outcome="pending").exists()
+    pending = AuditEntry.objects.get(action="login.domains.set", outcome="pending")
+    assert entry.outcome_of == pending.seq  # each outcome names the pending entry it completes
+    outcomes = AuditEntry.objects.filter(action__in=actions, outcome="success")
+    pendings = set(
+        AuditEntry.objects.filter(outcome="pending", action__in=actions).values_list(
+            "seq", flat=True
+        )
+    )
+    assert {e.outcome_of for e in outcomes} == pendings
 
 
 def test_pushing_again_sends_no_changing_call(acme, client, sandbox):

@@ -292,7 +292,7 @@ def tenant_sso_push(
     target = {"target_type": "tenant", "target_id": str(tenant.pk), "target_repr": tenant.name}
     planned = {"calls": [c.as_dict() for c in calls]}
     with transaction.atomic():
-        audit_record(
+        pending = audit_record(
             actor=actor, action="sso.tenant_config.push", outcome="pending", after=planned, **target
         )
     records: list[CallRecord] = []
@@ -332,6 +332,7 @@ def tenant_sso_push(
             error=error,
             after=planned,
             calls=records,
+            outcome_of=pending.seq,
             **target,
         )
     if error:

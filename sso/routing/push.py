@@ -429,11 +429,11 @@ def push_step(job: RoutingPushJob, client, budget_seconds: float | None = None) 
     return job
 
 
-def _audit_batch(job, batch, *, outcome: str, calls=(), error: str = "") -> None:
+def _audit_batch(job, batch, *, outcome: str, calls=(), error: str = ""):
     after = dict(batch.body)
     after["call"] = f"{batch.seq}"
     after["push_job"] = job.pk
-    audit_record(
+    return audit_record(
         actor=job.actor,
         action=ACTIONS.get(batch.endpoint, batch.endpoint),
         target_type="tenant",
@@ -443,6 +443,7 @@ def _audit_batch(job, batch, *, outcome: str, calls=(), error: str = "") -> None
         calls=calls,
         outcome=outcome,
         error=error,
+        outcome_of=None if outcome == "pending" else batch.pending_seq,
     )
 
 
@@ -450,8 +451,8 @@ def _send(job: RoutingPushJob, batch: RoutingPushBatch, client) -> bool:
     with transaction.atomic():
         batch.status = BatchStatus.SENDING
         batch.sent_at = timezone.now()
-        batch.save(update_fields=["status", "sent_at"])
-        _audit_batch(job, batch, outcome="pending")
+        batch.pending_seq = _audit_batch(job, batch, outcome="pending").seq
+        batch.save(update_fields=["status", "sent_at", "pending_seq"])
     records: list = []
     call = PlannedCall(batch.endpoint, batch.body, act_as=job.act_as)
     try:
