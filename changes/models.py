@@ -126,6 +126,13 @@ class ChangeStep(models.Model):
         return f"{self.changeset_id}.{self.position} {self.kind} {self.target}"
 
     @property
+    def description(self) -> str:
+        """A call step's one-line description, when that is all its `after` says."""
+        if isinstance(self.after, dict) and set(self.after) == {"description"}:
+            return str(self.after["description"])
+        return ""
+
+    @property
     def status_badge(self) -> str:
         return {
             "done": "badge-ok",
