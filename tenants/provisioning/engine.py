@@ -398,6 +398,16 @@ def _advisory(conn, function: str, tenant_id: int) -> bool:
         return bool(cursor.fetchone()[0])
 
 
+def _held_by_this_session(conn, tenant_id: int) -> bool:
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+            "AND classid = %s AND objid = %s AND objsubid = 2 AND granted",
+            [ADVISORY_KEY, tenant_id],
+        )
+        return cursor.fetchone() is not None
+
+
 def claim(tenant_id: int) -> bool:
     """Take the tenant for one run; False if another live run holds it.
 
@@ -408,7 +418,9 @@ def claim(tenant_id: int) -> bool:
     """
     now = timezone.now()
     conn = connections[router.db_for_write(Tenant)]
-    postgres = conn.vendor == "postgresql"
+    # Advisory locks are re-entrant within a session: when this connection already holds the
+    # tenant's (a run of this thread holds it), only the lease row can say whether it is free.
+    postgres = conn.vendor == "postgresql" and not _held_by_this_session(conn, tenant_id)
     if postgres and not _advisory(conn, "pg_try_advisory_lock", tenant_id):
         return False  # a live run's session holds it
     lease_until = Tenant._meta.get_field("lease_until")
@@ -443,13 +455,27 @@ def claim(tenant_id: int) -> bool:
             )
     if taken != 1 and postgres:
         _advisory(conn, "pg_advisory_unlock", tenant_id)
+    elif postgres:
+        _locks_taken().add(tenant_id)
     return taken == 1
 
 
+_thread = threading.local()
+
+
+def _locks_taken() -> set[int]:
+    """Tenants whose advisory lock this thread's connection took in claim()."""
+    if not hasattr(_thread, "locks"):
+        _thread.locks = set()
+    return _thread.locks
+
+
 def _release_advisory(tenant_id: int) -> None:
-    conn = connections[router.db_for_write(Tenant)]
-    if conn.vendor == "postgresql":
-        _advisory(conn, "pg_advisory_unlock", tenant_id)
+    """Give back the advisory lock claim() took (and only that one: locks are re-entrant)."""
+    if tenant_id not in _locks_taken():
+        return
+    _locks_taken().discard(tenant_id)
+    _advisory(connections[router.db_for_write(Tenant)], "pg_advisory_unlock", tenant_id)
 
 
 def run_tenant(
