@@ -398,16 +398,6 @@ def _advisory(conn, function: str, tenant_id: int) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def _held_by_this_session(conn, tenant_id: int) -> bool:
-    with conn.cursor() as cursor:
-        cursor.execute(
-            "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
-            "AND classid = %s AND objid = %s AND objsubid = 2 AND granted",
-            [ADVISORY_KEY, tenant_id],
-        )
-        return cursor.fetchone() is not None
-
-
 def claim(tenant_id: int) -> bool:
     """Take the tenant for one run; False if another live run holds it.
 
@@ -420,7 +410,7 @@ def claim(tenant_id: int) -> bool:
     conn = connections[router.db_for_write(Tenant)]
     # Advisory locks are re-entrant within a session: when this connection already holds the
     # tenant's (a run of this thread holds it), only the lease row can say whether it is free.
-    postgres = conn.vendor == "postgresql" and not _held_by_this_session(conn, tenant_id)
+    postgres = conn.vendor == "postgresql" and tenant_id not in _locks_taken()
     if postgres and not _advisory(conn, "pg_try_advisory_lock", tenant_id):
         return False  # a live run's session holds it
     lease_until = Tenant._meta.get_field("lease_until")
@@ -464,7 +454,8 @@ _thread = threading.local()
 
 
 def _locks_taken() -> set[int]:
-    """Tenants whose advisory lock this thread's connection took in claim()."""
+    """Tenants whose advisory lock this thread's connection took in claim() (connections are per
+    thread, so this is what this session holds)."""
     if not hasattr(_thread, "locks"):
         _thread.locks = set()
     return _thread.locks
