@@ -340,6 +340,8 @@ def tenant_discard(*, tenant: Tenant, actor: str) -> None:
         )
     before = tenant_snapshot(tenant)
     with transaction.atomic():
+        # Its calls were never sent: their pending entries are closed as "not sent".
+        bulk_append(supersede_open_steps(tenant, actor=actor))
         audit_record(
             actor=actor,
             action="tenant.delete",

@@ -388,3 +388,33 @@ def test_apply_keeps_the_snapshot_current_without_reading_the_server(
     assert routing["domains"] == ["acme.io"]
     assert routing["whitelist"] == [{"email": "bob@gmail.com", "is_admin": False}]
     assert routing == sandbox.login_settings(acme.company_id)  # what the server now holds
+
+
+@pytest.mark.django_db(transaction=True)
+def test_applying_a_reviewed_edit_after_someone_saved_says_so(
+    admin_client, sandbox, sandbox_settings
+):
+    tenant = create()
+    tenant_provision(tenant=tenant, actor="admin")
+    tenant.refresh_from_db()
+    url = reverse("tenants:edit", args=[tenant.pk])
+    form = {"version": tenant.version, "feature__experiments": "add"}
+    admin_client.post(url, {**form, "allowed_users": "25", "review": "1"})
+    changeset = Changeset.objects.get(kind="tenant.update")
+    admin_client.post(url, {**form, "allowed_users": "30"})  # someone else saves meanwhile
+    response = admin_client.post(reverse("changes:apply", args=[changeset.pk]), follow=True)
+    assert response.status_code == 200
+    assert "changed by someone else" in response.content.decode()
+    tenant.refresh_from_db()
+    assert tenant.allowed_users == 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_discarding_a_planned_tenant_closes_its_pending_entries(admin_client, sandbox):
+    tenant = create()
+    admin_client.post(reverse("tenants:discard", args=[tenant.pk]))
+    assert not Tenant.objects.filter(pk=tenant.pk).exists()
+    pending = set(AuditEntry.objects.filter(outcome="pending").values_list("seq", flat=True))
+    closed = AuditEntry.objects.filter(outcome_of__in=pending)
+    assert pending and set(closed.values_list("outcome_of", flat=True)) == pending
+    assert all("not sent" in e.error for e in closed)

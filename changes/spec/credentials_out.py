@@ -3,7 +3,7 @@
 The file is created with mode 0600 and refused if it already exists (a second run must never
 overwrite the only copy of the first run's secrets). Each tenant's credentials are appended and
 flushed to disk as soon as their record is committed, so a run killed a moment later has already
-written them. `onboarding --credentials-from FILE` reads this format.
+written them. Each line holds `tenant=… email=… access_key=… secret_key=…`, tab-separated.
 """
 
 import os

@@ -23,6 +23,8 @@ EXPORT_FIELDS = (
     "before",
     "after",
     "calls",
+    "changeset",
+    "outcome_of",
     "prev_hash",
     "entry_hash",
 )

@@ -12,6 +12,7 @@ from changes.selectors import ChangesetFilter, changeset_entries, changeset_page
 from console.audit import actor_for_request
 from console.htmx import render_page
 from tenants.provisioning.engine import TenantBusy
+from tenants.services import NotAllowed, TenantChanged
 from web.tenants.views.create import applied_page
 
 
@@ -35,6 +36,10 @@ def changeset_list(request):
     return render_page(request, "changes/list.html", context, fragment="changes/_rows.html")
 
 
+# The audit entries' columns templates/changes/detail.html shows (the others are not read).
+ENTRY_COLUMNS = ("seq", "action", "target_id", "target_repr", "outcome", "outcome_of", "error")
+
+
 @never_cache
 @require_GET
 def changeset_detail(request, pk: int):
@@ -42,7 +47,7 @@ def changeset_detail(request, pk: int):
     context = {
         "changeset": changeset,
         "steps": list(changeset.steps.all()),
-        "entries": changeset_entries(changeset),
+        "entries": changeset_entries(changeset, ENTRY_COLUMNS),
         "can_apply": can_apply(changeset),
     }
     return render(request, "changes/detail.html", context)
@@ -56,7 +61,7 @@ def changeset_apply_view(request, pk: int):
     changeset = get_object_or_404(Changeset, pk=pk)
     try:
         results = changeset_apply(changeset, actor=actor_for_request(request))
-    except (NotApplicable, TenantBusy) as exc:
+    except (NotApplicable, TenantBusy, TenantChanged, NotAllowed) as exc:
         messages.error(request, str(exc))
         return redirect("changes:detail", pk=pk)
     if len(results) == 1:
