@@ -20,7 +20,6 @@ from sso.routing import csv_import
 from sso.routing import services as routing
 from sso.routing.push import open_job, push_start, push_step, read_server_state, tenant_act_as
 from sso.routing.services import RoutingChange
-from sso.routing.validation import routing_validate
 from tenants.models import Tenant
 
 from .engine import (
@@ -120,14 +119,7 @@ def routing_pull(
     """
     records: list = []
     server = read_server_state(client_from_settings(), tenant_act_as(tenant), records=records)
-    wanted = routing_validate(
-        tenant_name=tenant.name,
-        domains=server.domains,
-        admins=[e for e, a in server.whitelist.items() if a],
-        users=[e for e, a in server.whitelist.items() if not a],
-        path="server",
-        tenant_id=tenant.pk,
-    )
+    wanted = routing.server_routing_checked(tenant=tenant, server=server)
     result = local_change(
         kind="routing.pull",
         summary=f"Take the server's sign-in routing of {tenant.name}",

@@ -2,6 +2,7 @@
 
 import pytest
 
+from changes.routing import routing_pull
 from console.apiserver import ApiServerError, client_from_settings
 from console.audit import AuditEntry
 from console.validation import InvalidInput
@@ -12,7 +13,6 @@ from sso.routing.services import (
     push_start,
     push_step,
     routing_add,
-    routing_pull,
     routing_push,
     routing_push_calls,
     routing_validate,
@@ -223,7 +223,7 @@ def test_pull_takes_the_servers_version(acme, client, sandbox):
         domains=["acme.io"],
         whitelist={"carol@partner.com": True, "bob@gmail.com": False},
     )
-    change = routing_pull(tenant=acme, actor="admin", client=client)
+    _, change = routing_pull(tenant=acme, actor="admin")
     assert change.domains_added == ["acme.io"] and change.domains_removed == ["old.io"]
     assert list(acme.login_domains.values_list("domain", flat=True)) == ["acme.io"]
     assert dict(acme.whitelist.values_list("email", "is_admin")) == {
@@ -239,7 +239,7 @@ def test_pull_refuses_a_domain_another_tenant_has(acme, client, sandbox):
     routing_add(tenant=other, kind="domain", values=["acme.io"], actor="admin")
     sandbox.seed_login(acme.company_id, domains=["acme.io"])
     with pytest.raises(InvalidInput) as excinfo:
-        routing_pull(tenant=acme, actor="admin", client=client)
+        routing_pull(tenant=acme, actor="admin")
     error = excinfo.value.errors[0]
     assert error.path == "server.domains[0]" and "'Other'" in error.message
     assert not acme.login_domains.exists()

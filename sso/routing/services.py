@@ -21,7 +21,6 @@ from .push import (
     push_invalidate,
     push_start,
     push_step,
-    read_server_state,
     routing_diff,
     routing_push,
     routing_push_calls,
@@ -49,7 +48,6 @@ __all__ = [
     "push_step",
     "routing_add",
     "routing_diff",
-    "routing_pull",
     "routing_push",
     "routing_push_calls",
     "routing_remove",
@@ -347,23 +345,15 @@ def routing_remove(*, tenant: Tenant, kind: str, key: str, actor: str) -> Routin
         return routing_save(tenant=tenant, routing=current, actor=actor)
 
 
-def routing_pull(*, tenant: Tenant, actor: str, client) -> RoutingChange:
-    """Take the server's routing (`login.get_settings`) as the console's, after validating it.
-
-    The server's lists are checked like any other input: a domain or an email that another tenant
-    has in the console is refused, naming that tenant, and nothing is saved.
-    """
-    records: list = []
-    act_as = tenant_act_as(tenant)
-    server = read_server_state(client, act_as, records=records)
-    routing = routing_validate(
+def server_routing_checked(*, tenant: Tenant, server) -> RoutingSet:
+    """The server's routing (`login.get_settings`, parsed) checked like any other input before the
+    console takes it: a domain or an email another tenant has in the console is refused (raises
+    InvalidInput naming that tenant)."""
+    return routing_validate(
         tenant_name=tenant.name,
         domains=server.domains,
         admins=[e for e, a in server.whitelist.items() if a],
         users=[e for e, a in server.whitelist.items() if not a],
         path="server",
         tenant_id=tenant.pk,
-    )
-    return routing_save(
-        tenant=tenant, routing=routing, actor=actor, action="login.routing.pull", calls=records
     )
