@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 
-from console.apiserver import ApiClient, client_from_settings
 from console.htmx import render_page  # noqa: F401 - the tenant views import it from here
 from tenants.models import Tenant
 from tenants.provisioning.calls import shown_call
@@ -18,10 +17,6 @@ def no_store(response):
     response["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0, private"
     response["Pragma"] = "no-cache"
     return response
-
-
-def api_client(records: list) -> ApiClient:
-    return client_from_settings(on_call=records.append)
 
 
 def step_rows(tenant: Tenant, steps) -> list[dict]:
