@@ -1,5 +1,6 @@
 """Reads of changesets that pages, commands and (later) the API share."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
@@ -45,9 +46,11 @@ def changeset_page(flt: ChangesetFilter, page: int = 1):
     return Paginator(rows, PAGE_SIZE).get_page(page)
 
 
-def changeset_entries(changeset: Changeset) -> list[AuditEntry]:
-    """The audit entries written while the changeset was planned and applied."""
-    return list(AuditEntry.objects.filter(changeset=changeset.audit_key).order_by("seq"))
+def changeset_entries(changeset: Changeset, fields: Sequence[str] = ()) -> list[AuditEntry]:
+    """The audit entries written while the changeset was planned and applied; with `fields`,
+    only those columns are read (a page that shows a few skips decoding the JSON ones)."""
+    entries = AuditEntry.objects.filter(changeset=changeset.audit_key).order_by("seq")
+    return list(entries.only(*fields) if fields else entries)
 
 
 def changeset_as_dict(changeset: Changeset) -> dict:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 
 from console.snapshot import queries as snapshot
+from console.snapshot.store import COMPANIES, USERS
 from tenants.models import Tenant, TenantAdmin
 from tenants.provisioning.lookups import fold
 
@@ -78,8 +79,11 @@ class TenantServerFacts:
 
 
 def tenant_server_facts(tenant: Tenant) -> TenantServerFacts:
+    """The companies and the tenant's users as last read: one query for both rows."""
     facts = TenantServerFacts()
-    found = snapshot.companies()
+    users_key = (USERS, tenant.company_id)
+    read = snapshot.rows((COMPANIES, ""), *([users_key] if tenant.company_id else []))
+    found = snapshot.companies_from(read.get((COMPANIES, "")))
     facts.companies_at = found.fetched_at
     if tenant.company_id and found.read:
         company = next((c for c in found.companies if c.get("id") == tenant.company_id), None)
@@ -87,7 +91,7 @@ def tenant_server_facts(tenant: Tenant) -> TenantServerFacts:
             facts.on_server, facts.company = True, company
         elif not _newer_than(tenant, found.fetched_at):
             facts.on_server = False
-    users = snapshot.users_of(tenant.company_id)
+    users = read.get(users_key) if tenant.company_id else None
     if users is not None:
         facts.users = (users.data or {}).get("users") if users.read else None
         facts.users_at = users.fetched_at

@@ -7,6 +7,7 @@ and says how old it is ("as of ...", templates/console/_snapshot_age.html).
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.timesince import timesince
 
@@ -61,9 +62,21 @@ def row(kind: str, key: str = "") -> SnapshotRow | None:
     return _row(obj) if obj is not None else None
 
 
+def rows(*wanted: tuple[str, str]) -> dict[tuple[str, str], SnapshotRow]:
+    """Several rows in one query, by (kind, key); a row never written is absent."""
+    match = Q(pk__in=[])
+    for kind, key in wanted:
+        match |= Q(kind=kind, key=key or "")
+    return {(obj.kind, obj.key): _row(obj) for obj in ServerSnapshot.objects.filter(match)}
+
+
 def companies() -> Companies:
     """`system.get_companies` as last read: each company as a dict with at least id and name."""
-    found = row(COMPANIES)
+    return companies_from(row(COMPANIES))
+
+
+def companies_from(found: SnapshotRow | None) -> Companies:
+    """`companies()` from the row already read (e.g. by `rows`, along with others)."""
     if found is None or found.data is None:
         return Companies()
     items = [c for c in found.data.get("companies") or [] if isinstance(c, dict) and c.get("id")]
