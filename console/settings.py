@@ -27,6 +27,21 @@ CLEARML_API_URL = env.str("CLEARML_API_URL", default="").rstrip("/")
 CLEARML_API_KEY = env.str("CLEARML_API_KEY", default="")
 CLEARML_API_SECRET = env.str("CLEARML_API_SECRET", default="")
 CLEARML_WEBAPP_URL = env.str("CLEARML_WEBAPP_URL", default="").rstrip("/")
+# The fileserver's external URL (the onboarding kit's fileServerUrlReference, clearml.conf);
+# unset: derived from CLEARML_API_URL (api.<domain> -> files.<domain>, port 8008 -> 8081).
+CLEARML_FILES_URL = env.str("CLEARML_FILES_URL", default="").rstrip("/")
+# The server's `clearmlApplications.queueMode`: "global" (the docs' default) or "per_tenant"
+# (each tenant's agent serves its applications: agentk8sglue.appsQueue.enabled in the kit).
+CLEARML_APPS_QUEUE_MODE = env.str("CLEARML_APPS_QUEUE_MODE", default="global").strip().lower()
+if CLEARML_APPS_QUEUE_MODE not in ("global", "per_tenant"):
+    raise ImproperlyConfigured("CLEARML_APPS_QUEUE_MODE must be global or per_tenant.")
+# The onboarding kit's cluster side (docs/onboarding.md): where the ClearML servers are for the
+# NetworkPolicy's egress (CIDRs, or the namespace they run in), the ingress controller's
+# namespace (let in to reach the App Gateway) and the domain of the App Gateway's host names.
+ONBOARDING_SERVER_CIDRS = env.list("ONBOARDING_SERVER_CIDRS", default=[])
+ONBOARDING_SERVER_NAMESPACE = env.str("ONBOARDING_SERVER_NAMESPACE", default="").strip()
+ONBOARDING_INGRESS_NAMESPACE = env.str("ONBOARDING_INGRESS_NAMESPACE", default="").strip()
+ONBOARDING_APP_GATEWAY_DOMAIN = env.str("ONBOARDING_APP_GATEWAY_DOMAIN", default="").strip(".")
 # How often the worker refreshes the server-state snapshot; `plan` trusts a snapshot this fresh.
 CONSOLE_REFRESH_MINUTES = env.int("CONSOLE_REFRESH_MINUTES", default=10)
 CLEARML_API_TIMEOUT = env.float("CLEARML_API_TIMEOUT", default=10.0)
@@ -99,6 +114,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # committed step survives a power cut. The mode is kept in the database file; an in-memory
     # database (the tests') stays in memory mode. An `init_command` in DATABASE_URL wins.
     _sqlite_options.setdefault("init_command", "PRAGMA journal_mode=WAL;")
+else:
+    # Keep a server database's connections between requests: opening one costs 4-6 ms on
+    # PostgreSQL, more than most pages take. Checked before reuse, so a restarted database
+    # costs one failed check, not an error. `?conn_max_age=N` in DATABASE_URL wins.
+    if "conn_max_age=" not in env.str("DATABASE_URL", default=""):
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
