@@ -46,11 +46,47 @@ def changeset_page(flt: ChangesetFilter, page: int = 1):
     return Paginator(rows, PAGE_SIZE).get_page(page)
 
 
-def changeset_entries(changeset: Changeset, fields: Sequence[str] = ()) -> list[AuditEntry]:
+def changeset_entries(
+    changeset: Changeset, fields: Sequence[str] = (), limit: int | None = None
+) -> list[AuditEntry]:
     """The audit entries written while the changeset was planned and applied; with `fields`,
-    only those columns are read (a page that shows a few skips decoding the JSON ones)."""
+    only those columns are read (a page that shows a few skips decoding the JSON ones); with
+    `limit`, the first that many."""
     entries = AuditEntry.objects.filter(changeset=changeset.audit_key).order_by("seq")
-    return list(entries.only(*fields) if fields else entries)
+    entries = entries.only(*fields) if fields else entries
+    return list(entries[:limit] if limit else entries)
+
+
+@dataclass
+class ChangesetPage:
+    """What a changeset's page shows: a bounded number of its steps and entries, and counts."""
+
+    steps: list
+    step_count: int
+    status_counts: dict[str, int]
+    entries: list[AuditEntry]
+    entry_count: int
+
+
+def changeset_page_data(
+    changeset: Changeset, *, entry_fields: Sequence[str], shown: int = 200
+) -> ChangesetPage:
+    """A changeset of a SPEC with hundreds of tenants has thousands of steps and entries: the
+    page shows the first `shown` of each and says how many there are (the audit log has all)."""
+    counts = dict(
+        changeset.steps.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    entries = changeset_entries(changeset, entry_fields, limit=shown + 1)
+    entry_count = len(entries)
+    if entry_count > shown:
+        entry_count = AuditEntry.objects.filter(changeset=changeset.audit_key).count()
+    return ChangesetPage(
+        steps=list(changeset.steps.all()[:shown]),
+        step_count=sum(counts.values()),
+        status_counts=counts,
+        entries=entries[:shown],
+        entry_count=entry_count,
+    )
 
 
 def changeset_as_dict(changeset: Changeset) -> dict:

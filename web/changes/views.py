@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from changes.apply import NotApplicable, can_apply, changeset_apply
 from changes.models import Changeset
-from changes.selectors import ChangesetFilter, changeset_entries, changeset_page
+from changes.selectors import ChangesetFilter, changeset_page, changeset_page_data
 from console.audit import actor_for_request
 from console.htmx import render_page
 from tenants.provisioning.engine import TenantBusy
@@ -44,10 +44,12 @@ ENTRY_COLUMNS = ("seq", "action", "target_id", "target_repr", "outcome", "outcom
 @require_GET
 def changeset_detail(request, pk: int):
     changeset = get_object_or_404(Changeset, pk=pk)
+    data = changeset_page_data(changeset, entry_fields=ENTRY_COLUMNS)
     context = {
         "changeset": changeset,
-        "steps": list(changeset.steps.all()),
-        "entries": changeset_entries(changeset, ENTRY_COLUMNS),
+        "data": data,
+        "steps": data.steps,
+        "entries": data.entries,
         "can_apply": can_apply(changeset),
     }
     return render(request, "changes/detail.html", context)

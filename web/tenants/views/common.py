@@ -1,5 +1,7 @@
 """Helpers the tenant views share."""
 
+import json
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 
@@ -19,9 +21,11 @@ def no_store(response):
     return response
 
 
-def step_rows(tenant: Tenant, steps) -> list[dict]:
-    """Steps with their calls shown as the docs write them (known ids filled in)."""
-    user_ids = {a.email: a.user_id for a in tenant.admins.all() if a.user_id}
+def step_rows(tenant: Tenant, steps, admins=None) -> list[dict]:
+    """Steps with their calls shown as the docs write them (known ids filled in). `admins`: the
+    tenant's admins, when the caller has read them already."""
+    admins = tenant.admins.all() if admins is None else admins
+    user_ids = {a.email: a.user_id for a in admins if a.user_id}
     rows = []
     for step in steps:
         call = shown_call(step, company_id=tenant.company_id, user_ids=user_ids)
@@ -30,8 +34,6 @@ def step_rows(tenant: Tenant, steps) -> list[dict]:
 
 
 def pretty(body: dict) -> str:
-    import json
-
     return json.dumps(body, indent=2, ensure_ascii=False)
 
 

@@ -10,6 +10,8 @@ from tenants.provisioning.engine import latest_run_steps
 from tenants.queries import tenant_server_facts
 from web.tenants.views.common import get_tenant, render_page, step_rows
 
+DOMAINS_SHOWN = 50
+
 
 @never_cache
 @require_GET
@@ -17,13 +19,17 @@ def tenant_detail(request, pk: int):
     tenant = get_tenant(pk)
     steps = latest_run_steps(tenant)
     failed = next((s for s in steps if s.status in ("failed", "unknown", "sent")), None)
+    admins = list(tenant.admins.all())
+    domains = list(tenant.login_domains.values_list("domain", flat=True)[: DOMAINS_SHOWN + 1])
     context = {
         "tenant": tenant,
-        "admins": list(tenant.admins.all()),
-        "domains": list(tenant.login_domains.values_list("domain", flat=True)[:50]),
-        "domain_count": tenant.login_domains.count(),
+        "admins": admins,
+        "domains": domains[:DOMAINS_SHOWN],
+        "domain_count": len(domains)
+        if len(domains) <= DOMAINS_SHOWN
+        else tenant.login_domains.count(),
         "whitelist_count": tenant.whitelist.count(),
-        "rows": step_rows(tenant, steps),
+        "rows": step_rows(tenant, steps, admins),
         "failed": failed,
         "done_count": sum(1 for s in steps if s.status == "done"),
         "can_resume": tenant.status in (Tenant.Status.FAILED, Tenant.Status.PLANNED)
