@@ -27,14 +27,38 @@ class AdminPasswordBackend(BaseBackend):
             return None
         if not check_password(password, password_hash):
             return None
-        user, _ = get_user_model().objects.get_or_create(
-            username=ADMIN_USERNAME, defaults={"is_staff": True, "is_superuser": True}
-        )
-        return user
+        return admin_user()
 
     def get_user(self, user_id):
         user = get_user_model().objects.filter(pk=user_id).first()
-        return user if user and user.username == ADMIN_USERNAME else None
+        if user is None or user.username != ADMIN_USERNAME:
+            return None
+        _keep_marker_current(user)
+        return user
+
+
+def password_marker() -> str:
+    """What the admin's `password` column holds: derived from the configured hash, and not a
+    usable password. Django ties every session to this column (the session auth hash), so when
+    the hash in the environment changes, sessions made before it no longer verify."""
+    digest = hashlib.sha256(configured_hash().encode()).hexdigest()
+    return f"!console-admin${digest}"
+
+
+def _keep_marker_current(user) -> None:
+    marker = password_marker()
+    if user.password != marker:
+        user.password = marker
+        user.save(update_fields=["password"])
+
+
+def admin_user():
+    """The `admin` user row, its password marker current (a sign-in, or a test's force_login)."""
+    user, _ = get_user_model().objects.get_or_create(
+        username=ADMIN_USERNAME, defaults={"is_staff": True, "is_superuser": True}
+    )
+    _keep_marker_current(user)
+    return user
 
 
 @functools.lru_cache(maxsize=4)

@@ -31,6 +31,7 @@ def _fresh_cache(settings):
 
 @pytest.fixture
 def admin_client(client, django_user_model):
-    user, _ = django_user_model.objects.get_or_create(username="admin")
-    client.force_login(user, backend="console.signin.AdminPasswordBackend")
+    from console.signin import admin_user
+
+    client.force_login(admin_user(), backend="console.signin.AdminPasswordBackend")
     return client

@@ -45,7 +45,9 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, name, args):
 
 def test_posts_without_csrf_are_refused(django_user_model):
     csrf_client = Client(enforce_csrf_checks=True)
-    user, _ = django_user_model.objects.get_or_create(username="admin")
+    from console.signin import admin_user
+
+    user = admin_user()
     csrf_client.force_login(user, backend="console.signin.AdminPasswordBackend")
     response = csrf_client.post(reverse("tenants:group_create"), {"name": "ops"})
     assert response.status_code == 403

@@ -78,3 +78,29 @@ def test_the_navigation_marks_only_the_most_specific_section(admin_client):
     sidenav = html.split('<nav class="sidenav"', 1)[1].split("</nav>", 1)[0]
     assert sidenav.count('aria-current="page"') == 1
     assert f'<a href="{groups_url}" aria-current="page">' in sidenav
+
+
+def test_a_new_admin_password_ends_the_sessions_made_before_it(client, monkeypatch):
+    from console.admin_password import ENV_NAME, hash_password
+
+    client.post(reverse("signin"), {"username": "admin", "password": TEST_ADMIN_PASSWORD})
+    assert client.get(reverse("dashboard")).status_code == 200
+    # The operator restarts the console with a new password hash in the environment.
+    monkeypatch.setenv(ENV_NAME, hash_password("a brand new password"))
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("signin"))
+    # The new password signs in; the old one no longer does.
+    old = client.post(reverse("signin"), {"username": "admin", "password": TEST_ADMIN_PASSWORD})
+    assert old.status_code != 302
+    new = client.post(reverse("signin"), {"username": "admin", "password": "a brand new password"})
+    assert new.status_code == 302 and client.get(reverse("dashboard")).status_code == 200
+
+
+def test_the_admin_row_holds_no_usable_password(client):
+    from django.contrib.auth.hashers import check_password as django_check
+
+    from console.signin import admin_user
+
+    user = admin_user()
+    assert not user.has_usable_password()
+    assert not django_check(TEST_ADMIN_PASSWORD, user.password)

@@ -66,7 +66,9 @@ def test_an_anonymous_htmx_request_is_told_to_sign_in(name, route):
 @pytest.mark.parametrize(("name", "route"), POSTABLE, ids=[n or r for n, r in POSTABLE])
 def test_a_post_without_a_csrf_token_is_refused(name, route, django_user_model):
     client = Client(enforce_csrf_checks=True)
-    user, _ = django_user_model.objects.get_or_create(username="admin")
+    from console.signin import admin_user
+
+    user = admin_user()
     client.force_login(user, backend="console.signin.AdminPasswordBackend")
     response = client.post(concrete(route), {})
     assert response.status_code in {403, 405}, f"{name} answered {response.status_code}"
