@@ -3,6 +3,7 @@
 
 import argparse
 import ipaddress
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -27,9 +28,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="address to listen on (default 127.0.0.1; loopback only unless --allow-remote)",
     )
     parser.add_argument("--port", type=int, default=8008, help="port (default 8008; 0: any free)")
-    parser.add_argument("--key", default="", help="the platform administrator's access key")
     parser.add_argument(
-        "--secret", default="", help="its secret (without --key/--secret a random pair is printed)"
+        "--key",
+        default=os.environ.get("SANDBOX_KEY", ""),
+        help="the platform administrator's access key (default: $SANDBOX_KEY)",
+    )
+    parser.add_argument(
+        "--secret",
+        default=os.environ.get("SANDBOX_SECRET", ""),
+        help="its secret (default: $SANDBOX_SECRET, which keeps it off the command line, where "
+        "`ps` shows it; without a key and secret a random pair is printed)",
     )
     parser.add_argument(
         "--latency-ms",

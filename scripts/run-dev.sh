@@ -8,14 +8,21 @@ SANDBOX_PORT=${SANDBOX_PORT:-8008}
 key=$($PYTHON -c 'import secrets,string; print("".join(secrets.choice(string.ascii_uppercase+string.digits) for _ in range(30)))')
 secret=$($PYTHON -c 'import secrets; print(secrets.token_urlsafe(45))')
 
-$PYTHON manage.py sandbox_apiserver --host 127.0.0.1 --port "$SANDBOX_PORT" \
-  --key "$key" --secret "$secret" --state-file var/sandbox-state.json &
+# The key and secret travel in the environment, never on a command line (`ps` shows those).
+SANDBOX_KEY="$key" SANDBOX_SECRET="$secret" $PYTHON manage.py sandbox_apiserver \
+  --host 127.0.0.1 --port "$SANDBOX_PORT" --state-file var/sandbox-state.json &
 sandbox_pid=$!
-trap 'kill $sandbox_pid 2>/dev/null || true' EXIT INT TERM
+trap 'kill $sandbox_pid 2>/dev/null || true; rm -f var/sandbox.env' EXIT INT TERM
 
 export CLEARML_API_URL="http://127.0.0.1:$SANDBOX_PORT"
 export CLEARML_API_KEY="$key"
 export CLEARML_API_SECRET="$secret"
+# For the command line in another terminal: manage.py reads this file when nothing else names
+# an apiserver (mode 0600: it holds the sandbox's secret).
+(umask 077 && printf 'CLEARML_API_URL=%s\nCLEARML_API_KEY=%s\nCLEARML_API_SECRET=%s\n' \
+  "$CLEARML_API_URL" "$key" "$secret" > var/sandbox.env)
 echo "Sandbox apiserver: $CLEARML_API_URL"
 echo "Console: http://127.0.0.1:$PORT/  (user name: admin)"
+echo "Command line: in another terminal, .venv/bin/python manage.py plan spec.yaml talks to this"
+echo "  sandbox (its address and key are in var/sandbox.env while make run runs)."
 $PYTHON manage.py runserver "127.0.0.1:$PORT"
