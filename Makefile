@@ -25,6 +25,7 @@ run: $(VENV)/.runtime
 	PYTHON=$(PY) sh scripts/run-dev.sh
 
 test: $(VENV)/.dev
+	PYTHON=$(PY) bash scripts/test-tools.sh
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache

@@ -7,7 +7,8 @@ and writes the file back with its comments, key order and quoting kept. The resu
 unified diff for review before downloading.
 
 - helm: `<service>.extraEnvs`, a list of core/v1 EnvVars; an entry of the same variable is replaced
-  in place (its `value` or `valueFrom`), repeated entries of it are removed.
+  in place (its `value`, with `$` written `$$` for the kubelet, or `valueFrom`), repeated entries
+  of it are removed.
 - compose: `services.<service>.environment`, either the mapping form (`NAME: value`) or the list
   form (`- NAME=value`), kept in the form the file uses; `$` is written `$$`.
 """
@@ -23,6 +24,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from .encoding import server_path
+from .escaping import compose_value, helm_env_value
 from .render import (
     DEFAULT_SECRET_NAME,
     SERVICES,
@@ -216,7 +218,7 @@ def _merge_helm(data, settings, result: MergeResult, secrets: str, secret_name: 
             if setting.secret and secrets == "secret-ref":
                 wanted = {"valueFrom": secret_ref(setting, secret_name)}
             else:
-                wanted = {"value": setting.env_value}
+                wanted = {"value": helm_env_value(setting.name, setting.env_value)}
             matches = [i for i, e in enumerate(envs) if _same_setting(e["name"], setting)]
             if not matches:
                 entry = CommentedMap([("name", setting.name)])
@@ -312,7 +314,7 @@ def _merge_compose(data, settings, result: MergeResult) -> None:
 
 def _merge_compose_mapping(env: CommentedMap, items, result: MergeResult) -> None:
     for setting in items:
-        value = setting.env_value.replace("$", "$$")
+        value = compose_value(setting.env_value)
         matches = [k for k in env if isinstance(k, str) and _same_setting(k, setting)]
         if not matches:
             env[setting.name] = _quoted(value)
@@ -337,7 +339,7 @@ def _merge_compose_mapping(env: CommentedMap, items, result: MergeResult) -> Non
 def _merge_compose_list(env: CommentedSeq, items, result: MergeResult) -> None:
     names = [LIST_ITEM.match(item).group(1) for item in env]
     for setting in items:
-        line = f"{setting.name}={setting.env_value.replace('$', '$$')}"
+        line = f"{setting.name}={compose_value(setting.env_value)}"
         matches = [i for i, n in enumerate(names) if _same_setting(n, setting)]
         if not matches:
             env.append(_quoted(line))

@@ -1,9 +1,11 @@
 """Rendering a list of settings as Helm values, docker-compose, an env file or shell exports.
 
-Each format is written for the program that reads it (docs/snippets.md):
+Each format is written for the program that reads it; the per-target escaping lives in
+escaping.py and is listed in docs/snippets.md:
 - helm: `<service>: {extraEnvs: [{name, value}]}`; every value is a YAML string (a core/v1 EnvVar
-  value). With secrets="secret-ref", secret values move into a second YAML document, a v1 Secret,
-  and the EnvVar refers to it with `valueFrom.secretKeyRef`.
+  value) with `$` written `$$` (the kubelet expands `$(VAR)`). With secrets="secret-ref", secret
+  values move into a second YAML document, a v1 Secret (`stringData`, never expanded, so written
+  as they are), and the EnvVar refers to it with `valueFrom.secretKeyRef`.
 - compose: `services: {<service>: {environment: {NAME: value}}}`; every `$` is doubled because
   compose interpolates `$VAR`/`${VAR}` in the file and turns `$$` back into `$`.
 - env: `NAME=value` lines as `docker run --env-file` reads them: split at the first `=`, nothing
@@ -25,13 +27,18 @@ from .encoding import (
     hocon_value,
     plain_value,
 )
+from .escaping import (
+    compose_value,
+    env_file_line,
+    helm_env_value,
+    kubernetes_secret_value,
+    shell_export,
+)
 
 FORMATS = ("helm", "compose", "env", "shell")
 SECRET_MODES = ("inline", "secret-ref")
 SERVICES = ("apiserver", "webserver", "fileserver")
 DEFAULT_SECRET_NAME = "clearml-console"  # noqa: S105 - a Kubernetes object name
-# bufio.Scanner's default limit: docker refuses an env-file line longer than this.
-ENV_FILE_MAX_LINE = 64 * 1024
 EMPTY = "# Nothing to set: there are no settings to export.\n"
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
@@ -155,7 +162,9 @@ def by_service(settings: list[EnvSetting]) -> dict[str, list[EnvSetting]]:
 
 def secret_document(settings: list[EnvSetting], secret_name: str) -> dict | None:
     """The v1 Secret holding the secret values of `settings` (None when there are none)."""
-    data = {s.secret_key: _Value(s.env_value) for s in settings if s.secret}
+    data = {
+        s.secret_key: _Value(kubernetes_secret_value(s.env_value)) for s in settings if s.secret
+    }
     if not data:
         return None
     return {
@@ -180,7 +189,9 @@ def render_helm(settings, *, secrets: str, secret_name: str) -> str:
             if s.secret and secrets == "secret-ref":
                 entries.append({"name": s.name, "valueFrom": secret_ref(s, secret_name)})
             else:
-                entries.append({"name": s.name, "value": _Value(s.env_value)})
+                entries.append(
+                    {"name": s.name, "value": _Value(helm_env_value(s.name, s.env_value))}
+                )
         values[service] = {"extraEnvs": entries}
     documents = [values]
     secret = secret_document(settings, secret_name) if secrets == "secret-ref" else None
@@ -191,7 +202,7 @@ def render_helm(settings, *, secrets: str, secret_name: str) -> str:
 
 def render_compose(settings) -> str:
     services = {
-        service: {"environment": {s.name: _Value(s.env_value.replace("$", "$$")) for s in items}}
+        service: {"environment": {s.name: _Value(compose_value(s.env_value)) for s in items}}
         for service, items in by_service(settings).items()
     }
     return dump_yaml_documents([{"services": services}])
@@ -208,19 +219,11 @@ def _sections(settings, line) -> str:
 
 
 def _env_line(s: EnvSetting) -> str:
-    if "\n" in s.env_value or "\r" in s.env_value:
-        raise ValueError(
-            f"{s.name}: an env file holds one variable per line, so its value cannot contain a "
-            "line break; use the helm, compose or shell format"
-        )
-    text = f"{s.name}={s.env_value}"
-    if len(text.encode("utf-8")) >= ENV_FILE_MAX_LINE:
-        raise ValueError(f"{s.name}: the line is longer than docker's env-file limit of 64 KiB")
-    return text
+    return env_file_line(s.name, s.env_value)
 
 
 def _shell_line(s: EnvSetting) -> str:
-    return f"export {s.name}='" + s.env_value.replace("'", "'\\''") + "'"
+    return shell_export(s.name, s.env_value)
 
 
 def check_options(fmt: str, secrets: str, secret_name: str) -> None:
