@@ -5,6 +5,9 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
 from django.urls import resolve
 from django.urls.exceptions import Resolver404
 
@@ -93,8 +96,6 @@ class RequestSizeLimitMiddleware:
         else:
             limit = ANONYMOUS_MAX_REQUEST_BYTES
         if length > limit:
-            from django.http import HttpResponse
-
             return HttpResponse(
                 f"The request is {length} bytes; the console accepts at most {limit}.\n",
                 status=413,
@@ -128,8 +129,6 @@ class LoginRequiredMiddleware:
         if request.user.is_authenticated or self._is_public(request.path_info):
             return self.get_response(request)
         if request.htmx:
-            from django.http import HttpResponse
-
             response = HttpResponse(status=401)
             response["HX-Redirect"] = settings.LOGIN_URL_PATH
             return response
@@ -144,3 +143,50 @@ class LoginRequiredMiddleware:
         except Resolver404:
             return False
         return match.url_name in PUBLIC_URL_NAMES
+
+
+class DebugErrorPagesMiddleware:
+    """With DEBUG on (`make run`), Django answers a missing page or a refusal with its own
+    technical page, which looks broken under the console's Content-Security-Policy. Answer them
+    with the console's error pages instead, as production does (500 keeps Django's traceback:
+    a developer needs it). Does nothing with DEBUG off, where urls.py's handlers already apply."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not settings.DEBUG or getattr(response, "console_error_page", False):
+            return response
+        raised = getattr(request, "_console_raised", None)
+        if response.status_code == 404 and (raised == 404 or request.resolver_match is None):
+            return error_response(request, 404)
+        if response.status_code == 403 and raised == 403:
+            return error_response(request, 403)
+        return response
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, Http404):
+            request._console_raised = 404
+        elif isinstance(exception, PermissionDenied):
+            request._console_raised = 403
+        return None
+
+
+ERROR_PAGES = {
+    400: ("Bad request", "The request could not be understood."),
+    403: ("Forbidden", "You may not do that here."),
+    404: ("Page not found", "There is no page at this address."),
+    500: ("Something went wrong", "The console hit an unexpected error."),
+}
+
+
+def error_response(request, status: int):
+    """The console's error page for `status` (every error handler and the DEBUG middleware)."""
+    title, text = ERROR_PAGES[status]
+    response = render(
+        request, "console/error.html", {"status": status, "title": title, "text": text}
+    )
+    response.status_code = status
+    response.console_error_page = True
+    return response

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import signin
 from .audit import auth_events
 from .connection_status import connection_status
-from .middleware import health_response
+from .middleware import error_response, health_response
 
 SLOWDOWN_SECONDS = 1.0
 
@@ -82,21 +82,17 @@ def healthz(request):
     return health_response()
 
 
-def error_page(status: int, title: str, text: str):
+def error_page(status: int):
     def view(request, exception=None):
-        response = render(
-            request, "console/error.html", {"status": status, "title": title, "text": text}
-        )
-        response.status_code = status
-        return response
+        return error_response(request, status)
 
     return view
 
 
-bad_request = error_page(400, "Bad request", "The request could not be understood.")
-permission_denied = error_page(403, "Forbidden", "You may not do that here.")
-page_not_found = error_page(404, "Page not found", "There is no page at this address.")
-server_error = error_page(500, "Something went wrong", "The console hit an unexpected error.")
+bad_request = error_page(400)
+permission_denied = error_page(403)
+page_not_found = error_page(404)
+server_error = error_page(500)
 
 
 def csrf_failure(request, reason=""):

@@ -340,3 +340,27 @@ def test_the_simulator_routes_whitelist_first_then_domain(
         assert part in page
     full = text(admin_client.get(reverse("sso:simulator"), {"email": email}))
     assert "The rules, in order" in full
+
+
+def test_the_sign_in_index_links_every_section(admin_client):
+    page = admin_client.get("/sso/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    for name in ("sso:routing_map", "sso:providers", "sso:multitenant"):
+        assert f'href="{reverse(name)}"' in text
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_a_missing_page_answers_with_the_consoles_404_page(admin_client, settings, debug):
+    settings.DEBUG = debug
+    response = admin_client.get("/sso/no-such-page/")
+    assert response.status_code == 404
+    text = response.content.decode()
+    assert "Page not found" in text and "Back to the dashboard" in text
+    assert "Django tried these URL patterns" not in text
+
+
+def test_a_missing_object_answers_with_the_consoles_404_page_in_debug_too(admin_client, settings):
+    settings.DEBUG = True
+    response = admin_client.get(reverse("tenants:detail", args=[999999]))
+    assert response.status_code == 404 and "Back to the dashboard" in response.content.decode()
