@@ -111,6 +111,10 @@ def refresh_server_state(
     try:
         info = client.call("server.info", {})
         companies = lookups.get_companies(client)
+        # The company the console's own key belongs to: the platform, never a tenant.
+        me = client.call("users.get_current_user", {}).get("user") or {}
+        platform = me.get("company") if isinstance(me.get("company"), dict) else {}
+        info = {**info, "platform_company": {k: platform.get(k) for k in ("id", "name")}}
     except ApiError as exc:
         result.error = str(exc)
         return _finish(result, records, started)

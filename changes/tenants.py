@@ -405,6 +405,14 @@ def tenant_import_from_server(
 ) -> tuple[Changeset | None, Tenant, int]:
     """Import a company the snapshot lists, with its admin users (read now: importing is an
     action of its own, not a page view). Raises InvalidInput naming what is wrong."""
+    if company_id and company_id == snapshot.platform_company_id():
+        raise InvalidInput(
+            FieldError(
+                "company_id",
+                f"{company_id} is the platform company, the one the console's own API key "
+                "belongs to; it is not a tenant and cannot be imported",
+            )
+        )
     company = next((c for c in snapshot.companies().companies if c["id"] == company_id), None)
     if company is None:
         raise InvalidInput(

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 
 from console.snapshot import queries as snapshot
-from console.snapshot.store import COMPANIES, USERS
+from console.snapshot.store import COMPANIES, SERVER, USERS
 from tenants.models import Tenant, TenantAdmin
 from tenants.provisioning.lookups import fold
 
@@ -36,6 +36,7 @@ class ServerCompanies:
     error: str = ""
     configured: bool = True
     fetched_at: datetime | None = None
+    platform_id: str = ""  # the company the console's own key belongs to
 
     @property
     def ok(self) -> bool:
@@ -62,8 +63,14 @@ def server_companies() -> ServerCompanies:
     """
     if not settings.CLEARML_API_URL:
         return ServerCompanies(configured=False, error="CLEARML_API_URL is not set")
-    found = snapshot.companies()
-    return ServerCompanies(companies=_shaped(found.companies), fetched_at=found.fetched_at)
+    read = snapshot.rows((COMPANIES, ""), (SERVER, ""))  # one query for both rows
+    found = snapshot.companies_from(read.get((COMPANIES, "")))
+    info = read.get((SERVER, ""))
+    return ServerCompanies(
+        companies=_shaped(found.companies),
+        fetched_at=found.fetched_at,
+        platform_id=snapshot.platform_company_id(info) if info is not None else "",
+    )
 
 
 @dataclass
@@ -112,6 +119,7 @@ class TenantRow:
     origin: str = ""
     on_server: bool | None = None  # None: the server could not be asked
     admins: list[str] = field(default_factory=list)
+    platform: bool = False  # the company the console's own key belongs to: not a tenant
 
     @property
     def outside(self) -> bool:
@@ -159,7 +167,14 @@ def tenant_rows(*, server: ServerCompanies, query: str = "", kind: str = "all") 
         for company in server.companies:
             if company["id"] in known_ids or company["id"] in deleted_ids:
                 continue
-            rows.append(TenantRow(name=company["name"], company_id=company["id"], on_server=True))
+            rows.append(
+                TenantRow(
+                    name=company["name"],
+                    company_id=company["id"],
+                    on_server=True,
+                    platform=company["id"] == server.platform_id,
+                )
+            )
     if kind == "console":
         rows = [r for r in rows if not r.outside]
     elif kind == "outside":

@@ -20,7 +20,13 @@ from tenants.models import Tenant, TenantAdmin
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
-READS = {"server.info", "system.get_companies", "login.get_settings", "users.get_all"}
+READS = {
+    "server.info",
+    "system.get_companies",
+    "users.get_current_user",
+    "login.get_settings",
+    "users.get_all",
+}
 
 
 def text(response) -> str:

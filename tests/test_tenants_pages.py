@@ -1,6 +1,7 @@
 """The tenant pages in the browser's way: create form, plan, apply/resume, credentials, edit,
 list/import and deletion by runbook, against the sandbox apiserver."""
 
+import io
 import re
 
 import pytest
@@ -415,3 +416,21 @@ def test_pages_say_plainly_when_the_apiserver_is_not_configured(admin_client, se
     tenant = Tenant.objects.get()
     response = admin_client.post(reverse("tenants:apply", args=[tenant.pk]))
     assert "CLEARML_API_URL is not set" in response.content.decode()
+
+
+def test_the_platform_company_is_shown_as_such_and_cannot_be_imported(
+    admin_client, sandbox, sandbox_settings
+):
+    from django.core.management import call_command
+
+    from console.snapshot.queries import platform_company_id
+
+    call_command("refresh_server_state", stdout=io.StringIO())
+    platform = platform_company_id()
+    assert platform  # read with users.get_current_user
+    page = admin_client.get(reverse("tenants:list")).content.decode()
+    assert "Platform company" in page
+    assert f'name="company_id" value="{platform}"' not in page  # no Import button for it
+    response = admin_client.post(reverse("tenants:import"), {"company_id": platform}, follow=True)
+    assert "is the platform company" in response.content.decode()
+    assert not Tenant.objects.filter(company_id=platform).exists()

@@ -107,6 +107,14 @@ def server_info() -> SnapshotRow | None:
     return row(SERVER)
 
 
+def platform_company_id(info: SnapshotRow | None = None) -> str:
+    """The id of the company the console's own key belongs to (the platform), as last read
+    (from `info`, the server row, when the caller has read it already)."""
+    info = info if info is not None else server_info()
+    company = (info.data or {}).get("platform_company") if info is not None else None
+    return str((company or {}).get("id") or "")
+
+
 def last_read() -> ServerRead | None:
     """The latest refresh (one row), or None when no refresh ever ran."""
     return ServerRead.objects.filter(name=READ_NAME).first()
