@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from .validation import FieldError, InvalidInput
+from .yaml_budget import YamlBudgetExceeded, check_yaml_budget
 
 SPEC_VERSION = 1
 MAX_SPEC_BYTES = 10 * 1024 * 1024
@@ -40,6 +41,13 @@ def _construct_mapping(loader, node, deep=False):
     seen = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "a key must be a plain value (text or a number), not a list or a mapping",
+                key_node.start_mark,
+            )
         if key in seen:
             mark = key_node.start_mark
             raise yaml.constructor.ConstructorError(
@@ -53,6 +61,10 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 
 def parse_spec_text(text: str, source: str = "SPEC") -> dict:
+    try:
+        check_yaml_budget(text, source)
+    except YamlBudgetExceeded as exc:
+        raise SpecFileError(FieldError("", str(exc))) from None
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:

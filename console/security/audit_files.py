@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from console.yaml_budget import YamlBudgetExceeded, check_yaml_budget
+
 from . import catalog, values
 from .findings import AuditInputError, Occurrence
 from .hocon_lite import HoconError, read_hocon
@@ -224,6 +226,10 @@ def _parse_hocon_file(name: str, text: str) -> ParsedFile:
 
 
 def _load_yaml_docs(name: str, text: str) -> list[yaml.Node]:
+    try:
+        check_yaml_budget(text, name)
+    except YamlBudgetExceeded as exc:
+        raise AuditInputError(name, str(exc).removeprefix(f"{name}: ")) from None
     try:
         return [doc for doc in yaml.compose_all(text, Loader=yaml.SafeLoader) if doc is not None]
     except yaml.MarkedYAMLError as exc:

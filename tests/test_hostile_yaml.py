@@ -1,0 +1,81 @@
+"""Hostile YAML gets a clear error and changes nothing (issue 14, findings 12, 13 and 15)."""
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from changes.models import Changeset
+from console.security.audit_files import AuditInputError
+from console.security.file_audit import audit_inputs
+from console.spec import parse_spec_text
+from console.validation import InvalidInput
+from console.yaml_budget import MAX_ALIASES, MAX_DEPTH, YamlBudgetExceeded, check_yaml_budget
+
+pytestmark = pytest.mark.django_db
+
+
+def deep(levels: int) -> str:
+    return "version: 1\ntenants: " + "[" * levels + "]" * levels + "\n"
+
+
+def laughs(levels: int = 40) -> str:
+    """Each anchor names a list of two of the previous: 2**levels values once expanded."""
+    lines = ["version: 1", "tenants:", '  - name: &a0 "lol"']
+    lines += [f"    x{i}: &a{i} [*a{i - 1}, *a{i - 1}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def many_aliases(count: int) -> str:
+    return "version: 1\na: &x 1\nb: [" + ", ".join(["*x"] * count) + "]\n"
+
+
+UNHASHABLE = ["version: 1\n? [a, b]\n: 1\n", "version: 1\n? {a: 1}\n: 2\n", "{[1]: 2}\n"]
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (deep(3_000), f"nested more than {MAX_DEPTH} levels deep"),
+        (laughs(), "once its aliases are expanded"),
+        (many_aliases(MAX_ALIASES + 1), f"more than {MAX_ALIASES} aliases"),
+    ],
+    ids=["deep", "billion-laughs", "aliases"],
+)
+def test_the_budget_refuses_a_hostile_document_naming_the_limit(text, expected):
+    with pytest.raises(YamlBudgetExceeded) as info:
+        check_yaml_budget(text, "spec.yaml")
+    assert str(info.value).startswith("spec.yaml: ") and expected in str(info.value)
+
+
+def test_ordinary_documents_pass_the_budget():
+    check_yaml_budget(deep(MAX_DEPTH - 1))
+    check_yaml_budget(many_aliases(MAX_ALIASES))
+    check_yaml_budget("a: &t {x: 1}\nb: *t\nc: *t\n")
+
+
+@pytest.mark.parametrize("text", [deep(3_000), laughs(), *UNHASHABLE])
+def test_a_spec_with_hostile_yaml_is_refused_with_exit_2_and_nothing_recorded(tmp_path, text):
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    for command in ("plan", "apply"):
+        with pytest.raises(CommandError) as info:
+            call_command(command, str(path), "--yes") if command == "apply" else call_command(
+                command, str(path)
+            )
+        assert info.value.returncode == 2
+        assert str(path) in str(info.value)
+    assert not Changeset.objects.exists()
+
+
+@pytest.mark.parametrize("text", UNHASHABLE)
+def test_an_unhashable_key_is_a_clear_error_not_a_traceback(text):
+    with pytest.raises(InvalidInput) as info:
+        parse_spec_text(text, "spec.yaml")
+    assert "a key must be a plain value" in str(info.value.errors[0].message)
+
+
+@pytest.mark.parametrize("text", [deep(3_000), laughs()])
+def test_the_security_audit_refuses_hostile_yaml_naming_the_file(text):
+    with pytest.raises(AuditInputError) as info:
+        audit_inputs([("values.yaml", text.encode())])
+    assert "values.yaml" in str(info.value)
