@@ -106,6 +106,8 @@ class ProvisioningStep(models.Model):
         COMPANY_CREATE = "company.create", "Create the company"
         USER_CREATE = "user.create", "Create an admin user"
         CREDENTIALS_CREATE = "credentials.create", "Create credentials"
+        # Offboarding (changes/offboarding.py): auth.revoke_credentials of a key the console issued.
+        CREDENTIALS_REVOKE = "credentials.revoke", "Revoke credentials"
         CALL = "call", "Apiserver call"
 
     class Status(models.TextChoices):
@@ -156,12 +158,14 @@ class IssuedCredential(models.Model):
     """An access key the console created and showed once. The secret is never stored.
 
     Kept so that after a lost `auth.create_credentials` answer the console can tell the keys it
-    showed from the one nobody saw and revoke only the latter.
+    showed from the one nobody saw and revoke only the latter, and so that offboarding revokes
+    the keys the console handed out (`revoked_at`, set once `auth.revoke_credentials` is done).
     """
 
     admin = models.ForeignKey(TenantAdmin, on_delete=models.CASCADE, related_name="credentials")
     access_key = models.CharField(max_length=100, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]

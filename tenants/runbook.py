@@ -1,4 +1,5 @@
-"""The tenant deletion runbook of delete_tenant.md, filled in with one tenant's id and name.
+"""The tenant deletion runbook of the ClearML docs page *Deleting Tenants from ClearML*, filled
+in with one tenant's id and name.
 
 There is no API to delete a company: an operator runs these commands inside the apiserver and
 fileserver containers. Values are shell-quoted so a name with spaces or quotes is passed intact.
@@ -22,7 +23,7 @@ class UnsafeCompanyId(ValueError):
         super().__init__(
             f"The company id '{company_id}' cannot be put into shell commands safely (a ClearML "
             "company id is letters, digits, '-' and '_'); check it on the server and delete this "
-            "company by hand following delete_tenant.md."
+            "company by hand following the ClearML docs page Deleting Tenants from ClearML."
         )
 
 

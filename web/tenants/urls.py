@@ -4,7 +4,7 @@ from importlib.util import find_spec
 
 from django.urls import include, path
 
-from web.tenants.views import create, credentials, delete, detail, edit
+from web.tenants.views import create, credentials, delete, detail, edit, onboarding
 from web.tenants.views import list as list_views
 
 app_name = "tenants"
@@ -20,6 +20,14 @@ urlpatterns = [
     path("<int:pk>/edit/", edit.tenant_edit, name="edit"),
     path("<int:pk>/credentials/", credentials.credentials_create_view, name="credentials"),
     path("<int:pk>/delete/", delete.tenant_delete, name="delete"),
+    path("<int:pk>/delete/routing/", delete.offboard_routing, name="offboard_routing"),
+    path("<int:pk>/delete/credentials/", delete.offboard_credentials, name="offboard_credentials"),
+    path("<int:pk>/onboarding/", onboarding.tenant_onboarding, name="onboarding"),
+    path(
+        "<int:pk>/onboarding/download/",
+        onboarding.tenant_onboarding_download,
+        name="onboarding_download",
+    ),
 ]
 
 

@@ -15,7 +15,7 @@ from tenants.models import Tenant
 from tenants.provisioning.engine import TenantBusy, latest_run_steps
 from tenants.services import NotAllowed
 from web.tenants.views.common import api_url, get_tenant, no_store, render_page, step_rows
-from web.tenants.views.credentials import credential_cards
+from web.tenants.views.credentials import credential_cards, with_kits
 
 
 @never_cache
@@ -104,7 +104,9 @@ def applied_page(request, applied):
         "tenant": tenant,
         "outcome": applied.outcome,
         "rows": step_rows(tenant, latest_run_steps(tenant)),
-        "cards": credential_cards(applied.outcome.credentials),
+        "cards": with_kits(
+            tenant, credential_cards(applied.outcome.credentials), applied.outcome.credentials
+        ),
         "changeset": applied.changeset,
     }
     return no_store(render_page(request, "tenants/applied.html", context))

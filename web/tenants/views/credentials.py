@@ -1,13 +1,12 @@
-"""New credentials for a tenant admin, shown once with ready clearml.conf / agent Helm snippets.
+"""New credentials for a tenant admin, shown once with ready clearml.conf / agent Helm snippets
+and the tenant's onboarding kit with the new key pair in its Secret.
 
 The secret travels from the apiserver's answer to this response and nowhere else: not the
 session, the database, the audit log or the logs. The response is `Cache-Control: no-store`.
 """
 
 import json
-from urllib.parse import urlsplit, urlunsplit
 
-from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.cache import never_cache
@@ -17,37 +16,11 @@ from django.views.decorators.http import require_POST
 from changes import tenants as tenant_changes
 from console.audit import actor_for_request
 from tenants.models import TenantAdmin
+from tenants.onboarding import server_urls
 from tenants.provisioning.engine import TenantBusy, latest_run_steps
 from tenants.services import NotAllowed
 from web.tenants.views.common import get_tenant, no_store, render_page, step_rows
-
-# ClearML's default ports: apiserver 8008, web app 8080, fileserver 8081.
-DEFAULT_PORTS = {"web": 8080, "files": 8081}
-
-
-def _derived(api_url: str, kind: str) -> str:
-    """The web/files server URL next to the API URL (api.example.com -> files.example.com)."""
-    if not api_url:
-        return f"https://{kind if kind != 'web' else 'app'}.<BASE_DOMAIN>"
-    parts = urlsplit(api_url)
-    host = parts.hostname or ""
-    if host.startswith("api."):
-        prefix = "app." if kind == "web" else "files."
-        netloc = prefix + parts.netloc[len("api.") :]
-        return urlunsplit((parts.scheme, netloc, "", "", ""))
-    if parts.port == 8008:
-        netloc = parts.netloc.rsplit(":", 1)[0] + f":{DEFAULT_PORTS[kind]}"
-        return urlunsplit((parts.scheme, netloc, "", "", ""))
-    return f"<{kind.upper()}_SERVER_URL>"
-
-
-def server_urls() -> dict:
-    api = settings.CLEARML_API_URL or "https://api.<BASE_DOMAIN>"
-    web = settings.CLEARML_WEBAPP_URL or _derived(settings.CLEARML_API_URL, "web")
-    files = getattr(settings, "CLEARML_FILES_URL", "") or _derived(
-        settings.CLEARML_API_URL, "files"
-    )
-    return {"api": api, "web": web, "files": files}
+from web.tenants.views.onboarding import kit_for_card
 
 
 @sensitive_variables("key", "secret")
@@ -68,7 +41,8 @@ def clearml_conf(key: str, secret: str, urls: dict) -> str:
 
 @sensitive_variables("key", "secret")
 def agent_helm_values(key: str, secret: str, urls: dict) -> str:
-    """clearml-agent chart values for an agent of this tenant (multi_tenant_k8s.md, Workers)."""
+    """clearml-agent chart values for an agent of this tenant (the ClearML docs page Multi-Tenant
+    Service on Kubernetes, “Workers”)."""
     q = json.dumps
     return (
         "# clearml-agent-values.override.yaml\n"
@@ -100,6 +74,14 @@ def credential_cards(issued) -> list[dict]:
     return cards
 
 
+@sensitive_variables()
+def with_kits(tenant, cards: list[dict], issued) -> list[dict]:
+    """Each card with the tenant's onboarding kit, its Secret filled with the card's key pair."""
+    for card, item in zip(cards, issued, strict=True):
+        card["kit"] = kit_for_card(tenant, item)
+    return cards
+
+
 @sensitive_post_parameters()
 @sensitive_variables()  # the new secret sits in locals of frames below too (context, render)
 @never_cache
@@ -116,7 +98,7 @@ def credentials_create_view(request, pk: int):
         return redirect("tenants:detail", pk=tenant.pk)
     outcome = applied.outcome
     tenant.refresh_from_db()
-    cards = credential_cards(outcome.credentials)
+    cards = with_kits(tenant, credential_cards(outcome.credentials), outcome.credentials)
     context = {
         "tenant": tenant,
         "outcome": outcome,
