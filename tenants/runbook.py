@@ -82,19 +82,21 @@ def docker_compose(company_id: str, name: str) -> Runbook:
             ),
             RunbookStep(
                 "3. Delete the company's data from MongoDB",
-                f'{PYTHONPATH} python3 \\\n  -m {MONGO_JOB} \\\n  --id "$tenant_to_delete" \\\n'
-                '  --name "$company_name_to_delete" \\\n  --delete-user',
+                f"{PYTHONPATH} python3 \\\n  -m {MONGO_JOB} \\\n"
+                '  --id "${tenant_to_delete:?}" \\\n'
+                '  --name "${company_name_to_delete:?}" \\\n  --delete-user',
                 "This also deletes the tenant's admin users. Remove --delete-user to keep them.",
             ),
             RunbookStep(
                 "4. Delete the company's data from ElasticSearch",
                 f"{PYTHONPATH} python3 \\\n  -m {ES_JOB} \\\n"
-                '  --ids "$tenant_to_delete" --delete-company',
+                '  --ids "${tenant_to_delete:?}" --delete-company',
             ),
             RunbookStep("5. Leave the apiserver container", "exit"),
             RunbookStep(
                 "6. Delete the tenant's files from the fileserver (from the host)",
-                f'rm -rf "${{CLEARML_ROOT}}/data/fileserver/"{cid}',
+                'rm -rf "${CLEARML_ROOT:?set CLEARML_ROOT to the ClearML data directory, e.g. '
+                f'/opt/clearml}}/data/fileserver/"{cid}',
                 "Or inside the container: sudo docker exec -it clearml-fileserver /bin/bash, then "
                 f"rm -rf /mnt/fileserver/{cid}. External storage (S3, GCS, MinIO) is "
                 "cleaned by hand.",
@@ -106,7 +108,7 @@ def docker_compose(company_id: str, name: str) -> Runbook:
 def kubernetes(company_id: str, name: str) -> Runbook:
     def in_pod(pod: str, container: str, command: str) -> str:
         return (
-            f'kubectl -n "$NAMESPACE" exec -it "{pod}" -c {container} -- '
+            f'kubectl -n "${{NAMESPACE:?}}" exec -it "{pod}" -c {container} -- '
             f"/bin/bash -c {shlex.quote(command)}"
         )
 
@@ -117,24 +119,24 @@ def kubernetes(company_id: str, name: str) -> Runbook:
             RunbookStep(
                 "1. Set the namespace and the pod names of your installation",
                 "NAMESPACE=<namespace>\n"
-                'APISERVER_POD=$(kubectl -n "$NAMESPACE" get pods -o name | grep apiserver '
+                'APISERVER_POD=$(kubectl -n "${NAMESPACE:?}" get pods -o name | grep apiserver '
                 "| head -1)\n"
-                'FILESERVER_POD=$(kubectl -n "$NAMESPACE" get pods -o name | grep fileserver '
+                'FILESERVER_POD=$(kubectl -n "${NAMESPACE:?}" get pods -o name | grep fileserver '
                 "| head -1)",
                 "Check that both variables name the right pods before going on.",
             ),
             RunbookStep(
                 "2. Delete the company's data from MongoDB (also deletes its admin users)",
-                in_pod("$APISERVER_POD", "clearml-apiserver", _mongo(company_id, name)),
+                in_pod("${APISERVER_POD:?}", "clearml-apiserver", _mongo(company_id, name)),
             ),
             RunbookStep(
                 "3. Delete the company's data from ElasticSearch",
-                in_pod("$APISERVER_POD", "clearml-apiserver", _es(company_id)),
+                in_pod("${APISERVER_POD:?}", "clearml-apiserver", _es(company_id)),
             ),
             RunbookStep(
                 "4. Delete the tenant's files from the fileserver",
                 in_pod(
-                    "$FILESERVER_POD",
+                    "${FILESERVER_POD:?}",
                     "clearml-fileserver",
                     f"rm -rf /mnt/fileserver/{shlex.quote(company_id)}",
                 ),
