@@ -8,10 +8,13 @@ multi-tenant switches.
 """
 
 import os
+import re
 from collections.abc import Mapping
 
+from console.secret_ref import env_reference
 from console.snippets import EnvSetting
-from console.validation import ErrorCollector, InvalidInput
+from console.snippets.web import EnvReference, register_env_reference_check
+from console.validation import ErrorCollector, InvalidInput, join_path
 
 from .multitenant.spec import (
     ALLOW_SETTINGS_PROVIDERS_VAR,
@@ -20,7 +23,7 @@ from .multitenant.spec import (
     validate_multi_tenant_login,
 )
 from .providers import catalog
-from .providers.export import entries_settings
+from .providers.export import ENV_SHOWN_AS, entries_settings
 from .providers.spec import (
     CompanyResolver,
     ProviderEntry,
@@ -110,12 +113,81 @@ def console_identity_provider_settings(
     (an explicit, audited download); `env:NAME` secrets are then read from `environ`."""
     from .multitenant.services import mtl_values, multi_tenant_login
 
-    settings = entries_settings(
-        console_entries(),
-        environ=os.environ if environ is None else environ,
-        placeholders=not reveal_secrets,
-    )
+    environ = os.environ if environ is None else environ
+    entries = console_entries()
+    if reveal_secrets:
+        check_console_env_values(entries, environ)
+    settings = entries_settings(entries, environ=environ, placeholders=not reveal_secrets)
     return settings + multi_tenant_login_settings(mtl_values(multi_tenant_login()))
+
+
+def check_console_env_values(entries: list[ProviderEntry], environ: Mapping[str, str]) -> None:
+    """InvalidInput naming each field whose `env:NAME` is not set (or empty) in the console's
+    environment, said for the console (the variable must be set where the console runs)."""
+    errors = ErrorCollector()
+    for entry in entries:
+        for f in entry.provider.fields:
+            name = env_reference(entry.values.get(f.key)) if (f.is_secret or f.env_ok) else None
+            if name is None:
+                continue
+            value = environ.get(name)
+            if value is None or not value.strip():
+                how = "is not set" if value is None else "is set but empty"
+                errors.add(
+                    join_path(entry.path, f.key),
+                    f"env:{name} {how} in the console's environment ({entry.provider.label}: "
+                    f"{f.label}): set {name} where the console runs and restart it",
+                )
+    errors.raise_if_any()
+
+
+# ---- env:NAME values a page shows as markers ----------------------------------------------------
+
+# The marker sso.providers.export writes on pages for an `env:NAME` value.
+ENV_MARKER = re.compile(
+    "^" + re.escape(ENV_SHOWN_AS).replace(re.escape("{name}"), "(?P<name>[^ ]+)") + "$"
+)
+
+
+def _fields_by_variable() -> dict[str, tuple[catalog.ProviderDef, catalog.FieldDef]]:
+    return {
+        p.variable(f): (p, f)
+        for p in catalog.PROVIDERS.values()
+        for f in p.fields
+        if f.is_secret or f.env_ok
+    }
+
+
+def env_value_references(
+    settings: list[EnvSetting], environ: Mapping[str, str] | None = None
+) -> list[EnvReference]:
+    """The identity-provider settings a page shows as `env:NAME` markers, each with whether NAME
+    is set in the console's environment, so a page can tell before a download fails which
+    variable is missing and which field it belongs to. Only whether it is set is read."""
+    environ = os.environ if environ is None else environ
+    fields = _fields_by_variable()
+    out = []
+    for setting in settings:
+        match = ENV_MARKER.match(setting.value) if isinstance(setting.value, str) else None
+        if match is None or setting.name not in fields:
+            continue
+        provider, f = fields[setting.name]
+        name = match.group("name")
+        value = environ.get(name)
+        state = "unset" if value is None else ("empty" if not value.strip() else "set")
+        out.append(
+            EnvReference(
+                variable=setting.name,
+                env=name,
+                field=f"{provider.label}: {f.label}",
+                secret=setting.secret,
+                state=state,
+            )
+        )
+    return out
+
+
+register_env_reference_check(env_value_references)
 
 
 # ---- SPEC export (for `export_spec`) ---------------------------------------------------------

@@ -181,7 +181,7 @@ def secret_ref(setting: EnvSetting, secret_name: str) -> dict:
     return {"secretKeyRef": {"name": secret_name, "key": setting.secret_key}}
 
 
-def render_helm(settings, *, secrets: str, secret_name: str) -> str:
+def render_helm(settings, *, secrets: str, secret_name: str, with_secret: bool = True) -> str:
     values: dict = {}
     for service, items in by_service(settings).items():
         entries = []
@@ -195,7 +195,7 @@ def render_helm(settings, *, secrets: str, secret_name: str) -> str:
         values[service] = {"extraEnvs": entries}
     documents = [values]
     secret = secret_document(settings, secret_name) if secrets == "secret-ref" else None
-    if secret:
+    if secret and with_secret:
         documents.append(secret)
     return dump_yaml_documents(documents)
 
@@ -253,12 +253,14 @@ def render(
     *,
     secrets: str = "inline",
     secret_name: str = DEFAULT_SECRET_NAME,
+    with_secret: bool = True,
 ) -> str:
     """The snippet text of `settings` in format `fmt` (one of FORMATS).
 
     Raises ValueError with a message fit for the admin when the format or options are unknown,
     when two settings collide, when a value cannot be written in this format, or when
-    secrets="secret-ref" is asked for a format other than helm.
+    secrets="secret-ref" is asked for a format other than helm. `with_secret=False` leaves the
+    v1 Secret document of secret-ref out (the values file only).
     """
     check_options(fmt, secrets, secret_name)
     settings = list(settings)
@@ -266,7 +268,9 @@ def render(
     if not settings:
         return EMPTY
     if fmt == "helm":
-        return render_helm(settings, secrets=secrets, secret_name=secret_name)
+        return render_helm(
+            settings, secrets=secrets, secret_name=secret_name, with_secret=with_secret
+        )
     if fmt == "compose":
         return render_compose(settings)
     if fmt == "env":

@@ -5,10 +5,17 @@ returns the list of EnvSetting to show. The page then builds a `Snippet` for the
 (`build_snippet(request, "groups")`), and the console's snippet views serve the same source as an
 htmx fragment (format tabs) and as a download. Because downloads recompute the settings on the
 server from the source, no value ever travels in a URL. See the README.
+
+Values the console reads from its own environment (`env:NAME`, e.g. an identity provider's client
+secret) are shown on pages as markers. When such a variable is not set, a download would fail:
+an *env-reference check* (registered by the package that writes the markers, sso.snippets) tells
+which ones are missing, so the page says so next to Copy and Download, which name the variable
+and the field instead of copying a marker or failing without a word, and offers the Helm form that
+refers to a v1 Secret (which needs no secret value from the console).
 """
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -30,6 +37,44 @@ FILE_SUFFIX = {
     "shell": ".sh",
 }
 SECRET_PLACEHOLDER = "<secret hidden on the page: use Download>"  # noqa: S105
+SECRET_REF = {"format": "helm", "secrets": "secret-ref"}
+
+
+@dataclass(frozen=True)
+class EnvReference:
+    """A setting whose value the console reads from its own environment when it exports."""
+
+    variable: str  # the exported variable, CLEARML__...
+    env: str  # the console's environment variable, KC_SECRET
+    field: str  # where it is configured, for the admin: "Keycloak: Client secret"
+    secret: bool  # a secret: the Helm form with a v1 Secret can do without its value
+    state: str  # "set", "unset" or "empty"
+
+    @property
+    def missing(self) -> bool:
+        return self.state != "set"
+
+    @property
+    def problem(self) -> str:
+        how = "is set but empty" if self.state == "empty" else "is not set"
+        return f"env:{self.env} {how} in the console's environment ({self.field}: {self.variable})"
+
+
+# Functions that find the env references among the settings a page shows (their markers).
+_ENV_CHECKS: list[Callable[[list[EnvSetting]], list[EnvReference]]] = []
+
+
+def register_env_reference_check(func: Callable[[list[EnvSetting]], list[EnvReference]]):
+    """Register `func(page_settings) -> [EnvReference]`; the package that writes env markers
+    into page settings registers the function that recognises them."""
+    if func not in _ENV_CHECKS:
+        _ENV_CHECKS.append(func)
+    return func
+
+
+def env_references(settings: Iterable[EnvSetting]) -> list[EnvReference]:
+    settings = list(settings)
+    return [ref for check in _ENV_CHECKS for ref in check(settings)]
 
 
 @dataclass(frozen=True)
@@ -101,6 +146,29 @@ class Snippet:
     count: int = 0
     tabs: list[SnippetLink] = field(default_factory=list)
     secret_modes: list[SnippetLink] = field(default_factory=list)
+    # Values read from the console's environment that are not set there: `blocked` are those
+    # this format and mode need (Copy and Download then say so instead of acting).
+    missing: list[EnvReference] = field(default_factory=list)
+    blocked: list[EnvReference] = field(default_factory=list)
+    secret_ref: SnippetLink | None = None  # the Helm form with a v1 Secret, when it would do
+
+    @property
+    def hides_secrets(self) -> bool:
+        """Whether the text shows placeholders where Download has secret values."""
+        return self.masked and not self.missing
+
+    @property
+    def blocked_message(self) -> str:
+        if not self.blocked:
+            return ""
+        text = "; ".join(ref.problem for ref in self.blocked) + ". " + set_and_restart(self.blocked)
+        if self.secret_ref is not None:
+            text = text[:-1] + ", or use Helm values with a v1 Secret."
+        return text
+
+
+def set_and_restart(references: list[EnvReference]) -> str:
+    return f"Set {'it' if len(references) == 1 else 'them'} and restart the console."
 
 
 def _choice(value: str | None, allowed, default: str) -> str:
@@ -112,11 +180,13 @@ def _query(base: dict, **changes) -> str:
     return urlencode({k: v for k, v in params.items() if v not in (None, "")})
 
 
-def masked_settings(settings: list[EnvSetting]) -> list[EnvSetting]:
-    """The same settings with every secret value replaced by a visible placeholder."""
+def masked_settings(settings: list[EnvSetting], keep: Iterable[str] = ()) -> list[EnvSetting]:
+    """The same settings with every secret value replaced by a visible placeholder; settings
+    named in `keep` (env references, whose value is already a marker) keep their marker."""
+    keep = set(keep)
     return [
         EnvSetting(s.name, SECRET_PLACEHOLDER, secret=True, service=s.service, hocon=s.hocon)
-        if s.secret
+        if s.secret and s.name not in keep
         else s
         for s in settings
     ]
@@ -175,10 +245,20 @@ def build_snippet(
         settings = list(src.settings(request))
         snippet.count = len(settings)
         snippet.has_secrets = any(s.secret for s in settings)
+        references = env_references(settings) if not reveal_secrets else []
+        snippet.missing = [ref for ref in references if ref.missing]
+        snippet.blocked = blocked_references(references, fmt, secrets)
+        if snippet.blocked and secret_ref_without_values_ok(references, "helm", "secret-ref"):
+            snippet.secret_ref = SnippetLink(
+                label="Helm values with a v1 Secret",
+                href=_page_href(request, page_path, page_params, **SECRET_REF),
+                hx_get=f"{fragment_url}?{_query(source_params, **SECRET_REF)}",
+                current=False,
+            )
         if snippet.has_secrets and not reveal_secrets:
-            settings = masked_settings(settings)
+            settings = masked_settings(settings, keep=[ref.variable for ref in references])
             snippet.masked = True
-        snippet.text = render(settings, fmt, secrets=secrets)
+        snippet.text = render_snippet(settings, fmt, secrets=secrets, references=references)
     except ValueError as exc:
         snippet.error = str(exc)
     if fmt == "helm" and snippet.has_secrets:
@@ -192,6 +272,58 @@ def build_snippet(
                 )
             )
     return snippet
+
+
+def blocked_references(references: list[EnvReference], fmt: str, secrets: str):
+    """The missing values that Copy and Download in `fmt`/`secrets` cannot do without: all of
+    them, except in the Helm form with a v1 Secret when only secrets are missing (see below)."""
+    if secret_ref_without_values_ok(references, fmt, secrets):
+        return []
+    return [ref for ref in references if ref.missing]
+
+
+def secret_ref_without_values_ok(references: list[EnvReference], fmt: str, secrets: str) -> bool:
+    """Whether the page's settings (with markers) make the true Helm values file for secret-ref:
+    only secrets are missing, and no non-secret value is a marker standing for a real one."""
+    return (
+        fmt == "helm"
+        and secrets == "secret-ref"
+        and any(ref.missing for ref in references)
+        and all(ref.secret for ref in references)
+    )
+
+
+def missing_secret_note(
+    settings: list[EnvSetting], references: list[EnvReference], secret_name: str
+) -> str:
+    """Comment lines, after the values file, that stand for the v1 Secret the console cannot
+    write (comments, so the whole download stays a valid values file)."""
+    lines = [f"# The v1 Secret {secret_name} is not part of this file: the console cannot read"]
+    lines += [f"#   {ref.problem}" for ref in references if ref.missing]
+    lines += [
+        f"# Create the Secret {secret_name} next to the release with these keys, each value as the",
+        '# apiserver reads it (HOCON: a string in double quotes, with \\ and " escaped), e.g.',
+        f"# kubectl create secret generic {secret_name} --from-literal=KEY='\"the value\"' ...",
+    ]
+    lines += [f"#   {s.secret_key}" for s in settings if s.secret]
+    return "\n".join(lines) + "\n"
+
+
+def render_snippet(
+    settings: list[EnvSetting],
+    fmt: str,
+    *,
+    secrets: str = "inline",
+    secret_name: str = DEFAULT_SECRET_NAME,
+    references: list[EnvReference] = (),
+) -> str:
+    """`render`, except that Helm with a v1 Secret whose values the console cannot read gives the
+    values file and a note of the Secret's keys instead of a Secret holding markers."""
+    references = list(references)
+    if secret_ref_without_values_ok(references, fmt, secrets):
+        text = render(settings, fmt, secrets=secrets, secret_name=secret_name, with_secret=False)
+        return text + missing_secret_note(settings, references, secret_name)
+    return render(settings, fmt, secrets=secrets, secret_name=secret_name)
 
 
 def _page_base(request: HttpRequest) -> tuple[str, dict]:
@@ -233,6 +365,14 @@ def snippet_download_response(
     if any(s.secret for s in settings):
         response["Cache-Control"] = "no-store"
     return response
+
+
+def as_page_request(request: HttpRequest) -> HttpRequest:
+    """The same request as a page sees it: sources then show markers, never secret values."""
+    page = copy.copy(request)
+    page.snippet_download = False
+    page.resolver_match = None
+    return page
 
 
 def is_snippet_download(request: HttpRequest) -> bool:

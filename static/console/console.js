@@ -3,7 +3,27 @@
   "use strict";
 
   // Copy buttons: <button data-copy-target="ID">. The text is read from the element at click time.
+  // A Copy button or Download link with data-snippet-blocked="NOTE_ID" does not act: the snippet
+  // needs values the console does not have, so it says which (data-blocked-message) in the
+  // snippet's status line and moves focus to the note that explains it.
+  var snippetStatus = function (element, message) {
+    var section = element.closest(".snippet");
+    var status = section && section.querySelector(".snippet-status");
+    if (status) status.textContent = message;
+  };
+
   document.addEventListener("click", function (event) {
+    var blocked = event.target.closest("[data-snippet-blocked]");
+    if (blocked) {
+      event.preventDefault();
+      snippetStatus(blocked, blocked.getAttribute("data-blocked-message") || "");
+      var note = document.getElementById(blocked.getAttribute("data-snippet-blocked"));
+      if (note) {
+        note.scrollIntoView({ block: "nearest" });
+        note.focus({ preventScroll: true });
+      }
+      return;
+    }
     var button = event.target.closest("[data-copy-target]");
     if (!button) return;
     var source = document.getElementById(button.getAttribute("data-copy-target"));
@@ -12,6 +32,8 @@
     var done = function () {
       var label = button.textContent;
       button.textContent = "Copied";
+      var note = button.getAttribute("data-copy-note");
+      if (note) snippetStatus(button, note);
       setTimeout(function () { button.textContent = label; }, 1500);
     };
     if (navigator.clipboard && window.isSecureContext) {
