@@ -61,7 +61,6 @@ def test_a_name_differing_only_in_case_is_taken():
     "value,expected",
     [
         ("3F1C9E62-8A53-4E0F-9F51-2D7C4B1A0E77", "3f1c9e62-8a53-4e0f-9f51-2d7c4b1a0e77"),
-        (" 3f1c9e62-8a53-4e0f-9f51-2d7c4b1a0e77 ", "3f1c9e62-8a53-4e0f-9f51-2d7c4b1a0e77"),
         ("", None),
         (None, None),
     ],
@@ -78,6 +77,12 @@ def test_group_ids(value, expected):
         ("{3f1c9e62-8a53-4e0f-9f51-2d7c4b1a0e77}", "is not a UUID"),
         ("3f1c9e62-8a53-4e0f-9f51-2d7c4b1a0e7g", "is not a UUID"),
         (12, "must be a UUID written as text"),
+        # Refused, not trimmed (tests/test_spec_trims.py has the rest of the white space cases).
+        (
+            " 3f1c9e62-8a53-4e0f-9f51-2d7c4b1a0e77 ",
+            "' 3f1c9e62-8a53-4e0f-9f51-2d7c4b1a0e77 ' starts and ends with white space; remove it",
+        ),
+        ("  ", "'  ' is only white space; leave it out (or empty) to have one generated"),
     ],
 )
 def test_bad_group_ids(value, reason):

@@ -3,6 +3,11 @@
 An entry is the SPEC's shape (docs/spec.md): `provider`, then every other key the tail of one of
 that provider's variables, nested one mapping per further `__`. `allow_http` is the one key of
 the console's own: it is never exported and lets a lab use http:// endpoints.
+
+Values are kept exactly as written: a string, list item, URL or company with white space at its
+start or end is refused with the value (a secret's is never repeated) and what to do, never
+trimmed. The one normalisation is a custom MAP name's case (the apiserver lower-cases variable
+names).
 """
 
 import re
@@ -24,6 +29,26 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_VALUE = 4096
 TENANT_PREFIX = "tenant:"
 CONSOLE_KEYS = ("provider", "allow_http")
+
+
+SENT_AS_WRITTEN = "the server receives the value exactly as written"
+
+
+def surrounding_space_problem(
+    text: str, why: str = SENT_AS_WRITTEN, *, secret: bool = False, blank_fix: str = ""
+) -> str:
+    """Why `text` cannot be used because of white space at its start or end, or "" when it can.
+
+    The same rule as tenants/groups/validation.py: refuse, show the value (never a secret's),
+    say what to do."""
+    if text == text.strip():
+        return ""
+    shown = "the value" if secret else repr(text)
+    if not text.strip():
+        return f"{shown} is only white space; {blank_fix or 'leave the key out instead'}"
+    first, last = text[0].isspace(), text[-1].isspace()
+    where = "starts and ends" if first and last else ("starts" if first else "ends")
+    return f"{shown} {where} with white space; remove it ({why})"
 
 
 @dataclass
@@ -53,12 +78,16 @@ class ProviderEntry:
 
 
 def check_url(value: object, path: str, *, allow_http: bool) -> str:
-    """An absolute https URL (http only when allowed), without credentials; returns it stripped."""
+    """An absolute https URL (http only when allowed), without credentials; returned as written
+    (white space around it is refused, not trimmed)."""
     if not isinstance(value, str):
         raise InvalidInput(FieldError(path, "must be a URL (a string)"))
-    text = value.strip()
+    text = value
     if not text:
         raise InvalidInput(FieldError(path, "is empty; write an https:// URL"))
+    problem = surrounding_space_problem(text, blank_fix="write an https:// URL")
+    if problem:
+        raise InvalidInput(FieldError(path, problem))
     if any(ch.isspace() for ch in text) or CONTROL.search(text):
         raise InvalidInput(FieldError(path, f"'{text}' is not a URL: it contains a space"))
     try:
@@ -88,7 +117,8 @@ def check_url(value: object, path: str, *, allow_http: bool) -> str:
 
 
 def check_ldap_server(value: str, path: str, *, use_tls: object, allow_http: bool) -> str:
-    text = value.strip()
+    """`value` has been through _check_str (no white space around it); returned as written."""
+    text = value
     lowered = text.lower()
     if "://" in lowered:
         scheme = lowered.split("://", 1)[0]
@@ -115,11 +145,18 @@ def check_ldap_server(value: str, path: str, *, use_tls: object, allow_http: boo
     return text
 
 
+def _tenant_name(text: str) -> str:
+    """A tenant name as tenant names are stored: trimmed, runs of spaces made one."""
+    return " ".join(text.split())
+
+
 class CompanyResolver:
     """Knows the tenants a `tenant:<name>` may name: those of the SPEC and those of the console."""
 
     def __init__(self, spec_tenant_names: Iterable[str] = (), *, use_db: bool = True):
-        self.spec_names = {n.strip().casefold(): n for n in spec_tenant_names if isinstance(n, str)}
+        self.spec_names = {
+            _tenant_name(n).casefold(): n for n in spec_tenant_names if isinstance(n, str)
+        }
         self.use_db = use_db
 
     def _db_tenant(self, name: str):
@@ -127,16 +164,26 @@ class CompanyResolver:
             return None
         from tenants.models import Tenant
 
-        return Tenant.objects.filter(name__iexact=name.strip(), deleted_at__isnull=True).first()
+        return Tenant.objects.filter(
+            name__iexact=_tenant_name(name), deleted_at__isnull=True
+        ).first()
 
     def check(self, value: object, path: str) -> str:
+        """The value as written, but for the `tenant:` prefix, which is written in lower case.
+        `tenant:<name>` names a tenant as tenant names are compared (ignoring case, surrounding
+        spaces and runs of spaces), so the name is kept as written."""
         if not isinstance(value, str) or not value.strip():
             raise InvalidInput(
                 FieldError(path, "must be tenant:<name> or a company id (leave it out for none)")
             )
-        text = value.strip()
+        problem = surrounding_space_problem(
+            value, "a company id or tenant:<name> is used exactly as written"
+        )
+        if problem:
+            raise InvalidInput(FieldError(path, problem))
+        text = value
         if text.lower().startswith(TENANT_PREFIX):
-            name = text[len(TENANT_PREFIX) :].strip()
+            name = _tenant_name(text[len(TENANT_PREFIX) :])
             if not name:
                 raise InvalidInput(FieldError(path, "tenant: needs a tenant name after it"))
             if name.casefold() not in self.spec_names and self._db_tenant(name) is None:
@@ -147,7 +194,7 @@ class CompanyResolver:
                         "console)",
                     )
                 )
-            return f"{TENANT_PREFIX}{name}"
+            return TENANT_PREFIX + text[len(TENANT_PREFIX) :]
         if not COMPANY_ID.match(text):
             hint = ""
             if text.casefold() in self.spec_names or self._db_tenant(text) is not None:
@@ -161,7 +208,7 @@ class CompanyResolver:
         """The id to export; None when `tenant:<name>` has no company id yet."""
         if not value.lower().startswith(TENANT_PREFIX):
             return value
-        name = value[len(TENANT_PREFIX) :].strip()
+        name = _tenant_name(value[len(TENANT_PREFIX) :])
         tenant = self._db_tenant(name)
         if tenant is not None and tenant.company_id:
             return tenant.company_id
@@ -175,9 +222,13 @@ def _check_str(f: FieldDef, value: object, path: str) -> str:
         raise InvalidInput(
             FieldError(path, f'must be a string, not {kind} (quote it in YAML: "{shown}")')
         )
-    text = value.strip()
+    text = value
     if not text and not f.allow_empty:
         raise InvalidInput(FieldError(path, "is empty; leave the key out instead"))
+    blank_fix = 'write "" for the empty value, or leave the key out' if f.allow_empty else ""
+    problem = surrounding_space_problem(text, secret=f.type == catalog.SECRET, blank_fix=blank_fix)
+    if problem:
+        raise InvalidInput(FieldError(path, problem))
     if CONTROL.search(text):
         raise InvalidInput(FieldError(path, "contains a control character (a line break?)"))
     if len(text) > MAX_VALUE:

@@ -3,6 +3,9 @@ and the SPEC's `groups`, `builtin_groups` and `organization` sections (docs/spec
 
 Every function reports every problem at once, as InvalidInput with full field paths
 (`groups[1].features[0]`).
+
+Nothing is trimmed: a name, display name or id with white space at the start or end is refused
+with the value and what to do, so what is stored (and exported) is exactly what was written.
 """
 
 import re
@@ -56,6 +59,20 @@ def _keys_of(data: dict, allowed, path: str, errors: ErrorCollector) -> None:
             errors.add(join_path(path, str(key)), f"unknown key (known keys: {', '.join(allowed)})")
 
 
+def surrounding_space_problem(text: str, why: str, blank_fix: str) -> str:
+    """Why `text` cannot be used because of white space at its start or end, or "" when it can.
+
+    `why` says why the spaces matter, `blank_fix` what to write instead of only white space.
+    """
+    if text == text.strip():
+        return ""
+    if not text.strip():
+        return f"{text!r} is only white space; {blank_fix}"
+    first, last = text[0].isspace(), text[-1].isspace()
+    where = "starts and ends" if first and last else ("starts" if first else "ends")
+    return f"{text!r} {where} with white space; remove it ({why})"
+
+
 def group_name_problem(name: object) -> str:
     """Why `name` cannot be a group name in a variable path, or "" when it can."""
     if not isinstance(name, str) or not name:
@@ -91,9 +108,15 @@ def validate_group_name(
     `taken` maps lower-cased names already in use to their spelling (the server lower-cases
     variable paths, so `Team` and `team` would be one group).
     """
-    if isinstance(name, str):
-        name = name.strip()
-    problem = group_name_problem(name)
+    problem = ""
+    if isinstance(name, str) and name:
+        problem = surrounding_space_problem(
+            name,
+            "the name is part of the variable names CLEARML__services__auth__default_groups__"
+            "<name>__…",
+            "a group name is required",
+        )
+    problem = problem or group_name_problem(name)
     if problem:
         raise InvalidInput(FieldError(path, problem))
     if name.lower() in BUILTIN_GROUPS:
@@ -118,12 +141,20 @@ def validate_group_name(
 
 
 def validate_group_id(value: object, path: str = "id") -> str | None:
-    """A UUID in its canonical lower-case form; None when not given."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    """A UUID in its canonical lower-case form (a UUID's case carries no meaning); None when not
+    given. White space around it is refused, not trimmed."""
+    if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise InvalidInput(FieldError(path, "must be a UUID written as text"))
-    text = value.strip()
+    problem = surrounding_space_problem(
+        value,
+        "an id is 8-4-4-4-12 hexadecimal digits and nothing else",
+        "leave it out (or empty) to have one generated",
+    )
+    if problem:
+        raise InvalidInput(FieldError(path, problem))
+    text = value
     if not UUID_TEXT.match(text):
         example = str(uuid.uuid4())
         if text.lower() == DOCS_EXAMPLE_ID:
@@ -143,7 +174,14 @@ def validate_display_name(value: object, path: str = "display_name") -> str:
         return ""
     if not isinstance(value, str):
         raise InvalidInput(FieldError(path, "must be text"))
-    text = value.strip()
+    text = value
+    problem = surrounding_space_problem(
+        text,
+        "the ClearML web app shows the display name exactly as written",
+        "leave display_name out (or empty) to show the group name",
+    )
+    if problem:
+        raise InvalidInput(FieldError(path, problem))
     if len(text) > MAX_DISPLAY_NAME:
         raise InvalidInput(
             FieldError(path, f"is {len(text)} characters; at most {MAX_DISPLAY_NAME} are allowed")
