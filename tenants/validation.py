@@ -252,6 +252,13 @@ def validate_tenant(
     admins = clean_admins(data.get("admins"), admins_path, errors)
     if require_admin and not admins:
         errors.add(join_path(admins_path, "[0].email"), "a tenant needs at least one admin")
+    if allowed is not None and len(admins) > allowed:
+        # The apiserver refuses to create a user past the limit: say so before any call.
+        errors.add(
+            join_path(path, "allowed_users"),
+            f"{allowed} is fewer than the {len(admins)} admins listed; allow at least "
+            f"{len(admins)} users or list fewer admins",
+        )
     refuse_admins_of_other_tenants(
         admins,
         admins_path,

@@ -195,3 +195,17 @@ def test_apiserver_down_exits_1_naming_the_call(tmp_path, settings):
     assert exc.value.returncode == 1
     assert "system.get_companies" in str(exc.value)
     assert "cannot connect" in str(exc.value)
+
+
+def test_allowed_users_below_the_number_of_admins_is_refused_before_any_call():
+    from changes.tenant_input import validate_tenant_entry
+
+    data = {
+        "name": "Tiny",
+        "allowed_users": 1,
+        "admins": [{"name": "A", "email": "a@tiny.io"}, {"name": "B", "email": "b@tiny.io"}],
+    }
+    with pytest.raises(InvalidInput) as info:
+        validate_tenant_entry(data, "tenants[0]")
+    [error] = [e for e in info.value.errors if e.path == "tenants[0].allowed_users"]
+    assert "1 is fewer than the 2 admins listed" in error.message
