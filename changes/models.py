@@ -31,6 +31,11 @@ class Changeset(models.Model):
     summary = models.CharField(max_length=300)
     requested_by = models.CharField(max_length=150)
     approved_by = models.CharField(max_length=150, blank=True, default="")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    # The content hash the approver saw: a changeset whose hash differs is no longer approved.
+    approved_hash = models.CharField(max_length=64, blank=True, default="")
+    rejected_by = models.CharField(max_length=150, blank=True, default="")
+    rejected_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLANNED)
     content_hash = models.CharField(max_length=64)
     prune = models.BooleanField(default=False)
