@@ -10,6 +10,8 @@
   from the server: the new batches are appended as steps, the dropped ones marked not reached.
 """
 
+from collections.abc import Sequence
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,6 +22,7 @@ from sso.routing import csv_import
 from sso.routing import services as routing
 from sso.routing.push import open_job, push_start, push_step, read_server_state, tenant_act_as
 from sso.routing.services import RoutingChange
+from sso.routing.validation import ALLOW_PUBLIC_KEY
 from tenants.models import Tenant
 
 from .engine import (
@@ -64,16 +67,31 @@ def _settle_push(tenant: Tenant, changeset: Changeset | None) -> None:
 
 # -- console-only changes ------------------------------------------------------------------------
 def routing_add(
-    *, tenant: Tenant, kind: str, values: list[str], actor: str, face: str = "form"
+    *,
+    tenant: Tenant,
+    kind: str,
+    values: list[str],
+    actor: str,
+    face: str = "form",
+    allow_public: Sequence[str] = (),
 ) -> tuple[Changeset | None, RoutingChange]:
-    """Add domains or whitelist emails (an inline form). Raises InvalidInput, nothing saved."""
+    """Add domains or whitelist emails (an inline form). Raises InvalidInput, nothing saved.
+
+    `allow_public`: the public mail domains the admin confirmed routing to this tenant; the
+    changeset's request and the audit entry record them.
+    """
+    desired = {"tenant": tenant.pk, "kind": kind, "values": list(values)}
+    if allow_public:
+        desired[ALLOW_PUBLIC_KEY] = list(allow_public)
     result = local_change(
         kind="routing.add",
         summary=f"Add {LIST_NAMES.get(kind, kind)} to the sign-in routing of {tenant.name}",
         actor=actor,
         face=face,
-        desired={"tenant": tenant.pk, "kind": kind, "values": list(values)},
-        write=lambda: routing.routing_add(tenant=tenant, kind=kind, values=values, actor=actor),
+        desired=desired,
+        write=lambda: routing.routing_add(
+            tenant=tenant, kind=kind, values=values, actor=actor, allow_public=allow_public
+        ),
     )
     _settle_push(tenant, result[0])
     return result

@@ -146,7 +146,7 @@ def test_an_email_whose_domain_routes_elsewhere_is_a_warning_not_an_error(beta):
 
 
 def test_a_domain_whose_emails_other_tenants_whitelist_is_a_warning(beta):
-    routing = validate(domains=["gmail.com"])
+    routing = validate(domains=["gmail.com"], allow_public=["gmail.com"])
     [warning] = routing.warnings
     assert "bob@gmail.com" in warning.message and "'Beta Labs'" in warning.message
 

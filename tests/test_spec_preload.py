@@ -74,7 +74,11 @@ def test_conflicts_with_other_tenants_are_the_same_as_one_tenants_check(beta, ac
 
 
 def test_warnings_are_the_same_as_one_tenants_check(beta, acme):
-    login = {"domains": ["gmail.com"], "whitelist": {"users": ["eve@beta.io"]}}
+    login = {
+        "domains": ["gmail.com"],
+        "whitelist": {"users": ["eve@beta.io"]},
+        "allow_public_mail_domains": ["gmail.com"],  # a public mail domain, confirmed
+    }
     model = validate_spec(spec(tenant("Delta", "d@delta.io", **login)))
     alone = routing_validate(
         tenant_name="Delta",
@@ -82,6 +86,7 @@ def test_warnings_are_the_same_as_one_tenants_check(beta, acme):
         admins=[],
         users=["eve@beta.io"],
         path="tenants[0].login",
+        allow_public=["gmail.com"],
     )
     assert [(w.path, w.message) for w in model.warnings] == [
         (w.path, w.message) for w in alone.warnings
@@ -94,7 +99,11 @@ def test_warnings_are_the_same_as_one_tenants_check(beta, acme):
 
 
 def test_a_tenants_own_whitelist_at_its_domain_is_no_warning(acme):
-    login = {"domains": ["acme.io", "gmail.com"], "whitelist": {"admins": ["carol@gmail.com"]}}
+    login = {
+        "domains": ["acme.io", "gmail.com"],
+        "whitelist": {"admins": ["carol@gmail.com"]},
+        "allow_public_mail_domains": ["gmail.com"],
+    }
     model = validate_spec(spec(tenant("Acme", "a@acme.io", **login)))
     assert model.warnings == []
 

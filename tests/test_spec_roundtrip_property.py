@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 
 from console.identifiers import normalize_domain, normalize_email
 from sso.providers import catalog
+from sso.routing.validation import public_mail_domain
 from sso.snippets import secret_env_name
 from tenants.features import FEATURE_NAMES, UI_FEATURE_NAMES, UI_ROLES
 from tenants.groups.models import BUILTIN_GROUPS
@@ -100,7 +101,8 @@ tenant_names = st.from_regex(
 )
 labels = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
 domains = st.tuples(
-    st.one_of(labels, st.just("bücher")), st.sampled_from(["io", "com", "example", "co.uk"])
+    st.one_of(labels, st.just("bücher"), st.just("gmail")),
+    st.sampled_from(["io", "com", "example", "co.uk"]),
 ).map(".".join)
 locals_ = st.from_regex(r"[a-z0-9]{1,6}([.+][a-z0-9]{1,4})?", fullmatch=True)
 features_list = st.lists(st.sampled_from(FEATURE_NAMES), unique=True, max_size=4)
@@ -239,6 +241,10 @@ def specs(draw):
             login: dict = {}
             if draw(st.booleans()):
                 login["domains"] = [fresh_domain() for _ in range(draw(st.integers(0, 2)))]
+                # a public mail domain (gmail.com, ...) is routed only when confirmed
+                public = [d for d in login["domains"] if public_mail_domain(d)]
+                if public:
+                    login["allow_public_mail_domains"] = public
             whitelist = {}
             for role in ("admins", "users"):
                 if draw(st.booleans()):
@@ -370,6 +376,9 @@ def _normalize_tenant(tenant: dict) -> dict:
         out["login"] = _without_empty(
             {
                 "domains": sorted(normalize_domain(d) for d in login.get("domains") or []),
+                "allow_public_mail_domains": sorted(
+                    normalize_domain(d) for d in login.get("allow_public_mail_domains") or []
+                ),
                 "whitelist": _without_empty(
                     {
                         role: sorted(normalize_email(e) for e in whitelist.get(role) or [])

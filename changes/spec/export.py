@@ -27,6 +27,7 @@ from sso.multitenant.models import TenantSSOConfig
 from sso.multitenant.services import mtl_values, multi_tenant_login
 from sso.providers import catalog
 from sso.providers.models import IdentityProvider
+from sso.routing.validation import ALLOW_PUBLIC_KEY, public_mail_domains_of
 from sso.snippets import identity_providers_spec_section
 from tenants.features import UI_FEATURE_NAMES, UI_ROLES
 from tenants.groups.models import CrossTenantGroup
@@ -69,6 +70,11 @@ def _login(tenant) -> dict | None:
     login: dict = {}
     if domains:
         login["domains"] = domains
+        # A public mail domain the tenant routes was confirmed when it was added: the SPEC says so
+        # again, or `plan` of this file would refuse it.
+        public = public_mail_domains_of(domains)
+        if public:
+            login[ALLOW_PUBLIC_KEY] = public
     roles = {
         "admins": sorted(w.email for w in whitelist if w.is_admin),
         "users": sorted(w.email for w in whitelist if not w.is_admin),

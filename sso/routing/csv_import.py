@@ -14,13 +14,20 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from console.identifiers import normalize_domain
 from console.validation import FieldError, InvalidInput
 from sso.models import RoutingImport
 from tenants.models import Tenant
 
 from .queries import tenant_routing
 from .services import RoutingChange, routing_save
-from .validation import Item, RoutingChecker, RoutingSet
+from .validation import (
+    Item,
+    RoutingChecker,
+    RoutingSet,
+    is_public_mail_domain,
+    public_domain_reason,
+)
 
 ROLE_MODES = {
     "column": "Use the file's is_admin column",
@@ -171,11 +178,13 @@ def import_check(*, tenant: Tenant, text: str, role_mode: str) -> ImportCheck:
     if not items and not problems:
         raise InvalidInput(FieldError("text", "no email address found: paste or upload some"))
     checker = RoutingChecker(tenant_name=tenant.name, tenant_id=tenant.pk)
+    raw = {item.path: item.raw for item in items}
     items = checker.normalise(items)
     items = checker.refuse_repeats(items)
     checker.refuse_conflicts(items)
     for error in checker.errors:
-        problems.append(LineProblem(_line_number(error.path), error.message))
+        message = _domain_line(raw.get(error.path), tenant.name) or error.message
+        problems.append(LineProblem(_line_number(error.path), message))
     problems.sort(key=lambda p: p.line)
     check.errors = problems
     if problems:
@@ -197,6 +206,28 @@ def import_check(*, tenant: Tenant, text: str, role_mode: str) -> ImportCheck:
         else:
             check.role_changes += 1
     return check
+
+
+def _domain_line(value, tenant_name: str) -> str:
+    """The reason for a line that holds a domain instead of an email ("" for any other line).
+
+    An import only whitelists emails (an email at a public mail domain is one person, which is
+    fine); a domain, and above all a public mail domain, is added on the tenant's page.
+    """
+    if not isinstance(value, str) or "@" in value:
+        return ""
+    try:
+        domain = normalize_domain(value)
+    except InvalidInput:
+        return ""
+    message = f"'{domain}' is a domain, not an email address: an import whitelists emails only"
+    if is_public_mail_domain(domain):
+        return (
+            f"{message}. Besides, {public_domain_reason(domain, tenant_name)}; to route it "
+            "anyway, add it to the tenant's domains on its routing page and tick the "
+            "confirmation there"
+        )
+    return f"{message}; add domains on the tenant's routing page"
 
 
 def import_draft(*, tenant: Tenant, check: ImportCheck, actor: str, source: str, role_mode: str):

@@ -28,6 +28,9 @@ from .push import (
 )
 from .queries import tenant_routing
 from .validation import (
+    ALLOW_PUBLIC_KEY,
+    CONFIRM_BEFORE_PULL,
+    CONFIRM_IN_FORM,
     MAX_DOMAINS,
     Item,
     RoutingChecker,
@@ -73,6 +76,8 @@ class RoutingChange:
     whitelist_removed: dict[str, bool] = field(default_factory=dict)
     role_changed: dict[str, bool] = field(default_factory=dict)  # email -> new is_admin
     warnings: list[FieldError] = field(default_factory=list)
+    # Public mail domains among domains_added that the admin confirmed (recorded in the audit).
+    public_confirmed: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -127,7 +132,16 @@ def _diff(current: RoutingSet, wanted: RoutingSet) -> RoutingChange:
         whitelist_removed={e: a for e, a in sorted(old.items()) if e not in new},
         role_changed={e: a for e, a in sorted(new.items()) if e in old and old[e] != a},
         warnings=list(wanted.warnings),
+        public_confirmed=sorted(set(wanted.public_confirmed) & (new_domains - old_domains)),
     )
+
+
+def _audit_after(change: RoutingChange, after: dict, source: str) -> dict:
+    if change.public_confirmed:
+        after[ALLOW_PUBLIC_KEY] = list(change.public_confirmed)
+    if source:
+        after["source"] = source
+    return after
 
 
 def _chunks(items: list, size: int = WRITE_CHUNK):
@@ -164,8 +178,7 @@ def routing_save(
             _write(tenant, change)
             push_invalidate(tenant)
             before, after = change.audit_lists()
-            if source:
-                after["source"] = source
+            _audit_after(change, after, source)
             audit_record(
                 actor=actor,
                 action=action,
@@ -210,8 +223,7 @@ def routing_save_new(
             for e, a in change.whitelist_added.items()
         ]
         before, after = change.audit_lists()
-        if source:
-            after["source"] = source
+        _audit_after(change, after, source)
         rows.append(
             {
                 "actor": actor,
@@ -279,11 +291,14 @@ def _label(value) -> str:
     return (value.strip() if isinstance(value, str) else "") or "value"
 
 
-def routing_add(*, tenant: Tenant, kind: str, values: list[str], actor: str) -> RoutingChange:
+def routing_add(
+    *, tenant: Tenant, kind: str, values: list[str], actor: str, allow_public=()
+) -> RoutingChange:
     """Add domains (kind "domain") or whitelist emails ("admin"/"user") to a tenant.
 
     Errors carry the typed value as their path, for an inline form. An email already whitelisted
-    in the tenant with the other role is refused (one role per email).
+    in the tenant with the other role is refused (one role per email), and so is a public mail
+    domain that `allow_public` (the domains the admin confirmed) does not list.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
@@ -313,6 +328,7 @@ def routing_add(*, tenant: Tenant, kind: str, values: list[str], actor: str) -> 
                 )
             else:
                 new_items.append(item)
+        confirmed = checker.refuse_public_domains(new_items, allow_public, CONFIRM_IN_FORM)
         checker.refuse_conflicts(new_items)
         if kind == "domain" and len(current.domains) + len(new_items) > MAX_DOMAINS:
             checker.errors.append(
@@ -327,6 +343,7 @@ def routing_add(*, tenant: Tenant, kind: str, values: list[str], actor: str) -> 
             admins=current.admins + (keys if kind == "admin" else []),
             users=current.users + (keys if kind == "user" else []),
             warnings=checker.warnings,
+            public_confirmed=confirmed,
         )
         return routing_save(tenant=tenant, routing=wanted, actor=actor)
 
@@ -348,7 +365,8 @@ def routing_remove(*, tenant: Tenant, kind: str, key: str, actor: str) -> Routin
 def server_routing_checked(*, tenant: Tenant, server) -> RoutingSet:
     """The server's routing (`login.get_settings`, parsed) checked like any other input before the
     console takes it: a domain or an email another tenant has in the console is refused (raises
-    InvalidInput naming that tenant)."""
+    InvalidInput naming that tenant), and so is a public mail domain the console does not hold
+    for this tenant already (held ones were confirmed when they were added)."""
     return routing_validate(
         tenant_name=tenant.name,
         domains=server.domains,
@@ -356,4 +374,6 @@ def server_routing_checked(*, tenant: Tenant, server) -> RoutingSet:
         users=[e for e, a in server.whitelist.items() if not a],
         path="server",
         tenant_id=tenant.pk,
+        allow_public=tenant_routing(tenant).domains,
+        confirm_hint=CONFIRM_BEFORE_PULL,
     )

