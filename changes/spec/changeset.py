@@ -60,8 +60,14 @@ def spec_change_plan(plan: Plan, *, prune: bool = False) -> ChangePlan:
     )
 
 
-def spec_changeset_record(plan: Plan, *, actor: str, face: str, prune: bool) -> Changeset:
-    return changeset_record(spec_change_plan(plan, prune=prune), actor=actor, face=face)
+def spec_changeset_record(
+    plan: Plan, *, actor: str, face: str, prune: bool, desired: dict | None = None
+) -> Changeset:
+    """Record the plan; `desired` (the SPEC without secrets) is what a later apply re-plans
+    from."""
+    change_plan = spec_change_plan(plan, prune=prune)
+    change_plan.desired = desired
+    return changeset_record(change_plan, actor=actor, face=face)
 
 
 def spec_steps_with_refs(plan: Plan, prune: bool, tenant_ids: dict[int, int]) -> ChangePlan:

@@ -5,7 +5,10 @@ step to the journal and finishes it."""
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 from console.snapshot.store import ROUTING, companies_upsert_many, snapshot_put_many
+from console.validation import InvalidInput
 
 from ..engine import (
     applying,
@@ -19,6 +22,11 @@ from ..models import Changeset, ChangeStep
 from .apply import ApplyResult, apply_plan
 from .changeset import spec_steps_with_refs
 from .plan import ClientFactory, Plan
+from .server_config import store_server_sections
+from .validate import SpecModel
+
+ROUTING_REMOVALS = ("routing.domain.remove", "routing.whitelist.remove")
+SERVER_REMOVALS = ("group.delete", "idp.delete")
 
 
 @dataclass
@@ -41,18 +49,23 @@ def spec_apply(
     prune: bool = False,
     on_credentials: Callable | None = None,
     store_server: Callable[[Changeset], list[str]] | None = None,
+    changeset: Changeset | None = None,
 ) -> SpecApplied:
     """Record and apply the plan. `store_server(changeset)` keeps the SPEC's server sections
-    (inside the changeset, after the tenants' calls); the changeset is finished afterwards."""
-    changeset = changeset_open(
-        kind="spec",
-        summary=f"Apply {plan.spec.source}",
-        actor=actor,
-        face=face,
-        source=plan.spec.source,
-    )
+    (inside the changeset, after the tenants' calls); the changeset is finished afterwards.
+    `changeset`: a recorded plan of this SPEC to apply as itself (its planned steps are replaced
+    by the steps this run takes); by default a new changeset is recorded."""
+    if changeset is None:
+        changeset = changeset_open(
+            kind="spec",
+            summary=f"Apply {plan.spec.source}",
+            actor=actor,
+            face=face,
+            source=plan.spec.source,
+        )
 
     def record_steps(recorded: ApplyResult) -> None:
+        ChangeStep.objects.filter(changeset=changeset).delete()
         changeset_set_steps(changeset, spec_steps_with_refs(plan, prune, recorded.tenant_ids))
 
     with applying(changeset):
@@ -72,6 +85,14 @@ def spec_apply(
             status=ChangeStep.Status.DONE,
             positions=console_steps.values_list("position", flat=True),
         )
+        # A routing removal is made by its tenant's login calls: done when the tenant is.
+        finished = [f"tenant:{o.tenant_name}" for o in result.outcomes if o.ok]
+        removals = changeset.steps.filter(kind__in=ROUTING_REMOVALS, target__in=finished)
+        steps_mark(
+            changeset,
+            status=ChangeStep.Status.DONE,
+            positions=removals.values_list("position", flat=True),
+        )
         try:
             if store_server is not None:
                 store_server(changeset)
@@ -80,6 +101,29 @@ def spec_apply(
             changeset_finish_from_steps(changeset, error=applied.error)
     snapshot_after_apply(plan, result)
     return applied
+
+
+def spec_store_server(
+    spec: SpecModel, *, actor: str, prune: bool, changeset: Changeset
+) -> list[str]:
+    """Keep the SPEC's server sections in the console and mark the changeset's snippet steps
+    done; what was stored, by name. InvalidInput (the steps marked failed) when refused."""
+    if not spec.server.present:
+        return []
+    # The snippet changes and the removals of groups and providers are what it stores.
+    snippets = changeset.steps.filter(Q(kind__startswith="setting.") | Q(kind__in=SERVER_REMOVALS))
+    try:
+        stored = store_server_sections(spec, actor=actor, prune=prune)
+    except InvalidInput as exc:
+        steps_mark(changeset, status=ChangeStep.Status.FAILED, error=str(exc))
+        raise
+    done = stored[0] if isinstance(stored, tuple) else stored
+    steps_mark(
+        changeset,
+        status=ChangeStep.Status.DONE,
+        positions=snippets.values_list("position", flat=True),
+    )
+    return list(done)
 
 
 def snapshot_after_apply(plan: Plan, result: ApplyResult) -> None:

@@ -1,19 +1,13 @@
 """What `plan` and `apply` share: reading and checking a SPEC, planning, exit codes."""
 
-from django.conf import settings
 from django.core.management.base import CommandError
 
-from changes.spec.plan import Plan, PlanError, build_plan
-from changes.spec.server_config import snippet_diff
+from changes.spec.plan import Plan, PlanError
+from changes.spec.recorded import spec_build_plan
 from changes.spec.server_reads import SnapshotReads
 from changes.spec.validate import SpecModel, validate_spec
-from console.apiserver import client_from_settings
 from console.spec import load_spec, spec_error_lines
 from console.validation import InvalidInput
-
-
-def client_factory(on_call):
-    return client_from_settings(on_call)
 
 
 def bad_input(exc: InvalidInput, source: str) -> CommandError:
@@ -39,16 +33,13 @@ def make_plan(
 ) -> Plan:
     """`reads`: the fresh snapshot to plan from (plan); None reads the server (apply)."""
     try:
-        plan = build_plan(
+        plan = spec_build_plan(
             spec,
-            client_factory=client_factory,
-            api_url=settings.CLEARML_API_URL,
             concurrency=concurrency,
             resolve_secrets=resolve_secrets,
             prune=prune,
             reads=reads,
         )
-        plan.snippets = snippet_diff(spec, prune=prune)
     except InvalidInput as exc:
         raise bad_input(exc, spec.source) from None
     except PlanError as exc:

@@ -10,8 +10,6 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from changes.engine import steps_mark
-from changes.models import ChangeStep
 from changes.spec.credentials_out import (
     CredentialsOutError,
     CredentialsPrinter,
@@ -20,15 +18,14 @@ from changes.spec.credentials_out import (
 )
 from changes.spec.earlier_runs import admins_without_credentials, unfinished_credentials
 from changes.spec.plan import plan_lines
-from changes.spec.run import spec_apply
-from changes.spec.server_config import store_server_sections
+from changes.spec.recorded import client_factory
+from changes.spec.run import spec_apply, spec_store_server
 from console.audit import cli_actor
 from console.validation import InvalidInput
 from tenants.provisioning.engine import DEFAULT_CONCURRENCY
 
 from ._spec_command import (
     bad_input,
-    client_factory,
     make_plan,
     read_spec,
     snippet_lines,
@@ -158,21 +155,10 @@ class Command(BaseCommand):
         )
 
     def _store_server_sections(self, model, spec, actor, prune, changeset) -> list[str]:
-        snippets = changeset.steps.filter(kind__startswith="setting.")
-        if not model.server.present:
-            return []
         try:
-            stored = store_server_sections(model, actor=actor, prune=prune)
+            return spec_store_server(model, actor=actor, prune=prune, changeset=changeset)
         except InvalidInput as exc:
-            steps_mark(changeset, status=ChangeStep.Status.FAILED, error=str(exc))
             raise bad_input(exc, spec) from None
-        done = stored[0] if isinstance(stored, tuple) else stored
-        steps_mark(
-            changeset,
-            status=ChangeStep.Status.DONE,
-            positions=snippets.values_list("position", flat=True),
-        )
-        return list(done)
 
     def _print_kept(self, plan) -> None:
         kept = [r for r in getattr(plan, "removals", []) or [] if not r.applied]

@@ -1,19 +1,19 @@
 """`manage.py plan SPEC [--json] [--prune]`: every apiserver call `apply SPEC` would make, in
 order, and every snippet change. Makes read calls only. The plan is recorded as a changeset
-(status "planned"): its id and content hash are printed, and `--json` prints it whole."""
+(status "planned"; the JSON API's POST /api/v1/plans takes the same path, changes.spec.recorded):
+its id and content hash are printed, and `--json` prints it whole."""
 
 import json
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from changes.selectors import changeset_as_dict
-from changes.spec.changeset import spec_changeset_record
-from changes.spec.plan import plan_lines
-from changes.spec.server_reads import fresh_snapshot
+from changes.spec.plan import PlanError, plan_lines
+from changes.spec.recorded import plan_json, spec_plan
 from console.audit import cli_actor
+from console.validation import InvalidInput
 from tenants.provisioning.engine import DEFAULT_CONCURRENCY
 
-from ._spec_command import make_plan, read_spec, snippet_lines, warning_lines
+from ._spec_command import bad_input, read_spec, snippet_lines, warning_lines
 
 
 class Command(BaseCommand):
@@ -43,20 +43,22 @@ class Command(BaseCommand):
         model = read_spec(spec)
         for line in warning_lines(model):
             self.stderr.write(line)
-        reads = None if options.get("refresh") else fresh_snapshot()
-        plan = make_plan(
-            model,
-            concurrency=max(1, concurrency),
-            resolve_secrets=False,
-            prune=prune,
-            reads=reads,
-        )
-        changeset = spec_changeset_record(plan, actor=cli_actor(), face="spec", prune=prune)
+        try:
+            planned = spec_plan(
+                model,
+                actor=cli_actor(),
+                face="spec",
+                prune=prune,
+                concurrency=max(1, concurrency),
+                refresh=bool(options.get("refresh")),
+            )
+        except InvalidInput as exc:
+            raise bad_input(exc, spec) from None
+        except PlanError as exc:
+            raise CommandError(f"plan: {exc}", returncode=1) from None
+        plan, changeset = planned.plan, planned.changeset
         if as_json:
-            data = changeset_as_dict(changeset)
-            out = {"id": data["id"], "hash": data["hash"], "steps": data["steps"]}
-            for step in out["steps"]:
-                step.pop("status", None)
+            out = plan_json(changeset)
             self.stdout.write(json.dumps(out, indent=2, ensure_ascii=False, default=str))
             return
         for line in plan_lines(plan):
