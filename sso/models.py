@@ -7,12 +7,14 @@ most, so two admins racing cannot both win (ClearML's routing is unstable otherw
 from django.db import models
 from django.db.models.functions import Lower, Trim
 
+from console.identifiers import MAX_DOMAIN_LENGTH, MAX_EMAIL_LENGTH
 from tenants.models import Tenant
 
 
 class LoginDomain(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="login_domains")
-    domain = models.CharField(max_length=253, unique=True)  # normalised: lower case, IDNA
+    # normalised: lower case, IDNA
+    domain = models.CharField(max_length=MAX_DOMAIN_LENGTH, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -31,7 +33,8 @@ class LoginDomain(models.Model):
 
 class WhitelistEntry(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="whitelist")
-    email = models.CharField(max_length=254, unique=True)  # normalised: lower case, IDNA domain
+    # normalised: lower case, IDNA domain
+    email = models.CharField(max_length=MAX_EMAIL_LENGTH, unique=True)
     is_admin = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from difflib import get_close_matches
 
-from console.validation import FieldError, InvalidInput
+from console.validation import FieldError, InvalidInput, shown
 
 
 @dataclass(frozen=True)
@@ -112,10 +112,14 @@ def feature_choices(include_deprecated: bool = True) -> list[tuple[str, str]]:
 
 def _unknown_message(name: object, known: Iterable[str], kind: str) -> str:
     if not isinstance(name, str):
-        return f"must be a feature name (a string), not {type(name).__name__}"
+        return (
+            f"Each entry must be a {kind} name (a string), not {type(name).__name__} "
+            f"{shown(name)}; write the name, like reports."
+        )
     hint = get_close_matches(name.strip().lower(), list(known), n=1)
-    suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
-    return f"unknown {kind} '{name}'{suffix}"
+    if hint:
+        return f"{shown(name)} is an unknown {kind}; did you mean '{hint[0]}'?"
+    return f"{shown(name)} is an unknown {kind}; pick one of the names in the feature catalog."
 
 
 def validate_feature_names(
@@ -130,7 +134,13 @@ def validate_feature_names(
     if names is None:
         return []
     if isinstance(names, str) or not isinstance(names, list | tuple):
-        raise InvalidInput(FieldError(path, "must be a list of feature names"))
+        raise InvalidInput(
+            FieldError(
+                path,
+                f"The features must be a list of feature names, like [reports, pipelines], not "
+                f"{shown(names)}.",
+            )
+        )
     known = tuple(known)
     errors: list[FieldError] = []
     seen: set[str] = set()
@@ -141,7 +151,11 @@ def validate_feature_names(
             errors.append(FieldError(item_path, _unknown_message(name, known, kind)))
             continue
         if name in seen:
-            errors.append(FieldError(item_path, f"'{name}' is listed twice"))
+            errors.append(
+                FieldError(
+                    item_path, f"The {kind} '{name}' is listed twice; keep it once in the list."
+                )
+            )
             continue
         seen.add(name)
         result.append(name)

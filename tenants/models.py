@@ -3,7 +3,12 @@
 from django.db import models
 from django.db.models.functions import Lower
 
+from console.identifiers import MAX_COMPANY_ID, MAX_EMAIL_LENGTH
+
+# Length limits, defined once here and imported by the validation layer, the forms and templates.
+# The apiserver accepts longer names (256 characters); the console keeps to these.
 MAX_TENANT_NAME = 100
+MAX_ADMIN_NAME = 200
 
 
 class Tenant(models.Model):
@@ -19,7 +24,7 @@ class Tenant(models.Model):
         DELETED = "deleted", "Deleted"
 
     name = models.CharField(max_length=MAX_TENANT_NAME)
-    company_id = models.CharField(max_length=64, blank=True, default="")
+    company_id = models.CharField(max_length=MAX_COMPANY_ID, blank=True, default="")
     allowed_users = models.PositiveIntegerField(null=True, blank=True)
     features = models.JSONField(default=list, blank=True)
     exclude_features = models.JSONField(default=list, blank=True)
@@ -72,8 +77,8 @@ class TenantAdmin(models.Model):
     """An admin user of a tenant. `user_id` is the ClearML user id once created."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="admins")
-    name = models.CharField(max_length=200)
-    email = models.CharField(max_length=254)
+    name = models.CharField(max_length=MAX_ADMIN_NAME)
+    email = models.CharField(max_length=MAX_EMAIL_LENGTH)
     internal = models.BooleanField(default=True)
     user_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -13,14 +13,14 @@ from django.utils import timezone
 from console.apiserver import ApiClient
 from console.audit import audit_record
 from console.audit.bulk import bulk_append
-from console.validation import FieldError, InvalidInput
-from tenants.models import ProvisioningStep, Tenant, TenantAdmin
+from console.validation import FieldError, InvalidInput, shown, too_long
+from tenants.models import MAX_TENANT_NAME, ProvisioningStep, Tenant, TenantAdmin
 from tenants.provisioning import calls as steps
 from tenants.provisioning.engine import (
     record_run,
     supersede_open_steps,
 )
-from tenants.validation import AdminInput, TenantInput
+from tenants.validation import AdminInput, TenantInput, name_taken_by
 
 STALE_MESSAGE = "This tenant was changed by someone else since you opened it; review and retry."
 EMPTY_LOGIN = {"domains": [], "whitelist": []}
@@ -114,8 +114,8 @@ def tenant_save_new(*, data: TenantInput, actor: str) -> Tenant:
         raise InvalidInput(
             FieldError(
                 "name",
-                f"a tenant named '{data.name}' or one of these admins was just created by "
-                "someone else; reload and check",
+                f"A tenant named '{data.name}' or one of these admins was just created by "
+                "someone else; reload the page and check before saving again.",
             )
         ) from None
     return tenant
@@ -237,18 +237,35 @@ def tenant_import(*, company: dict, actor: str, admins: list[dict] | None = None
     name = " ".join(str(company.get("name") or "").split())
     company_id = str(company.get("id") or "")
     if not name or not company_id:
-        raise InvalidInput(FieldError("company", "the server's company has no name or id"))
+        raise InvalidInput(
+            FieldError(
+                "company",
+                "The server's company has no name or no id, so it cannot be imported; give it a "
+                "name on the server, press Refresh and try again.",
+            )
+        )
+    if len(name) > MAX_TENANT_NAME:
+        raise InvalidInput(
+            FieldError(
+                "name",
+                f"{too_long('The company name', name, MAX_TENANT_NAME)[:-1]} on the server before "
+                "importing it (the console keeps tenant names that short).",
+            )
+        )
     if Tenant.objects.filter(company_id=company_id).exists():
-        raise InvalidInput(FieldError("company", f"the company {company_id} is already imported"))
-    from tenants.validation import name_taken_by
-
+        raise InvalidInput(
+            FieldError(
+                "company",
+                f"The company {company_id} is already imported; open its tenant page instead.",
+            )
+        )
     other = name_taken_by(name, None)
     if other is not None:
         raise InvalidInput(
             FieldError(
                 "name",
-                f"the console already has a tenant named '{other.name}' (names are compared "
-                "ignoring case); rename one of them first",
+                f"The console already has a tenant named '{other.name}' (names are compared "
+                "ignoring case); rename one of them first.",
             )
         )
     defaults = company.get("defaults") or {}
@@ -298,7 +315,13 @@ def tenant_import(*, company: dict, actor: str, admins: list[dict] | None = None
 def tenant_mark_deleted(*, tenant: Tenant, version: int, typed_name: str, actor: str) -> Tenant:
     """After the admin ran the deletion runbook: mark the tenant deleted (there is no API)."""
     if typed_name.strip() != tenant.name:
-        raise InvalidInput(FieldError("confirm_name", "type the tenant's name exactly to confirm"))
+        raise InvalidInput(
+            FieldError(
+                "confirm_name",
+                f"{shown(typed_name.strip())} is not the tenant's name; type '{tenant.name}' "
+                "exactly to confirm.",
+            )
+        )
     if tenant.is_deleted:
         raise NotAllowed("This tenant is already marked as deleted.")
     before = tenant_snapshot(tenant)

@@ -8,13 +8,12 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from console.identifiers import normalize_email
-from console.validation import ErrorCollector, FieldError, InvalidInput, join_path
+from console.validation import ErrorCollector, FieldError, InvalidInput, join_path, shown, too_long
 from tenants.features import validate_feature_names
-from tenants.models import MAX_TENANT_NAME, Tenant, TenantAdmin
+from tenants.models import MAX_ADMIN_NAME, MAX_TENANT_NAME, Tenant, TenantAdmin
 
 MAX_ALLOWED_USERS = 1_000_000
 MAX_ADMINS = 20
-MAX_ADMIN_NAME = 200
 TENANT_KEYS = ("name", "allowed_users", "features", "exclude_features", "admins", "login", "sso")
 ADMIN_KEYS = ("name", "email", "internal")
 
@@ -51,17 +50,40 @@ def fold(text: str) -> str:
     return text.strip().casefold()
 
 
+NAME_REQUIRED = (
+    f"The tenant name is required; give the tenant a name of at most {MAX_TENANT_NAME} characters."
+)
+
+
+def kind_of(value) -> str:
+    """What a value of the wrong type is, as a message says it."""
+    if isinstance(value, bool):
+        return "true/false"
+    return {dict: "a mapping", list: "a list", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
 def clean_name(value, path: str, errors: ErrorCollector) -> str:
     if not isinstance(value, str):
-        errors.add(path, "is required (a text value)" if value is None else "must be text")
+        errors.add(
+            path,
+            NAME_REQUIRED
+            if value is None
+            else f"The tenant name must be text, not {kind_of(value)}; quote it in YAML.",
+        )
         return ""
     name = " ".join(value.split())
     if not name:
-        errors.add(path, "is required")
+        errors.add(path, NAME_REQUIRED)
     elif len(name) > MAX_TENANT_NAME:
-        errors.add(path, f"is {len(name)} characters; at most {MAX_TENANT_NAME} are allowed")
+        errors.add(path, too_long("The tenant name", name, MAX_TENANT_NAME))
     elif any(unicodedata.category(ch).startswith("C") for ch in name):
-        errors.add(path, "contains control or invisible characters")
+        errors.add(
+            path,
+            f"The tenant name {shown(name)} contains control or invisible characters; retype it "
+            "without them.",
+        )
     return name
 
 
@@ -69,15 +91,23 @@ def clean_allowed_users(value, path: str, errors: ErrorCollector) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        errors.add(path, f"must be a whole number from 1 to {MAX_ALLOWED_USERS:,} (or empty)")
+        errors.add(
+            path,
+            f"Allowed users must be a whole number from 1 to {MAX_ALLOWED_USERS:,}, not "
+            f"{shown(value)}; leave it empty for the server's default.",
+        )
         return None
     if value < 1:
         errors.add(
-            path, f"must be at least 1 (leave it empty for the server's default); got {value}"
+            path,
+            f"Allowed users must be at least 1, not {value}; leave it empty for the server's "
+            "default.",
         )
         return None
     if value > MAX_ALLOWED_USERS:
-        errors.add(path, f"must be at most {MAX_ALLOWED_USERS:,}; got {value:,}")
+        errors.add(
+            path, f"Allowed users must be at most {MAX_ALLOWED_USERS:,}, not {value:,}; lower it."
+        )
         return None
     return value
 
@@ -95,7 +125,7 @@ def clean_features(data: dict, path: str, errors: ErrorCollector) -> tuple[list,
         if name in added:
             errors.add(
                 join_path(path, f"exclude_features[{index}]"),
-                f"'{name}' is also in features; a feature cannot be both added and excluded",
+                f"The feature '{name}' is both added and excluded; choose one of the two.",
             )
     return lists["features"], lists["exclude_features"]
 
@@ -104,41 +134,65 @@ def clean_admins(value, path: str, errors: ErrorCollector) -> list[AdminInput]:
     if value is None:
         return []
     if not isinstance(value, list):
-        errors.add(path, "must be a list of admins (name, email, internal)")
+        errors.add(
+            path,
+            f"The admins must be a list of admins (each with name, email and internal), not "
+            f"{kind_of(value)}.",
+        )
         return []
     if len(value) > MAX_ADMINS:
-        errors.add(path, f"at most {MAX_ADMINS} admins per tenant")
+        errors.add(
+            path,
+            f"A tenant has at most {MAX_ADMINS} admins; {len(value)} are listed, so remove "
+            f"{len(value) - MAX_ADMINS}.",
+        )
     admins: list[AdminInput] = []
     first_seen: dict[str, str] = {}
     for index, item in enumerate(value):
         item_path = join_path(path, f"[{index}]")
         if not isinstance(item, dict):
-            errors.add(item_path, "must be a mapping with name, email and internal")
+            errors.add(
+                item_path,
+                f"An admin must be a mapping with name, email and internal, not {kind_of(item)}.",
+            )
             continue
         for key in item:
             if key not in ADMIN_KEYS:
                 errors.add(
                     join_path(item_path, str(key)),
-                    f"unknown key (known keys: {', '.join(ADMIN_KEYS)})",
+                    f"{shown(str(key))} is an unknown key for an admin; the known keys are "
+                    f"{', '.join(ADMIN_KEYS)}.",
                 )
         name = item.get("name")
         if not isinstance(name, str) or not name.strip():
-            errors.add(join_path(item_path, "name"), "is required")
+            errors.add(
+                join_path(item_path, "name"), "The admin's name is required; write their name."
+            )
             name = ""
         elif len(name.strip()) > MAX_ADMIN_NAME:
-            errors.add(join_path(item_path, "name"), f"at most {MAX_ADMIN_NAME} characters")
+            errors.add(
+                join_path(item_path, "name"),
+                too_long("The admin's name", name.strip(), MAX_ADMIN_NAME),
+            )
         email_path = join_path(item_path, "email")
         email = ""
         raw_email = item.get("email")
         if not isinstance(raw_email, str):
-            errors.add(email_path, "is required (an email address)")
+            errors.add(
+                email_path,
+                "The admin's email address is required; write one like name@example.com.",
+            )
         else:
             try:
                 email = normalize_email(raw_email, email_path)
             except InvalidInput as exc:
                 errors.extend(exc)
         if email and email in first_seen:
-            errors.add(email_path, f"'{email}' is listed twice (also at {first_seen[email]})")
+            errors.add(
+                email_path,
+                f"The email address '{email}' is listed twice (also at {first_seen[email]}); "
+                "give each admin their own address.",
+            )
             email = ""
         elif email:
             first_seen[email] = email_path
@@ -146,7 +200,10 @@ def clean_admins(value, path: str, errors: ErrorCollector) -> list[AdminInput]:
         if internal is None:
             internal = True
         if not isinstance(internal, bool):
-            errors.add(join_path(item_path, "internal"), "must be true or false")
+            errors.add(
+                join_path(item_path, "internal"),
+                f"Internal must be true or false, not {shown(internal)}.",
+            )
             internal = True
         admins.append(AdminInput(name=(name or "").strip(), email=email, internal=internal))
     return admins
@@ -183,8 +240,8 @@ def refuse_admins_of_other_tenants(
         if other and fold(other) != fold(tenant_name):
             errors.add(
                 join_path(path, f"[{index}].email"),
-                f"'{admin.email}' is already an admin of tenant '{other}'; a user belongs to "
-                f"one tenant, so it cannot also be an admin of '{tenant_name}'",
+                f"The email address '{admin.email}' is already an admin of tenant '{other}'; a "
+                f"user belongs to one tenant, so give '{tenant_name}' another admin address.",
             )
 
 
@@ -195,6 +252,8 @@ def admin_owners(emails: list[str]) -> dict[str, tuple[int, str]]:
 
 
 def name_taken_by(name: str, tenant_id: int | None) -> Tenant | None:
+    if len(name) > MAX_TENANT_NAME:  # no tenant has it; and SQLite refuses long LIKE patterns
+        return None
     rows = Tenant.objects.filter(name__iexact=name, deleted_at__isnull=True)
     if tenant_id is not None:
         rows = rows.exclude(pk=tenant_id)
@@ -229,11 +288,15 @@ def validate_tenant(
     """
     errors = ErrorCollector()
     if not isinstance(data, dict):
-        raise InvalidInput(FieldError(path, "must be a mapping (name, admins, …)"))
+        raise InvalidInput(
+            FieldError(path, f"A tenant must be a mapping (name, admins, …), not {kind_of(data)}.")
+        )
     for key in data:
         if key not in TENANT_KEYS:
             errors.add(
-                join_path(path, str(key)), f"unknown key (known keys: {', '.join(TENANT_KEYS)})"
+                join_path(path, str(key)),
+                f"{shown(str(key))} is an unknown key for a tenant; the known keys are "
+                f"{', '.join(TENANT_KEYS)}.",
             )
     before = len(errors.errors)
     name = clean_name(data.get("name"), join_path(path, "name"), errors)
@@ -242,7 +305,8 @@ def validate_tenant(
         if other is not None:
             errors.add(
                 join_path(path, "name"),
-                f"a tenant named '{other.name}' already exists (names are compared ignoring case)",
+                f"A tenant named '{other.name}' already exists (names are compared ignoring "
+                "case); choose another name.",
             )
     allowed = clean_allowed_users(
         data.get("allowed_users"), join_path(path, "allowed_users"), errors
@@ -251,7 +315,10 @@ def validate_tenant(
     admins_path = join_path(path, "admins")
     admins = clean_admins(data.get("admins"), admins_path, errors)
     if require_admin and not admins:
-        errors.add(join_path(admins_path, "[0].email"), "a tenant needs at least one admin")
+        errors.add(
+            join_path(admins_path, "[0].email"),
+            "A tenant needs at least one admin; add one with a name and an email address.",
+        )
     if allowed is not None and len(admins) > allowed:
         # The apiserver refuses to create a user past the limit: say so before any call.
         errors.add(

@@ -49,17 +49,36 @@ def test_valid_names_pass_and_an_empty_list_is_kept():
         (
             ["aplications"],
             "groups[0].features[0]",
-            "unknown feature 'aplications' (did you mean 'applications'?)",
+            "'aplications' is an unknown feature; did you mean 'applications'?",
         ),
         (
             ["reports", "Reports"],
             "groups[0].features[1]",
-            "unknown feature 'Reports' (did you mean 'reports'?)",
+            "'Reports' is an unknown feature; did you mean 'reports'?",
         ),
-        (["reports", "reports"], "groups[0].features[1]", "'reports' is listed twice"),
-        ([3], "groups[0].features[0]", "must be a feature name (a string), not int"),
-        ("reports", "groups[0].features", "must be a list of feature names"),
-        ({"a": 1}, "groups[0].features", "must be a list of feature names"),
+        (
+            ["reports", "reports"],
+            "groups[0].features[1]",
+            "The feature 'reports' is listed twice; keep it once in the list.",
+        ),
+        (
+            [3],
+            "groups[0].features[0]",
+            "Each entry must be a feature name (a string), not int 3; write the name, like "
+            "reports.",
+        ),
+        (
+            "reports",
+            "groups[0].features",
+            "The features must be a list of feature names, like [reports, pipelines], not "
+            "'reports'.",
+        ),
+        (
+            {"a": 1},
+            "groups[0].features",
+            "The features must be a list of feature names, like [reports, pipelines], not "
+            "{'a': 1}.",
+        ),
     ],
 )
 def test_bad_names_are_refused_with_the_path(names, path, message):

@@ -78,11 +78,11 @@ def test_create_a_group_and_see_its_variables(admin_client):
 @pytest.mark.parametrize(
     "post,field_error",
     [
-        ({"name": "data scientists"}, "may contain only letters, digits and single underscores"),
+        ({"name": "data scientists"}, "contains a space; use only letters, digits"),
         ({"name": "users"}, "is a built-in group"),
         ({"name": "OPS"}, "already used as &#x27;ops&#x27;"),
         ({"name": "new", "id": "abcd-1234-abcd-1234"}, "which is not a UUID"),
-        ({"name": "new", "features": ["nope"]}, "unknown feature &#x27;nope&#x27;"),
+        ({"name": "new", "features": ["nope"]}, "&#x27;nope&#x27; is an unknown feature"),
     ],
 )
 def test_bad_group_input_is_shown_next_to_the_field_and_kept(admin_client, post, field_error):

@@ -65,8 +65,8 @@ def test_create_with_a_given_uuid_keeps_it():
         ({"name": "OPS"}, "name", "already used as 'ops'"),
         ({"name": "new", "id": GID}, "id", "already the id of group 'ops'"),
         ({"name": "new", "id": "abcd-1234-abcd-1234"}, "id", "which is not a UUID"),
-        ({"name": "new", "features": ["nope"]}, "features[0]", "unknown feature 'nope'"),
-        ({"name": "bad__name"}, "name", "must not contain '__'"),
+        ({"name": "new", "features": ["nope"]}, "features[0]", "'nope' is an unknown feature"),
+        ({"name": "bad__name"}, "name", "contains '__', which separates"),
     ],
 )
 def test_create_refuses_bad_input(data, path, reason):

@@ -27,16 +27,16 @@ def test_valid_group_names(name):
 @pytest.mark.parametrize(
     "name,reason",
     [
-        ("", "a group name is required"),
-        ("data scientists", "not a space"),
-        ("data-scientists", "not '-'"),
-        ("data.scientists", "not '.'"),
-        ("équipe", "not 'é'"),
-        ("2fast", "must not start with a digit"),
-        ("_hidden", "must start with a letter"),
-        ("data__scientists", "must not contain '__'"),
-        ("trailing_", "must not end with '_'"),
-        ("x" * 101, "at most 100"),
+        ("", "A group name is required"),
+        ("data scientists", "contains a space; use only letters, digits"),
+        ("data-scientists", "contains '-'"),
+        ("data.scientists", "contains '.'"),
+        ("équipe", "contains 'é'"),
+        ("2fast", "starts with a digit; start it with a letter"),
+        ("_hidden", "starts with '_'; start it with a letter"),
+        ("data__scientists", "contains '__', which separates"),
+        ("trailing_", "ends with '_'"),
+        ("x" * 101, "shorten it to at most 100"),
         ("users", "'users' is a built-in group"),
         ("Admins", "'Admins' is a built-in group"),
         ("QUEUE_ADMINS", "is a built-in group"),
@@ -104,13 +104,13 @@ def test_groups_section_reports_every_problem_with_full_paths():
         validate_groups_section(section)
     errors = dict(_errors(info))
     assert "already used as 'data_scientists'" in errors["groups[1].name"]
-    assert "not a space" in errors["groups[2].name"]
+    assert "contains a space" in errors["groups[2].name"]
     assert "did you mean 'applications'" in errors["groups[2].features[0]"]
     assert "not a UUID" in errors["groups[2].id"]
-    assert errors["groups[3].assignable"] == "must be true or false"
-    assert errors["groups[3].system"] == "is always false for cross-tenant groups"
-    assert errors["groups[3].color"].startswith("unknown key")
-    assert errors["groups[4]"].startswith("must be a mapping")
+    assert errors["groups[3].assignable"] == "Assignable must be true or false, not 'yes'."
+    assert errors["groups[3].system"].startswith("System is always false for cross-tenant groups")
+    assert errors["groups[3].color"].startswith("'color' is an unknown key for a group")
+    assert errors["groups[4]"].startswith("A group must be a mapping")
 
 
 def test_duplicate_ids_are_refused():
@@ -118,7 +118,10 @@ def test_duplicate_ids_are_refused():
     with pytest.raises(InvalidInput) as info:
         validate_groups_section([{"name": "a", "id": same}, {"name": "b", "id": same.upper()}])
     assert _errors(info) == [
-        ("groups[1].id", "is also the id of groups[0]; group ids must be unique")
+        (
+            "groups[1].id",
+            f"The group id {same} is also the id of groups[0]; give each group its own id.",
+        )
     ]
 
 
@@ -144,9 +147,11 @@ def test_builtin_groups_errors():
     with pytest.raises(InvalidInput) as info:
         validate_builtin_groups_section({"user": [], "admins": ["nope"], "queue_admins": "x"})
     errors = dict(_errors(info))
-    assert "unknown built-in group" in errors["builtin_groups.user"]
-    assert "unknown feature 'nope'" in errors["builtin_groups.admins[0]"]
-    assert errors["builtin_groups.queue_admins"] == "must be a list of feature names"
+    assert "'user' is an unknown built-in group" in errors["builtin_groups.user"]
+    assert "'nope' is an unknown feature" in errors["builtin_groups.admins[0]"]
+    assert errors["builtin_groups.queue_admins"].startswith(
+        "The features must be a list of feature names"
+    )
 
 
 def test_organization_section():
@@ -176,12 +181,19 @@ def test_organization_errors():
             }
         )
     errors = dict(_errors(info))
-    assert "unknown feature 'nope'" in errors["organization.features[0]"]
-    assert errors["organization.unique_company_names"] == "must be true or false"
-    assert "unknown role" in errors["organization.ui_features_per_role.superhero"]
-    assert "unknown UI feature" in errors["organization.ui_features_per_role.user.applications"]
-    assert errors["organization.ui_features_per_role.user.show_datasets"] == "must be true or false"
-    assert errors["organization.extra"].startswith("unknown key")
+    assert "'nope' is an unknown feature" in errors["organization.features[0]"]
+    assert (
+        errors["organization.unique_company_names"]
+        == "Unique company names must be true or false, not 'true'."
+    )
+    assert "'superhero' is an unknown role" in errors["organization.ui_features_per_role.superhero"]
+    assert (
+        "is an unknown UI feature" in errors["organization.ui_features_per_role.user.applications"]
+    )
+    assert errors["organization.ui_features_per_role.user.show_datasets"].endswith(
+        "must be true or false, not 'no'."
+    )
+    assert errors["organization.extra"].startswith("'extra' is an unknown key")
 
 
 def test_all_three_sections_report_together():

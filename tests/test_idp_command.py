@@ -92,4 +92,4 @@ def test_a_bad_provider_entry_exits_2_with_its_path(tmp_path):
     with pytest.raises(CommandError) as info:
         run(str(path))
     assert info.value.returncode == 2
-    assert "identity_providers[0].base_urll: 'base_urll' is not a variable" in str(info.value)
+    assert "identity_providers[0].base_urll: 'base_urll' is an unknown key" in str(info.value)

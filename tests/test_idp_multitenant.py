@@ -196,7 +196,11 @@ def test_a_stale_tenant_form_says_someone_else_saved_and_keeps_the_input(
 @pytest.mark.parametrize(
     "changes,field,reason",
     [
-        ({"tenant": "acme ext"}, "tenant", "cannot be an external tenant id"),
+        (
+            {"tenant": "acme ext"},
+            "tenant",
+            "The external tenant id &#x27;acme ext&#x27; cannot be used",
+        ),
         ({"group_mapping": "no equals sign"}, "group_mapping", "write IdP group = ClearML group"),
         (
             {"configuration.token_endpoint": "http://kc/t"},

@@ -132,7 +132,7 @@ BAD = [
     pytest.param(
         [{**KEYCLOAK, "base_urll": "https://x.example"}],
         "identity_providers[0].base_urll",
-        "is not a variable the Keycloak page names",
+        "is an unknown key: no variable the Keycloak page names",
         id="typo-key",
     ),
     pytest.param(
@@ -144,7 +144,7 @@ BAD = [
     pytest.param(
         [{**KEYCLOAK, "groups": {"enabled": True, "claimenv": "groups"}}],
         "identity_providers[0].groups.claimenv",
-        "known keys here: admins, claim, enabled",
+        "the known keys here are admins, claim, enabled",
         id="nested-typo",
     ),
     pytest.param(
@@ -162,7 +162,7 @@ BAD = [
     pytest.param(
         [{**KEYCLOAK, "audience": "x"}],
         "identity_providers[0].audience",
-        "not a variable the Keycloak page names",
+        "no variable the Keycloak page names",
         id="other-providers-key",
     ),
     pytest.param(
@@ -180,7 +180,7 @@ BAD = [
     pytest.param(
         [{**KEYCLOAK, "base_url": "https://sso.example.com:99999/"}],
         "identity_providers[0].base_url",
-        "is not a URL",
+        "is not a valid URL",
         id="url-bad-port",
     ),
     pytest.param(
@@ -192,7 +192,7 @@ BAD = [
     pytest.param(
         [{**KEYCLOAK, "base_url": "https://user:pw@sso.example.com/"}],
         "identity_providers[0].base_url",
-        "must not carry a user name or password",
+        "carries a user name or password; remove them",
         id="url-with-credentials",
     ),
     pytest.param(
@@ -204,13 +204,13 @@ BAD = [
     pytest.param(
         [{**KEYCLOAK, "default_company": "tenant:Nobody"}],
         "identity_providers[0].default_company",
-        "'Nobody' is not a known tenant",
+        "names the tenant 'Nobody', which is neither in this SPEC's tenants nor in the console",
         id="unknown-tenant",
     ),
     pytest.param(
         [{**KEYCLOAK, "default_company": "Acme Research"}],
         "identity_providers[0].default_company",
-        "to name a tenant write tenant:Acme Research",
+        "to name the tenant write tenant:Acme Research",
         id="tenant-name-without-prefix",
     ),
     pytest.param(
@@ -258,13 +258,13 @@ BAD = [
     pytest.param(
         [{**KEYCLOAK, "client_id": 12345}],
         "identity_providers[0].client_id",
-        "must be a string, not int (quote it in YAML",
+        "must be a string, not int; quote it in YAML",
         id="number-for-string",
     ),
     pytest.param(
         [{**KEYCLOAK, "client_secret": "env:1BAD-NAME"}],
         "identity_providers[0].client_secret",
-        "is not a variable name",
+        "does not name a variable",
         id="bad-env-name",
     ),
     pytest.param(
@@ -303,7 +303,7 @@ BAD = [
             }
         ],
         "identity_providers[0].idp_metadata_file",
-        "must be an absolute path",
+        "is not an absolute path",
         id="relative-path",
     ),
     pytest.param(
@@ -330,7 +330,7 @@ BAD = [
             }
         ],
         "identity_providers[0].default_company",
-        "not a variable the Okta page names",
+        "no variable the Okta page names",
         id="okta-has-no-default-company",
     ),
     pytest.param("keycloak", "identity_providers", "must be a list", id="not-a-list"),
@@ -417,7 +417,7 @@ TENANT_CONFIG = {
     "data,path,reason",
     [
         ({}, "tenants[0].sso.tenant", "is required"),
-        ({"tenant": "acme/x"}, "tenants[0].sso.tenant", "cannot be an external tenant id"),
+        ({"tenant": "acme/x"}, "tenants[0].sso.tenant", "The external tenant id 'acme/x' cannot"),
         (
             {"tenant": "a", "group_mapping": ["x"]},
             "tenants[0].sso.group_mapping",

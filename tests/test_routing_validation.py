@@ -66,7 +66,7 @@ def test_it_normalises_case_spaces_and_idna():
         ),
         ("domains", "acme_x.io", "tenants[0].login.domains[0]", "not a valid domain"),
         ("domains", "10.0.0.1", "tenants[0].login.domains[0]", "looks like an IP address"),
-        ("domains", "", "tenants[0].login.domains[0]", "a domain is required"),
+        ("domains", "", "tenants[0].login.domains[0]", "A domain is required"),
         ("domains", 42, "tenants[0].login.domains[0]", "must be a text value"),
         ("admins", "carol", "tenants[0].login.whitelist.admins[0]", "needs exactly one @"),
         ("admins", "@acme.io", "tenants[0].login.whitelist.admins[0]", "nothing before the @"),

@@ -24,6 +24,8 @@ from changes.management.commands._spec_command import read_spec
 from changes.models import Changeset
 from changes.spec.export import export_spec
 from console.validation import InvalidInput
+from sso.multitenant.spec import CONFIG_BY_KEY
+from sso.providers import catalog
 from sso.providers.export import entry_settings
 from sso.providers.spec import CompanyResolver, validate_identity_providers
 from tenants.groups.models import CrossTenantGroup
@@ -53,7 +55,7 @@ GROUP_WHY = {
     "id": "an id is 8-4-4-4-12 hexadecimal digits and nothing else",
 }
 GROUP_BLANK = {
-    "name": "a group name is required",
+    "name": "write a name like data_scientists",
     "display_name": "leave display_name out (or empty) to show the group name",
     "id": "leave it out (or empty) to have one generated",
 }
@@ -65,10 +67,15 @@ def _group(field: str, value: str) -> dict:
     return {"name": "data_scientists", field: value}
 
 
+GROUP_LABEL = {"name": "The group name", "display_name": "The display name", "id": "The group id"}
+
+
 def _group_message(field: str, value: str, where: str) -> str:
+    """The field, the value (white space written visibly) and what to do."""
+    subject = f"{GROUP_LABEL[field]} {value!r}"
     if not value.strip():
-        return f"{value!r} is only white space; {GROUP_BLANK[field]}"
-    return f"{value!r} {where} with white space; remove it ({GROUP_WHY[field]})"
+        return f"{subject} is only white space; {GROUP_BLANK[field]}."
+    return f"{subject} {where} with white space; remove it ({GROUP_WHY[field]})."
 
 
 def _plan_errors(tmp_path, spec: dict) -> str:
@@ -201,18 +208,30 @@ def _set(entry: dict, key_path: str, value) -> dict:
     return out
 
 
-def _idp_message(kind: str, value: str, where: str) -> str:
-    shown = "the value" if kind == "secret" else repr(value)
+def _label(entry: dict, key_path: str) -> str:
+    """The label of the field a key path is in (a list item's or mapping value's field)."""
+    provider = catalog.get_provider(entry["provider"])
+    key = key_path.split("[")[0]
+    while provider.field(key) is None:
+        key = key.rsplit(".", 1)[0]
+    return provider.field(key).label
+
+
+def _idp_message(kind: str, value: str, where: str, label: str) -> str:
+    subject = label if kind == "secret" else f"{label} {value!r}"
     if not value.strip():
         fix = {
             "may-be-empty": 'write "" for the empty value, or leave the key out',
             "url": "write an https:// URL",
         }.get(kind, "leave the key out instead")
         if kind == "company":
-            return "must be tenant:<name> or a company id (leave it out for none)"
-        return f"{shown} is only white space; {fix}"
+            return (
+                f"{label} must be tenant:<name> or a company id, not '{value}'; leave it out "
+                "for none."
+            )
+        return f"{subject} is only white space; {fix}."
     why = "a company id or tenant:<name> is used exactly as written" if kind == "company" else SENT
-    return f"{shown} {where} with white space; remove it ({why})"
+    return f"{subject} {where} with white space; remove it ({why})."
 
 
 def _bad_idp_values():
@@ -238,7 +257,7 @@ def test_a_spec_identity_provider_value_with_white_space_around_it_is_refused(
         "identity_providers": [_set(entry, key_path, value)],
     }
     shown = _plan_errors(tmp_path, spec)
-    message = _idp_message(kind, value, where)
+    message = _idp_message(kind, value, where, _label(entry, key_path))
     assert f"spec.yaml: identity_providers[0].{key_path}: {message}" in shown
     if kind == "secret" and value.strip():
         assert value.strip() not in shown  # a secret is never repeated
@@ -251,7 +270,10 @@ def test_the_checker_behind_the_identity_provider_form_refuses_them_too(
     with pytest.raises(InvalidInput) as info:
         validate_identity_providers([_set(entry, key_path, value)], spec_tenant_names=["Acme"])
     assert [(e.path, e.message) for e in info.value.errors] == [
-        (f"identity_providers[0].{key_path}", _idp_message(kind, value, where))
+        (
+            f"identity_providers[0].{key_path}",
+            _idp_message(kind, value, where, _label(entry, key_path)),
+        )
     ]
 
 
@@ -280,7 +302,8 @@ def test_a_tenant_sso_configuration_value_with_white_space_around_it_is_refused(
         ],
     }
     shown = _plan_errors(tmp_path, spec)
-    message = f"{value!r} {where} with white space; remove it ({SENT})"
+    label = CONFIG_BY_KEY[key].label
+    message = f"{label} {value!r} {where} with white space; remove it ({SENT})."
     assert f"spec.yaml: tenants[0].sso.configuration.{key}: {message}" in shown
 
 

@@ -51,7 +51,7 @@ def one_tenant(**fields) -> str:
         (
             {"features": ["reports"], "exclude_features": ["reports"]},
             "tenants[0].exclude_features[0]",
-            "cannot be both added and excluded",
+            "is both added and excluded; choose one",
         ),
         ({"nmae": "x"}, "tenants[0].nmae", "unknown key"),
         ({"admins": "alice"}, "tenants[0].admins", "must be a list"),
@@ -154,7 +154,7 @@ def test_the_command_exits_2_naming_the_file_and_path(tmp_path):
     with pytest.raises(CommandError) as exc:
         call_command("plan", str(path), stdout=io.StringIO())
     assert exc.value.returncode == 2
-    assert f"{path}: tenants[0].allowed_users: must be at least 1" in str(exc.value)
+    assert f"{path}: tenants[0].allowed_users: Allowed users must be at least 1" in str(exc.value)
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,7 @@ def test_the_create_form_saves_a_plan_and_sends_nothing(admin_client, sandbox, s
     "field,value,message",
     [
         ("name", "", "is required"),
-        ("name", "x" * 101, "at most 100 are allowed"),
+        ("name", "x" * 101, "is 101 characters long; shorten it to at most 100."),
         ("allowed_users", "-3", "must be at least 1"),
         ("allowed_users", "99999999999", "must be at most 1,000,000"),
         ("allowed_users", "ten", "must be a whole number"),

@@ -2,9 +2,9 @@
 
 from django import forms
 
-from console.identifiers import normalize_email
-from console.snippets.render import DNS_SUBDOMAIN
-from console.validation import InvalidInput
+from console.identifiers import MAX_COMPANY_ID, MAX_EMAIL_LENGTH, normalize_email
+from console.snippets.render import DNS_SUBDOMAIN, MAX_DNS_SUBDOMAIN
+from console.validation import InvalidInput, shown
 
 from .audit_files import MAX_FILE_BYTES, MAX_FILES
 from .generate import DEFAULT_CHART_SECRET_NAME, DEFAULT_ENV_SECRET_NAME
@@ -16,10 +16,22 @@ class GenerateForm(forms.Form):
         label="Add the multi-tenant supervisor user",
         help_text="role system, allow_login, sec_groups users/admins/queue_admins",
     )
-    supervisor_email = forms.CharField(required=False, max_length=254, label="Supervisor email")
+    supervisor_email = forms.CharField(
+        required=False,
+        max_length=MAX_EMAIL_LENGTH,
+        label="Supervisor email",
+        error_messages={
+            "max_length": "The supervisor email is %(show_value)d characters long; shorten it to "
+            "at most %(limit_value)d."
+        },
+    )
     supervisor_company = forms.CharField(
         required=False,
-        max_length=64,
+        max_length=MAX_COMPANY_ID,
+        error_messages={
+            "max_length": "The supervisor company id is %(show_value)d characters long; a "
+            "company id has at most %(limit_value)d."
+        },
         label="Supervisor company id (optional)",
         help_text="services.workers.resource_usages.supervisor_company",
     )
@@ -30,26 +42,43 @@ class GenerateForm(forms.Form):
     )
     secret_name = forms.CharField(
         initial=DEFAULT_ENV_SECRET_NAME,
-        max_length=253,
+        max_length=MAX_DNS_SUBDOMAIN,
         label="Secret for extraEnvs (Helm, secret-ref)",
+        error_messages={
+            "required": "The extraEnvs Secret's name is required; for example "
+            f"{DEFAULT_ENV_SECRET_NAME}.",
+            "max_length": "The extraEnvs Secret's name is %(show_value)d characters long; a "
+            "Kubernetes name has at most %(limit_value)d.",
+        },
     )
     chart_secret_name = forms.CharField(
         initial=DEFAULT_CHART_SECRET_NAME,
-        max_length=253,
+        max_length=MAX_DNS_SUBDOMAIN,
         label="Secret for clearml.existingSecret",
+        error_messages={
+            "required": "The clearml.existingSecret name is required; for example "
+            f"{DEFAULT_CHART_SECRET_NAME}.",
+            "max_length": "The clearml.existingSecret name is %(show_value)d characters long; a "
+            "Kubernetes name has at most %(limit_value)d.",
+        },
     )
 
     def clean_supervisor_company(self) -> str:
         value = self.cleaned_data["supervisor_company"].strip()
         if value and not value.replace("-", "").isalnum():
-            raise forms.ValidationError("a company id is letters, digits and '-'")
+            raise forms.ValidationError(
+                f"The supervisor company id {shown(value)} is not a company id; use only "
+                "letters, digits and '-', or leave it empty."
+            )
         return value
 
     def _secret_name(self, field: str) -> str:
         value = self.cleaned_data[field].strip()
         if not DNS_SUBDOMAIN.match(value):
             raise forms.ValidationError(
-                "not a valid Kubernetes Secret name (lower-case letters, digits, '-' and '.')"
+                f"{self.fields[field].label}: {shown(value)} is not a valid Kubernetes Secret "
+                "name; use lower-case letters, digits, '-' and '.', starting and ending with a "
+                "letter or digit."
             )
         return value
 
@@ -69,7 +98,11 @@ class GenerateForm(forms.Form):
             except InvalidInput as exc:
                 self.add_error("supervisor_email", exc.errors[0].message)
         if data.get("secret_name") and data.get("secret_name") == data.get("chart_secret_name"):
-            self.add_error("chart_secret_name", "use a different name from the extraEnvs Secret")
+            self.add_error(
+                "chart_secret_name",
+                f"The clearml.existingSecret name {shown(data['chart_secret_name'])} is also the "
+                "extraEnvs Secret's name; choose a different name.",
+            )
         return data
 
 
@@ -87,9 +120,15 @@ class MultipleFileField(forms.FileField):
     def clean(self, data, initial=None):
         files = data if isinstance(data, list | tuple) else [data] if data else []
         if not files:
-            raise forms.ValidationError("Choose at least one file.")
+            raise forms.ValidationError(
+                "Deployment files: choose at least one file (Helm values, a Secret manifest, a "
+                "compose or env file)."
+            )
         if len(files) > MAX_FILES:
-            raise forms.ValidationError(f"At most {MAX_FILES} files at once.")
+            raise forms.ValidationError(
+                f"Deployment files: {len(files)} files were chosen; audit at most {MAX_FILES} "
+                "at once."
+            )
         return files
 
 

@@ -41,6 +41,7 @@ SERVICES = ("apiserver", "webserver", "fileserver")
 DEFAULT_SECRET_NAME = "clearml-console"  # noqa: S105 - a Kubernetes object name
 EMPTY = "# Nothing to set: there are no settings to export.\n"
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+MAX_DNS_SUBDOMAIN = 253  # a Kubernetes object name (a Secret's) is a DNS subdomain
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,12 @@ from django.db import models
 
 from tenants.models import Tenant
 
+# Length limits, defined once here; sso/multitenant/spec.py and the tenant SSO form use them.
+MAX_EXTERNAL_TENANT = (
+    100  # the external tenant id (it is part of the login link <webapp>/login/<id>)
+)
+MAX_IDP_GROUP_NAME = 200  # an IdP or ClearML group name in group_mapping / admin_groups
+
 
 class MultiTenantLogin(models.Model):
     """The server switches of sso_multi_tenant_login.md. A single row (pk 1) once saved."""
@@ -36,7 +42,7 @@ class TenantSSOConfig(models.Model):
         FAILED = "failed", "Push failed"
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="sso_config")
-    external_tenant = models.CharField(max_length=100, unique=True)
+    external_tenant = models.CharField(max_length=MAX_EXTERNAL_TENANT, unique=True)
     group_mapping = models.JSONField(default=dict, blank=True)
     admin_groups = models.JSONField(default=list, blank=True)
     provider = models.CharField(max_length=32, blank=True, default="")

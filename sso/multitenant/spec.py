@@ -22,10 +22,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from console.validation import ErrorCollector, FieldError, InvalidInput, join_path
+from console.validation import ErrorCollector, FieldError, InvalidInput, join_path, shown, too_long
 from sso.providers import catalog
 from sso.providers.catalog import BOOL, SECRET, STR, URL, FieldDef
 from sso.providers.spec import CompanyResolver, check_value
+
+from .models import MAX_EXTERNAL_TENANT, MAX_IDP_GROUP_NAME
 
 TENANT_LOGIN_VAR = "CLEARML__services__login__sso__tenant_login"
 ALLOW_SETTINGS_PROVIDERS_VAR = "CLEARML__services__login__sso__allow_settings_providers"
@@ -37,8 +39,8 @@ MTL_KEYS = {
 }
 
 # The external tenant id appears in the login link <webapp>/login/<id>: keep it URL-safe.
-EXTERNAL_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-MAX_NAME = 200
+EXTERNAL_TENANT = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_EXTERNAL_TENANT - 1}}}$")
+MAX_NAME = MAX_IDP_GROUP_NAME
 MAX_GROUPS = 500
 TENANT_SSO_KEYS = (
     "tenant",
@@ -192,23 +194,44 @@ class TenantSSO:
 
 def _name(value: object, path: str, what: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str) or not value.strip():
-        raise InvalidInput(FieldError(path, f"must be a non-empty {what} (a string)"))
+        raise InvalidInput(
+            FieldError(path, f"The {what} must be a non-empty string, not {shown(value)}.")
+        )
     text = value.strip()
-    if len(text) > MAX_NAME or any(ord(ch) < 32 for ch in text):
-        raise InvalidInput(FieldError(path, f"'{text[:40]}…' is not a usable {what}"))
+    if len(text) > MAX_NAME:
+        raise InvalidInput(FieldError(path, too_long(f"The {what}", text, MAX_NAME)))
+    if any(ord(ch) < 32 for ch in text):
+        raise InvalidInput(
+            FieldError(
+                path,
+                f"The {what} {shown(text)} contains a control character (a line break or a "
+                "tab?); remove it.",
+            )
+        )
     return text
 
 
 def check_external_tenant(value: object, path: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise InvalidInput(FieldError(path, "is required: the external tenant id (a string)"))
+    if isinstance(value, bool) or not isinstance(value, str) or not value.strip():
+        raise InvalidInput(
+            FieldError(
+                path,
+                "The external tenant id is required; write the id your IdP sends for this "
+                "tenant, like acme-ext.",
+            )
+        )
     text = value.strip()
+    if len(text) > MAX_EXTERNAL_TENANT:
+        raise InvalidInput(
+            FieldError(path, too_long("The external tenant id", text, MAX_EXTERNAL_TENANT))
+        )
     if not EXTERNAL_TENANT.match(text):
         raise InvalidInput(
             FieldError(
                 path,
-                f"'{text}' cannot be an external tenant id: it is part of the login link "
-                "<webapp>/login/<id>, so use letters, digits, '.', '_' and '-' (at most 100)",
+                f"The external tenant id {shown(text)} cannot be used: it is part of the login "
+                "link <webapp>/login/<id>, so use letters, digits, '.', '_' and '-', starting "
+                "with a letter or digit.",
             )
         )
     return text
@@ -218,11 +241,20 @@ def check_group_mapping(value: object, path: str) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InvalidInput(FieldError(path, 'must be a mapping {"IdP group": "ClearML group"}'))
+        raise InvalidInput(
+            FieldError(
+                path,
+                f'The group mapping must be a mapping {{"IdP group": "ClearML group"}}, not '
+                f"{shown(value)}.",
+            )
+        )
     errors = ErrorCollector()
     out: dict[str, str] = {}
     if len(value) > MAX_GROUPS:
-        errors.add(path, f"has more than {MAX_GROUPS} entries")
+        errors.add(
+            path,
+            f"The group mapping has {len(value):,} entries; keep it to at most {MAX_GROUPS}.",
+        )
     for key, target in value.items():
         key_path = join_path(path, f"[{key!r}]" if isinstance(key, str) else str(key))
         try:
@@ -238,9 +270,17 @@ def check_admin_groups(value: object, path: str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise InvalidInput(FieldError(path, "must be a list of IdP group names"))
+        raise InvalidInput(
+            FieldError(
+                path, f"The admin groups must be a list of IdP group names, not {shown(value)}."
+            )
+        )
     errors = ErrorCollector()
     out: list[str] = []
+    if len(value) > MAX_GROUPS:
+        errors.add(
+            path, f"The admin groups list {len(value):,} groups; keep it to at most {MAX_GROUPS}."
+        )
     for i, item in enumerate(value):
         try:
             name = _name(item, f"{path}[{i}]", "IdP group name")
@@ -248,7 +288,10 @@ def check_admin_groups(value: object, path: str) -> list[str]:
             errors.extend(exc)
             continue
         if name in out:
-            errors.add(f"{path}[{i}]", f"'{name}' is listed twice")
+            errors.add(
+                f"{path}[{i}]",
+                f"The admin group {shown(name)} is listed twice; keep it once.",
+            )
         out.append(name)
     errors.raise_if_any()
     return out
@@ -256,7 +299,12 @@ def check_admin_groups(value: object, path: str) -> list[str]:
 
 def check_configuration(value: object, path: str, *, allow_http: bool) -> dict[str, object]:
     if not isinstance(value, dict):
-        raise InvalidInput(FieldError(path, "must be a mapping of the provider configuration"))
+        raise InvalidInput(
+            FieldError(
+                path,
+                f"The provider configuration must be a mapping (client_id, …), not {shown(value)}.",
+            )
+        )
     errors = ErrorCollector()
     out: dict[str, object] = {}
     companies = CompanyResolver(use_db=False)
@@ -264,13 +312,13 @@ def check_configuration(value: object, path: str, *, allow_http: bool) -> dict[s
         if key not in CONFIG_BY_KEY:
             errors.add(
                 join_path(path, str(key)),
-                f"'{key}' is not a key of sso.save_provider_configuration (known: "
-                f"{', '.join(CONFIG_BY_KEY)})",
+                f"{shown(str(key))} is an unknown key: not a key of "
+                f"sso.save_provider_configuration; the known keys are {', '.join(CONFIG_BY_KEY)}.",
             )
     for f in CONFIG_FIELDS:
         if f.key not in value:
             if f.required:
-                errors.add(join_path(path, f.key), "is required")
+                errors.add(join_path(path, f.key), f"{f.label} is required; fill it in.")
             continue
         try:
             out[f.key] = check_value(
@@ -285,17 +333,27 @@ def check_configuration(value: object, path: str, *, allow_http: bool) -> dict[s
 def tenant_sso_validate(data: object, path: str = "sso") -> TenantSSO:
     """Check a `tenants[].sso` section (or the tenant form); raise InvalidInput with paths."""
     if not isinstance(data, dict):
-        raise InvalidInput(FieldError(path, "must be a mapping with at least a tenant key"))
+        raise InvalidInput(
+            FieldError(
+                path,
+                f"The tenant's SSO settings must be a mapping with at least a tenant key, not "
+                f"{shown(data)}.",
+            )
+        )
     errors = ErrorCollector()
     for key in data:
         if key not in TENANT_SSO_KEYS:
             errors.add(
                 join_path(path, str(key)),
-                f"unknown key (known: {', '.join(TENANT_SSO_KEYS)})",
+                f"{shown(str(key))} is an unknown key for a tenant's SSO settings; the known keys "
+                f"are {', '.join(TENANT_SSO_KEYS)}.",
             )
     allow_http = data.get("allow_http", False)
     if not isinstance(allow_http, bool):
-        errors.add(join_path(path, "allow_http"), "must be true or false")
+        errors.add(
+            join_path(path, "allow_http"),
+            f"allow_http must be true or false, not {shown(allow_http)}.",
+        )
         allow_http = False
     result = TenantSSO(tenant="", allow_http=allow_http, path=path)
     checks = (
@@ -314,7 +372,8 @@ def tenant_sso_validate(data: object, path: str = "sso") -> TenantSSO:
         if provider not in TENANT_PROVIDERS:
             errors.add(
                 join_path(path, "provider"),
-                f"'{provider}' is not an OAuth provider key (known: {', '.join(TENANT_PROVIDERS)})",
+                f"{shown(provider)} is not an OAuth provider key; write one of "
+                f"{', '.join(TENANT_PROVIDERS)}.",
             )
         else:
             result.provider = provider
@@ -327,7 +386,8 @@ def tenant_sso_validate(data: object, path: str = "sso") -> TenantSSO:
     elif provider is not None:
         errors.add(
             join_path(path, "provider"),
-            "is given without a configuration; add configuration: {…} or leave provider out",
+            "The provider is given without a configuration; add configuration: {…} or leave "
+            "provider out.",
         )
     errors.raise_if_any()
     return result
@@ -347,8 +407,9 @@ def check_external_tenants_unique(tenants: list, path: str = "tenants") -> None:
             first = tenants[seen[key]].get("name", f"{path}[{seen[key]}]")
             errors.add(
                 f"{path}[{i}].sso.tenant",
-                f"the external tenant '{ext.strip()}' is already used by tenant '{first}'; an "
-                "external tenant can be associated with one ClearML tenant only",
+                f"The external tenant '{ext.strip()}' is already used by tenant '{first}'; an "
+                "external tenant can be associated with one ClearML tenant only, so choose "
+                "another.",
             )
         else:
             seen[key] = i
@@ -360,18 +421,30 @@ def validate_multi_tenant_login(data: object, path: str = "multi_tenant_login") 
     if data is None:
         return {}
     if not isinstance(data, Mapping):
-        raise InvalidInput(FieldError(path, "must be a mapping"))
+        raise InvalidInput(
+            FieldError(
+                path,
+                f"multi_tenant_login must be a mapping ({', '.join(MTL_KEYS)}), not {shown(data)}.",
+            )
+        )
     errors = ErrorCollector()
     out: dict[str, bool] = {}
     for key, value in data.items():
         key_path = join_path(path, str(key))
         if key not in MTL_KEYS:
-            errors.add(key_path, f"unknown key (known: {', '.join(MTL_KEYS)})")
+            errors.add(
+                key_path,
+                f"{shown(str(key))} is an unknown key for multi_tenant_login; the known keys are "
+                f"{', '.join(MTL_KEYS)}.",
+            )
         elif not isinstance(value, bool):
-            errors.add(key_path, f"must be true or false, not {value!r}")
+            errors.add(key_path, f"{key} must be true or false, not {shown(value)}.")
         else:
             out[key] = value
     if data and "enabled" not in data:
-        errors.add(join_path(path, "enabled"), "is required (true turns multi-tenant login on)")
+        errors.add(
+            join_path(path, "enabled"),
+            "enabled is required: true turns multi-tenant login on, false leaves it off.",
+        )
     errors.raise_if_any()
     return out

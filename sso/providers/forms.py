@@ -10,7 +10,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from console.validation import InvalidInput
+from console.validation import InvalidInput, SummaryItem, shown
+from tenants.models import Tenant
 
 from . import catalog
 from .catalog import FieldDef
@@ -41,6 +42,19 @@ class BoundField:
     @property
     def required(self) -> bool:
         return self.f.required
+
+
+class BoundGroups(list):
+    """[(fieldset legend, [BoundField, …]), …] as bind() returns them; `summary` is the form's
+    error summary (templates/console/_error_summary.html): each message links to its input."""
+
+    def summary(self) -> list[SummaryItem]:
+        return [
+            SummaryItem(bf.dom_id, message)
+            for _, fields in self
+            for bf in fields
+            for message in bf.errors
+        ]
 
 
 def dom_id(prefix: str, key: str) -> str:
@@ -109,7 +123,9 @@ def parse_post(
             continue
         if f.type == catalog.BOOL:
             if text not in ("true", "false"):
-                errors.setdefault(f.key, []).append("choose true, false or not set")
+                errors.setdefault(f.key, []).append(
+                    f"{f.label} must be true, false or not set, not {shown(text)}; choose one."
+                )
             else:
                 values[f.key] = text == "true"
         elif f.type == catalog.LIST:
@@ -122,11 +138,14 @@ def parse_post(
                 m = MAP_LINE.match(line)
                 if not m or not m.group(2):
                     errors.setdefault(f.key, []).append(
-                        f"line {n}: write name = attribute (got '{line.strip()[:60]}')"
+                        f"{f.label}, line {n}: {shown(line.strip())} is not a mapping line; "
+                        "write name = attribute."
                     )
                     continue
                 if m.group(1) in mapping:
-                    errors.setdefault(f.key, []).append(f"line {n}: '{m.group(1)}' is given twice")
+                    errors.setdefault(f.key, []).append(
+                        f"{f.label}, line {n}: '{m.group(1)}' is given twice; keep one line."
+                    )
                 mapping[m.group(1)] = m.group(2)
             values[f.key] = mapping
         else:
@@ -179,7 +198,7 @@ def bind(
     company_choices: list[tuple[str, str]] = (),
     variable=None,
     prefix: str = "",
-) -> list[tuple[str, list[BoundField]]]:
+) -> BoundGroups:
     """Fields grouped by fieldset, ready for templates/sso/providers/_field.html."""
     groups: dict[str, list[BoundField]] = {}
     for f in fields:
@@ -222,13 +241,11 @@ def bind(
             bf.widget = "nullable_text"
             bf.disabled_empty = bool(raw.get(f.key + ".disabled"))
         groups.setdefault(f.group, []).append(bf)
-    return list(groups.items())
+    return BoundGroups(groups.items())
 
 
 def tenant_company_choices() -> list[tuple[str, str]]:
     """Console tenants that have a ClearML company. The form stores the company id (a rename of
     the tenant does not break it); a SPEC may write tenant:<name> instead."""
-    from tenants.models import Tenant
-
     rows = Tenant.objects.filter(deleted_at__isnull=True).exclude(company_id="").order_by("name")
     return [(t.company_id, f"{t.name} ({t.company_id})") for t in rows]

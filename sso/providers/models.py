@@ -17,6 +17,10 @@ from django.db import models
 
 from .catalog import PROVIDERS
 
+# The longest value of one setting (a URL, a client id, a claim name, a list item); the forms,
+# the SPEC checker (spec.py) and the templates' maxlength use it.
+MAX_SETTING_VALUE = 4096
+
 
 class IdentityProvider(models.Model):
     provider = models.CharField(

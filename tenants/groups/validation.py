@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from console.snippets.encoding import check_text
-from console.validation import ErrorCollector, FieldError, InvalidInput, join_path
+from console.validation import ErrorCollector, FieldError, InvalidInput, join_path, shown, too_long
 from tenants.features import UI_FEATURE_NAMES, UI_ROLES, validate_feature_names
 
 from .models import BUILTIN_GROUPS, MAX_DISPLAY_NAME, MAX_GROUP_NAME
@@ -53,47 +53,65 @@ class OrganizationInput:
     ui_features_per_role: dict[str, dict[str, bool]] = field(default_factory=dict)
 
 
-def _keys_of(data: dict, allowed, path: str, errors: ErrorCollector) -> None:
+def _keys_of(data: dict, allowed, path: str, errors: ErrorCollector, what: str) -> None:
     for key in data:
         if key not in allowed:
-            errors.add(join_path(path, str(key)), f"unknown key (known keys: {', '.join(allowed)})")
+            errors.add(
+                join_path(path, str(key)),
+                f"{shown(str(key))} is an unknown key for {what}; the known keys are "
+                f"{', '.join(allowed)}.",
+            )
 
 
-def surrounding_space_problem(text: str, why: str, blank_fix: str) -> str:
+def surrounding_space_problem(text: str, why: str, blank_fix: str, what: str = "") -> str:
     """Why `text` cannot be used because of white space at its start or end, or "" when it can.
 
-    `why` says why the spaces matter, `blank_fix` what to write instead of only white space.
+    `why` says why the spaces matter, `blank_fix` what to write instead of only white space,
+    `what` names the field ("The display name").
     """
     if text == text.strip():
         return ""
+    quoted = shown(text, visible=True)
+    subject = f"{what} {quoted}" if what else quoted
     if not text.strip():
-        return f"{text!r} is only white space; {blank_fix}"
+        return f"{subject} is only white space; {blank_fix}."
     first, last = text[0].isspace(), text[-1].isspace()
     where = "starts and ends" if first and last else ("starts" if first else "ends")
-    return f"{text!r} {where} with white space; remove it ({why})"
+    return f"{subject} {where} with white space; remove it ({why})."
+
+
+GROUP_NAME_REQUIRED = (
+    "A group name is required; use letters, digits and single underscores, like data_scientists."
+)
 
 
 def group_name_problem(name: object) -> str:
     """Why `name` cannot be a group name in a variable path, or "" when it can."""
     if not isinstance(name, str) or not name:
-        return "a group name is required"
+        return GROUP_NAME_REQUIRED
     if len(name) > MAX_GROUP_NAME:
-        return f"is {len(name)} characters; at most {MAX_GROUP_NAME} are allowed"
+        return too_long("The group name", name, MAX_GROUP_NAME)
+    subject = f"The group name {shown(name)}"
     bad = NAME_CHARS.search(name)
     if bad:
-        shown = "a space" if bad.group().isspace() else f"'{bad.group()}'"
+        char = "a space" if bad.group().isspace() else f"'{bad.group()}'"
         return (
-            f"may contain only letters, digits and single underscores, not {shown} "
-            "(it is part of the variable name CLEARML__services__auth__default_groups__<name>__…)"
+            f"{subject} contains {char}; use only letters, digits and single underscores "
+            "(it is part of the variable name CLEARML__services__auth__default_groups__<name>__…)."
         )
     if name[0].isdigit():
-        return "must not start with a digit"
+        return f"{subject} starts with a digit; start it with a letter."
     if name.startswith("_"):
-        return "must start with a letter, not '_'"
+        return f"{subject} starts with '_'; start it with a letter."
     if "__" in name:
-        return "must not contain '__': it separates the parts of the variable name"
+        return (
+            f"{subject} contains '__', which separates the parts of the variable name; use a "
+            "single underscore."
+        )
     if name.endswith("_"):
-        return "must not end with '_': followed by the '__' separator it would make '___'"
+        return (
+            f"{subject} ends with '_', which before the '__' separator would make '___'; remove it."
+        )
     return ""
 
 
@@ -114,7 +132,8 @@ def validate_group_name(
             name,
             "the name is part of the variable names CLEARML__services__auth__default_groups__"
             "<name>__…",
-            "a group name is required",
+            "write a name like data_scientists",
+            "The group name",
         )
     problem = problem or group_name_problem(name)
     if problem:
@@ -123,8 +142,8 @@ def validate_group_name(
         raise InvalidInput(
             FieldError(
                 path,
-                f"'{name}' is a built-in group: set its features under Built-in groups "
-                "(builtin_groups in a SPEC), not as a cross-tenant group",
+                f"The group name '{name}' is a built-in group's; set its features under Built-in "
+                "groups (builtin_groups in a SPEC), or choose another name.",
             )
         )
     other = (taken or {}).get(name.lower())
@@ -133,8 +152,9 @@ def validate_group_name(
         raise InvalidInput(
             FieldError(
                 path,
-                f"'{name}' is already used{same}: the server lower-cases group names, so names "
-                "that differ only in case are the same group",
+                f"The group name '{name}' is already used{same}; the server lower-cases group "
+                "names, so names that differ only in case are the same group. Choose another "
+                "name.",
             )
         )
     return name
@@ -146,11 +166,18 @@ def validate_group_id(value: object, path: str = "id") -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise InvalidInput(FieldError(path, "must be a UUID written as text"))
+        raise InvalidInput(
+            FieldError(
+                path,
+                f"The group id must be a UUID written as text, not {shown(value)}; leave it out "
+                "to have one generated.",
+            )
+        )
     problem = surrounding_space_problem(
         value,
         "an id is 8-4-4-4-12 hexadecimal digits and nothing else",
         "leave it out (or empty) to have one generated",
+        "The group id",
     )
     if problem:
         raise InvalidInput(FieldError(path, problem))
@@ -158,12 +185,12 @@ def validate_group_id(value: object, path: str = "id") -> str | None:
     if not UUID_TEXT.match(text):
         example = str(uuid.uuid4())
         if text.lower() == DOCS_EXAMPLE_ID:
-            why = f"'{text}' is the docs' example, which is not a UUID"
+            why = f"The group id '{text}' is the docs' example, which is not a UUID"
         else:
-            why = f"'{text}' is not a UUID (8-4-4-4-12 hexadecimal digits)"
+            why = f"The group id {shown(text)} is not a UUID (8-4-4-4-12 hexadecimal digits)"
         raise InvalidInput(
             FieldError(
-                path, f"{why}; use the form {example}, or leave it empty to have one generated"
+                path, f"{why}; use the form {example}, or leave it empty to have one generated."
             )
         )
     return str(uuid.UUID(text))
@@ -173,19 +200,20 @@ def validate_display_name(value: object, path: str = "display_name") -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidInput(FieldError(path, "must be text"))
+        raise InvalidInput(
+            FieldError(path, f"The display name must be text, not {shown(value)}; quote it.")
+        )
     text = value
+    if len(text) > MAX_DISPLAY_NAME:
+        raise InvalidInput(FieldError(path, too_long("The display name", text, MAX_DISPLAY_NAME)))
     problem = surrounding_space_problem(
         text,
         "the ClearML web app shows the display name exactly as written",
         "leave display_name out (or empty) to show the group name",
+        "The display name",
     )
     if problem:
         raise InvalidInput(FieldError(path, problem))
-    if len(text) > MAX_DISPLAY_NAME:
-        raise InvalidInput(
-            FieldError(path, f"is {len(text)} characters; at most {MAX_DISPLAY_NAME} are allowed")
-        )
     try:
         check_text(text, "the display name")
     except ValueError as exc:
@@ -193,11 +221,13 @@ def validate_display_name(value: object, path: str = "display_name") -> str:
     return text
 
 
-def _bool(value: object, path: str, errors: ErrorCollector, default: bool | None = False):
+def _bool(
+    value: object, path: str, errors: ErrorCollector, default: bool | None = False, what: str = ""
+):
     if value is None:
         return default
     if not isinstance(value, bool):
-        errors.add(path, "must be true or false")
+        errors.add(path, f"{what or 'The value'} must be true or false, not {shown(value)}.")
         return default
     return value
 
@@ -207,9 +237,11 @@ def validate_group(
 ) -> GroupInput:
     """One group, shaped like a SPEC `groups[]` entry."""
     if not isinstance(data, dict):
-        raise InvalidInput(FieldError(path, "must be a mapping (name, features, …)"))
+        raise InvalidInput(
+            FieldError(path, f"A group must be a mapping (name, features, …), not {shown(data)}.")
+        )
     errors = ErrorCollector()
-    _keys_of(data, GROUP_KEYS, path, errors)
+    _keys_of(data, GROUP_KEYS, path, errors, "a group")
     result = GroupInput(name="")
     for key, check in (
         ("name", lambda v, p: validate_group_name(v, p, taken=taken)),
@@ -223,9 +255,15 @@ def validate_group(
             errors.extend(exc)
             continue
         setattr(result, {"id": "group_id"}.get(key, key), value)
-    result.assignable = _bool(data.get("assignable"), join_path(path, "assignable"), errors)
+    result.assignable = _bool(
+        data.get("assignable"), join_path(path, "assignable"), errors, what="Assignable"
+    )
     if data.get("system") not in (None, False):
-        errors.add(join_path(path, "system"), "is always false for cross-tenant groups")
+        errors.add(
+            join_path(path, "system"),
+            f"System is always false for cross-tenant groups, not {shown(data.get('system'))}; "
+            "remove it or write false.",
+        )
     errors.raise_if_any()
     return result
 
@@ -235,7 +273,9 @@ def validate_groups_section(section: object, path: str = "groups") -> list[Group
     if section is None:
         return []
     if not isinstance(section, list):
-        raise InvalidInput(FieldError(path, "must be a list of groups"))
+        raise InvalidInput(
+            FieldError(path, f"The groups must be a list of groups, not {shown(section)}.")
+        )
     errors = ErrorCollector()
     taken: dict[str, str] = {}
     ids: dict[str, int] = {}
@@ -252,7 +292,8 @@ def validate_groups_section(section: object, path: str = "groups") -> list[Group
             if group.group_id in ids:
                 errors.add(
                     join_path(item_path, "id"),
-                    f"is also the id of {path}[{ids[group.group_id]}]; group ids must be unique",
+                    f"The group id {group.group_id} is also the id of "
+                    f"{path}[{ids[group.group_id]}]; give each group its own id.",
                 )
             ids[group.group_id] = index
         groups.append(group)
@@ -267,7 +308,13 @@ def validate_builtin_groups_section(
     if section is None:
         return {}
     if not isinstance(section, dict):
-        raise InvalidInput(FieldError(path, "must be a mapping (users, admins, queue_admins)"))
+        raise InvalidInput(
+            FieldError(
+                path,
+                f"The built-in groups must be a mapping (users, admins, queue_admins), not "
+                f"{shown(section)}.",
+            )
+        )
     errors = ErrorCollector()
     result: dict[str, list[str] | None] = {}
     for name, features in section.items():
@@ -275,8 +322,8 @@ def validate_builtin_groups_section(
         if name not in BUILTIN_GROUPS:
             errors.add(
                 item_path,
-                f"unknown built-in group (the built-in groups are {', '.join(BUILTIN_GROUPS)}; "
-                "define other groups under groups)",
+                f"{shown(str(name))} is an unknown built-in group; the built-in groups are "
+                f"{', '.join(BUILTIN_GROUPS)} (define other groups under groups).",
             )
             continue
         if features is None:
@@ -294,16 +341,30 @@ def validate_ui_features_per_role(value: object, path: str) -> dict[str, dict[st
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InvalidInput(FieldError(path, "must be a mapping of role to UI features"))
+        raise InvalidInput(
+            FieldError(
+                path,
+                f"The UI features per role must be a mapping of role to UI features, not "
+                f"{shown(value)}.",
+            )
+        )
     errors = ErrorCollector()
     result: dict[str, dict[str, bool]] = {}
     for role, features in value.items():
         role_path = join_path(path, str(role))
         if role not in UI_ROLES:
-            errors.add(role_path, f"unknown role (known roles: {', '.join(UI_ROLES)})")
+            errors.add(
+                role_path,
+                f"{shown(str(role))} is an unknown role; the known roles are "
+                f"{', '.join(UI_ROLES)}.",
+            )
             continue
         if not isinstance(features, dict):
-            errors.add(role_path, "must be a mapping of UI feature to true/false")
+            errors.add(
+                role_path,
+                f"The UI features of role '{role}' must be a mapping of UI feature to true or "
+                f"false, not {shown(features)}.",
+            )
             continue
         result[role] = {}
         for feature, enabled in features.items():
@@ -311,10 +372,15 @@ def validate_ui_features_per_role(value: object, path: str) -> dict[str, dict[st
             if feature not in UI_FEATURE_NAMES:
                 errors.add(
                     feature_path,
-                    f"unknown UI feature (known: {', '.join(UI_FEATURE_NAMES)})",
+                    f"{shown(str(feature))} is an unknown UI feature; the known ones are "
+                    f"{', '.join(UI_FEATURE_NAMES)}.",
                 )
             elif not isinstance(enabled, bool):
-                errors.add(feature_path, "must be true or false")
+                errors.add(
+                    feature_path,
+                    f"The UI feature {feature} of role '{role}' must be true or false, not "
+                    f"{shown(enabled)}.",
+                )
             else:
                 result[role][feature] = enabled
         if not result[role]:
@@ -327,9 +393,15 @@ def validate_organization_section(section: object, path: str = "organization") -
     if section is None:
         return OrganizationInput()
     if not isinstance(section, dict):
-        raise InvalidInput(FieldError(path, "must be a mapping"))
+        raise InvalidInput(
+            FieldError(
+                path,
+                f"The organization settings must be a mapping ({', '.join(ORGANIZATION_KEYS)}), "
+                f"not {shown(section)}.",
+            )
+        )
     errors = ErrorCollector()
-    _keys_of(section, ORGANIZATION_KEYS, path, errors)
+    _keys_of(section, ORGANIZATION_KEYS, path, errors, "the organization settings")
     result = OrganizationInput()
     try:
         result.features = validate_feature_names(
@@ -342,6 +414,7 @@ def validate_organization_section(section: object, path: str = "organization") -
         join_path(path, "unique_company_names"),
         errors,
         default=None,
+        what="Unique company names",
     )
     try:
         result.ui_features_per_role = validate_ui_features_per_role(
