@@ -1,6 +1,24 @@
-"""Template context every page needs: the navigation."""
+"""Template context every page needs: the navigation, the fields' length limits, doc links."""
 
 from django.urls import NoReverseMatch, reverse
+
+from console.docs_links import DOCS
+from console.identifiers import MAX_COMPANY_ID, MAX_DOMAIN_LENGTH, MAX_EMAIL_LENGTH
+
+# Each field's length limit by name, for the templates' maxlength and character counters
+# (`{{ limits.tenant_name }}`). The limits are defined next to their model fields; the apps that
+# own them add them here when they load (register_limits in their AppConfig.ready), so this
+# module imports none of them.
+FIELD_LIMITS: dict[str, int] = {
+    "email": MAX_EMAIL_LENGTH,
+    "domain": MAX_DOMAIN_LENGTH,
+    "company_id": MAX_COMPANY_ID,
+}
+
+
+def register_limits(**limits: int) -> None:
+    FIELD_LIMITS.update(limits)
+
 
 # (label, url name, what the section is for); a section appears once its url exists.
 NAVIGATION = [
@@ -28,8 +46,9 @@ NAVIGATION = [
 
 
 def navigation(request):
+    shared = {"limits": FIELD_LIMITS, "docs": DOCS}
     if not getattr(request, "user", None) or not request.user.is_authenticated:
-        return {"navigation": []}
+        return {"navigation": [], **shared}
     items = []
     for label, name, description in NAVIGATION:
         try:
@@ -45,4 +64,4 @@ def navigation(request):
     ]
     if matches:
         max(matches, key=lambda i: len(i["url"]))["active"] = True
-    return {"navigation": items}
+    return {"navigation": items, **shared}

@@ -8,7 +8,7 @@ hands the field-path errors back to the template next to the right input.
 import re
 from dataclasses import dataclass, field
 
-from console.validation import FieldError
+from console.validation import FieldError, SummaryItem, summary_items
 from tenants.features import FEATURES
 
 FEATURE_CHOICES = (("default", "Server default"), ("add", "Add"), ("exclude", "Exclude"))
@@ -78,6 +78,31 @@ class TenantForm:
     @property
     def has_errors(self) -> bool:
         return bool(self.errors) or any(r.errors for r in self.admins + self.features)
+
+    def summary(self) -> list[SummaryItem]:
+        """The error summary: every message in the page's order, each linking to its field (the
+        ids of templates/tenants/create.html and edit.html)."""
+
+        def field(key: str, target: str) -> list[SummaryItem]:
+            return summary_items({key: self.errors.get(key, [])}, {key: target})
+
+        first_feature = f"feature-{self.features[0].name}-default" if self.features else ""
+        items = field("general", "") + field("name", "id_name")
+        items += field("allowed_users", "id_allowed_users") + field("features", first_feature)
+        for row in self.features:
+            target = f"feature-{row.name}-{row.choice}"
+            items += [SummaryItem(target, message) for message in row.errors]
+        items += field("admins", "id_admin-0-name")
+        for index, row in enumerate(self.admins):
+            for key, messages in row.errors.items():
+                target = f"id_admin-{index}-{key}"
+                items += [SummaryItem(target, f"Admin {index + 1}: {m}") for m in messages]
+        for key in ("domains", "whitelist_admins", "whitelist_users"):
+            items += field(key, f"id_{key}")
+        known = {"general", "name", "allowed_users", "features", "admins", "domains"}
+        known |= {"whitelist_admins", "whitelist_users"}
+        others = {k: v for k, v in self.errors.items() if k not in known}
+        return items + summary_items(others, {})
 
     def chosen(self, choice: str) -> list[str]:
         return [row.name for row in self.features if row.choice == choice]

@@ -40,6 +40,11 @@ SAML = "saml"
 LDAP = "ldap"
 PROTOCOL_LABELS = {OAUTH: "OAuth / OpenID Connect", SAML: "SAML", LDAP: "LDAP"}
 
+# The public ClearML docs: a provider's page is <SSO_DOCS_URL><page name without .md>.
+SSO_DOCS_URL = (
+    "https://clear.ml/docs/latest/docs/deploying_clearml/enterprise_deploy/extra_configs/sso/"
+)
+
 # Where the Helm chart mounts `apiserver.additionalConfigs` files (google_saml, microsoft_ad).
 ADDITIONAL_CONFIGS_DIR = "/opt/clearml/config/default"
 
@@ -84,6 +89,14 @@ class ProviderDef:
 
     def field(self, key: str) -> FieldDef | None:
         return self._by_key.get(key)
+
+    @property
+    def docs_url(self) -> str:
+        """The public URL of the provider's ClearML docs page ("" when it has none)."""
+        page = self.docs.split()[0] if self.docs else ""
+        if not (page.startswith("sso_") and page.endswith(".md")):
+            return ""
+        return SSO_DOCS_URL + page.removesuffix(".md")
 
     @property
     def _by_key(self) -> dict[str, FieldDef]:
@@ -177,13 +190,8 @@ def _client_id(env_hint: str = "") -> FieldDef:
         SECURE,
         STR,
         "Client ID",
-        "The ID of the ClearML app registered at the provider. "
-        + (
-            f"The page reads it from {env_hint}; write env:{env_hint} to do the same. "
-            if env_hint
-            else ""
-        )
-        + "Lives under secure.",
+        "The ID of the ClearML app registered at the provider"
+        + (f", or env:{env_hint} as the docs page reads it." if env_hint else "."),
         required=True,
         env_ok=True,
         docs_note=SHELL_REF_NOTE if env_hint else "",
@@ -196,8 +204,8 @@ def _client_secret(env_hint: str = "") -> FieldDef:
         SECURE,
         SECRET,
         "Client secret",
-        "Write-only: shown as set or unset, never displayed again. Type a literal, or "
-        f"env:{env_hint or 'NAME'} to read it from the environment when exporting.",
+        f"Write-only. A literal, or env:{env_hint or 'NAME'} read from the environment when "
+        "exporting.",
         required=True,
         docs_note=SHELL_REF_NOTE if env_hint else "",
     )
@@ -209,11 +217,8 @@ def _default_company(section: str = SECURE, docs_note: str = "") -> FieldDef:
         section,
         COMPANY,
         "Default company",
-        "Users signing in through this provider who are not whitelisted or invited anywhere are "
-        "created in this tenant. Pick a tenant (in a SPEC: tenant:<name>, or a company id). "
-        "Leave empty so that only whitelisted or invited users can sign in. The docs do not say "
-        "which wins when a user also matches a whitelist or a domain; the console assumes "
-        "invitations, whitelists and domains route first and this only catches the rest.",
+        "New users who are not whitelisted, invited or routed by a domain are created in this "
+        "tenant. Empty: only they can sign in.",
         group="Automatic user creation",
         docs_note=docs_note,
     )

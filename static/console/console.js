@@ -60,4 +60,61 @@
     var focus = event.detail.elt && event.detail.elt.querySelector && event.detail.elt.querySelector("[data-autofocus]");
     if (focus) focus.focus();
   });
+
+  // A form answered with errors: focus its error summary (templates/console/_error_summary.html),
+  // so a screen reader reads it first and Tab reaches its links to the fields.
+  var focusErrorSummary = function () {
+    var summary = document.querySelector(".error-summary");
+    if (summary) summary.focus();
+  };
+
+  // A link of the error summary moves focus to its field (not only the scroll position), and
+  // shows the field's label with it.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest(".error-summary a[href^='#']");
+    if (!link) return;
+    var field = document.getElementById(link.getAttribute("href").slice(1));
+    if (!field) return;
+    event.preventDefault();
+    var label = document.querySelector("label[for='" + field.id + "']") || field;
+    label.scrollIntoView({ block: "start" });
+    field.focus({ preventScroll: true });
+  });
+
+  // Character counters: <input maxlength="N" data-counter> gets "12 of N characters" after it;
+  // data-counter="80" shows it from 80% of N on (for long limits). Without this script the
+  // maxlength attribute still stops the typing at N.
+  var counterFor = function (field) {
+    var limit = parseInt(field.getAttribute("maxlength"), 10);
+    if (!limit || field.dataset.counterReady) return;
+    var from = Math.floor(limit * (parseInt(field.dataset.counter, 10) || 0) / 100);
+    field.dataset.counterReady = "1";
+    var counter = document.createElement("span");
+    counter.className = "char-count";
+    counter.id = (field.id || field.name) + "-count";
+    var update = function () {
+      var used = field.value.length;
+      counter.hidden = used < from;
+      counter.textContent = used + " of " + limit + " characters";
+      counter.classList.toggle("char-count-full", used >= limit);
+    };
+    field.insertAdjacentElement("afterend", counter);
+    var described = field.getAttribute("aria-describedby");
+    field.setAttribute("aria-describedby", (described ? described + " " : "") + counter.id);
+    field.addEventListener("input", update);
+    update();
+  };
+  var addCounters = function (root) {
+    root.querySelectorAll("[data-counter][maxlength]").forEach(counterFor);
+  };
+
+  var onLoad = function () {
+    addCounters(document);
+    focusErrorSummary();
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", onLoad);
+  else onLoad();
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail.elt && event.detail.elt.querySelectorAll) addCounters(event.detail.elt);
+  });
 })();
