@@ -3,8 +3,10 @@
 The Tenants page merges the apiserver's companies, as the last refresh read them (the snapshot,
 console.snapshot; a page never calls the server), with what the console knows. It costs a
 fixed number of database queries whatever the number of tenants: one for the snapshot's
-companies, one for the console's tenants, one for the admins of the shown page, and one more
-when searching by admin email.
+companies, one for the console's tenants with their counts (admins, credentials, and the routing
+counts the caller adds as subqueries: `annotations`) and, when searching, whether an admin's email
+matches; one for the admins of the shown page, and one for the shown page's routing as last
+read.
 """
 
 from dataclasses import dataclass, field
@@ -12,10 +14,12 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
+from django.db.models import Count, Exists, Expression, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from console.snapshot import queries as snapshot
-from console.snapshot.store import COMPANIES, SERVER, USERS
-from tenants.models import Tenant, TenantAdmin
+from console.snapshot.store import COMPANIES, ROUTING, SERVER, USERS
+from tenants.models import IssuedCredential, Tenant, TenantAdmin
 from tenants.provisioning.lookups import fold
 
 PER_PAGE = 50
@@ -25,6 +29,16 @@ FILTERS = {
     "outside": "Created outside the console",
     "attention": "Needs attention",
     "deleted": "Deleted",
+}
+# Sort keys of the Tenants page (a leading "-" sorts descending): the column and its label.
+SORTS = {
+    "name": "Name",
+    "status": "Status",
+    "domains": "Domains",
+    "whitelist": "Whitelist",
+    "admins": "Admins",
+    "credentials": "Credentials",
+    "sync": "Sync",
 }
 
 
@@ -111,6 +125,16 @@ def _newer_than(tenant: Tenant, at: datetime | None) -> bool:
 
 
 @dataclass
+class RoutingAsRead:
+    """A tenant's sign-in routing as the last refresh read it from the server (its counts)."""
+
+    domains: int
+    whitelist: int
+    fetched_at: datetime | None
+    same: bool  # the same number of domains and emails as the console (and its first domain)
+
+
+@dataclass
 class TenantRow:
     name: str
     company_id: str
@@ -120,6 +144,14 @@ class TenantRow:
     on_server: bool | None = None  # None: the server could not be asked
     admins: list[str] = field(default_factory=list)
     platform: bool = False  # the company the console's own key belongs to: not a tenant
+    # The console's counts (None for a company the console does not manage).
+    domain_count: int | None = None
+    first_domain: str = ""
+    whitelist_count: int | None = None
+    admin_count: int | None = None
+    credential_count: int | None = None
+    last_credential_at: datetime | None = None
+    routing: RoutingAsRead | None = None  # the shown page's rows only; None: not read
 
     @property
     def outside(self) -> bool:
@@ -131,18 +163,97 @@ class TenantRow:
             self.status == Tenant.Status.ACTIVE and self.on_server is False
         )
 
+    @property
+    def sync(self) -> str:
+        """on_server | missing | unknown (never read, or created since the last read) | none
+        (no company on the apiserver yet)."""
+        if not self.company_id:
+            return "none"
+        if self.on_server is None:
+            return "unknown"
+        return "on_server" if self.on_server else "missing"
 
-def tenant_rows(*, server: ServerCompanies, query: str = "", kind: str = "all") -> list[TenantRow]:
-    """Console tenants and server companies as one list sorted by name (no admins yet)."""
+
+def tenant_counts() -> dict[str, Expression]:
+    """The tenants' admins and the credentials the console issued them, as subqueries of a
+    Tenant query (one query for every tenant; the Tenants page sorts by them)."""
+    credentials = IssuedCredential.objects.filter(admin__tenant=OuterRef("pk"))
+    admins = TenantAdmin.objects.filter(tenant=OuterRef("pk"), released=False)
+    return {
+        "admin_count": count_of(admins, "tenant"),
+        "credential_count": count_of(credentials, "admin__tenant"),
+        "last_credential_at": Subquery(
+            credentials.order_by("-created_at").values("created_at")[:1]
+        ),
+    }
+
+
+def count_of(rows, group: str) -> Expression:
+    """The number of `rows` (filtered on OuterRef("pk")), as a subquery; 0 when none."""
+    counted = rows.order_by().values(group).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted[:1]), 0)
+
+
+# What each sort key orders by; rows without a value (companies the console does not manage)
+# come last either way.
+SORT_COLUMNS = {
+    "status": lambda r: "~" if r.outside else r.status,
+    "domains": lambda r: r.domain_count,
+    "whitelist": lambda r: r.whitelist_count,
+    "admins": lambda r: r.admin_count,
+    "credentials": lambda r: r.credential_count,
+    "sync": lambda r: {"missing": 0, "unknown": 1, "none": 2, "on_server": 3}[r.sync],
+}
+
+
+def sort_rows(rows: list[TenantRow], sort: str) -> None:
+    """Sort in place by `sort` (a key of SORTS; "-" first for descending), ties by name."""
+    rows.sort(key=lambda r: (fold(r.name), r.company_id))
+    descending = sort.startswith("-")
+    column = SORT_COLUMNS.get(sort.removeprefix("-"))
+    if column is None:
+        if descending:
+            rows.reverse()
+        return
+    known = [r for r in rows if column(r) is not None]
+    known.sort(key=column, reverse=descending)  # stable: ties keep the name order
+    rows[:] = known + [r for r in rows if column(r) is None]
+
+
+def tenant_rows(
+    *,
+    server: ServerCompanies,
+    query: str = "",
+    kind: str = "all",
+    sort: str = "name",
+    annotations: dict[str, Expression] | None = None,
+) -> list[TenantRow]:
+    """Console tenants and server companies as one list (no admins yet), sorted by `sort`.
+
+    `annotations`: more counts for each tenant, {TenantRow field: subquery}, computed by the
+    same query (sign-in routing lives above this package, so its caller adds them)."""
     on_server = {c["id"]: c for c in server.companies} if server.ok else None
     rows: list[TenantRow] = []
     known_ids = set()
     # A company the console marked deleted but the server still lists is not "outside".
     deleted_ids = set()
+    counts = {**tenant_counts(), **(annotations or {})}
+    wanted = fold(query) if query else ""
+    if len(wanted) >= 3:  # an admin's email matches: asked in the same query
+        admins = TenantAdmin.objects.filter(tenant=OuterRef("pk"), email__icontains=wanted)
+        counts["admin_matches"] = Exists(admins)
+    by_admin: set[int] = set()
     # One query for the shown tenants and the deleted ones' companies alike.
-    for pk, name, company_id, status, origin, created_at, deleted_at in Tenant.objects.values_list(
-        "pk", "name", "company_id", "status", "origin", "created_at", "deleted_at"
+    for pk, name, company_id, status, origin, created_at, deleted_at, *more in (
+        Tenant.objects.annotate(**counts)
+        .order_by()
+        .values_list(
+            "pk", "name", "company_id", "status", "origin", "created_at", "deleted_at", *counts
+        )
     ):
+        extra = dict(zip(counts, more, strict=True))
+        if extra.pop("admin_matches", False):
+            by_admin.add(pk)
         if deleted_at is not None and company_id:
             deleted_ids.add(company_id)
         if (deleted_at is not None) != (kind == "deleted"):
@@ -161,6 +272,7 @@ def tenant_rows(*, server: ServerCompanies, query: str = "", kind: str = "all") 
                 origin=origin,
                 # a tenant created after the snapshot was read: the snapshot cannot tell
                 on_server=company_id in on_server if known else None,
+                **extra,
             )
         )
     if kind in ("all", "outside") and on_server is not None:
@@ -182,27 +294,27 @@ def tenant_rows(*, server: ServerCompanies, query: str = "", kind: str = "all") 
     elif kind == "attention":
         rows = [r for r in rows if r.attention]
     if query:
-        wanted = fold(query)
-        by_admin = set()
-        if len(wanted) >= 3:
-            by_admin = set(
-                TenantAdmin.objects.filter(email__icontains=wanted).values_list(
-                    "tenant_id", flat=True
-                )
-            )
         rows = [
             r
             for r in rows
             if wanted in fold(r.name) or wanted in r.company_id.lower() or r.tenant_id in by_admin
         ]
-    rows.sort(key=lambda r: (fold(r.name), r.company_id))
+    sort_rows(rows, sort)
     return rows
 
 
 def tenant_page(
-    *, server: ServerCompanies, query: str = "", kind: str = "all", number=1, per_page=PER_PAGE
+    *,
+    server: ServerCompanies,
+    query: str = "",
+    kind: str = "all",
+    number=1,
+    per_page=PER_PAGE,
+    sort: str = "name",
+    annotations: dict[str, Expression] | None = None,
 ) -> Page:
-    page = Paginator(tenant_rows(server=server, query=query, kind=kind), per_page).get_page(number)
+    rows = tenant_rows(server=server, query=query, kind=kind, sort=sort, annotations=annotations)
+    page = Paginator(rows, per_page).get_page(number)
     ids = [r.tenant_id for r in page.object_list if r.tenant_id]
     admins: dict[int, list[str]] = {}
     if ids:
@@ -212,4 +324,28 @@ def tenant_page(
             admins.setdefault(tenant_id, []).append(email)
     for row in page.object_list:
         row.admins = admins.get(row.tenant_id, [])
+    if server.ok:
+        _routing_as_read(page.object_list)
     return page
+
+
+def _routing_as_read(rows: list[TenantRow]) -> None:
+    """The shown rows' routing as last read (one query), compared with the console's counts."""
+    managed = [r for r in rows if r.tenant_id and r.company_id and r.domain_count is not None]
+    if not managed:
+        return
+    read = snapshot.rows(*[(ROUTING, r.company_id) for r in managed])
+    for row in managed:
+        found = read.get((ROUTING, row.company_id))
+        if found is None or found.data is None:
+            continue
+        domains = [str(d).lower() for d in found.data.get("domains") or []]
+        whitelist = found.data.get("whitelist") or []
+        row.routing = RoutingAsRead(
+            domains=len(domains),
+            whitelist=len(whitelist),
+            fetched_at=found.fetched_at,
+            same=len(domains) == row.domain_count
+            and len(whitelist) == (row.whitelist_count or 0)
+            and (not row.first_domain or row.first_domain in domains),
+        )

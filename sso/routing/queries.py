@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 import idna
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from sso.models import LoginDomain, RoutingPushJob, WhitelistEntry
@@ -50,6 +50,18 @@ def _count(model, **filters):
         .values("n")
     )
     return Coalesce(Subquery(rows[:1]), 0)
+
+
+def routing_counts() -> dict:
+    """Each tenant's sign-in routing counts as subqueries of a Tenant query (the Tenants page:
+    tenants.queries.tenant_page's `annotations`): domains, the first domain, whitelisted
+    emails."""
+    first = LoginDomain.objects.filter(tenant=OuterRef("pk")).order_by("domain")
+    return {
+        "domain_count": _count(LoginDomain),
+        "first_domain": Coalesce(Subquery(first.values("domain")[:1]), Value("")),
+        "whitelist_count": _count(WhitelistEntry),
+    }
 
 
 def routing_tenants():
