@@ -32,6 +32,14 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 PUBLIC_URL_NAMES = {"signin", "healthz", "robots"}
+# The JSON API (web/api/) authenticates every request itself (a bearer token, not a session)
+# and checks its role per endpoint: the sign-in wall and the pages' role policy let it through.
+API_PREFIX = "/api/"
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PREFIX)
+
 
 # Request bodies: Django's DATA_UPLOAD_MAX_MEMORY_SIZE does not count uploaded files, and the CSRF
 # check parses every POST body (spooling files to disk) before a view can look at its size. The
@@ -91,7 +99,8 @@ class RequestSizeLimitMiddleware:
         except ValueError:
             length = 0
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
+        if (user is not None and user.is_authenticated) or is_api_path(request.path_info):
+            # The API checks its token before it reads a body, and caps a SPEC at 10 MiB.
             limit = getattr(settings, "CONSOLE_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES)
         else:
             limit = ANONYMOUS_MAX_REQUEST_BYTES
@@ -128,6 +137,8 @@ class LoginRequiredMiddleware:
     def __call__(self, request):
         if request.user.is_authenticated or self._is_public(request.path_info):
             return self.get_response(request)
+        if is_api_path(request.path_info):
+            return self.get_response(request)  # the API answers 401 itself, in JSON
         if request.htmx:
             response = HttpResponse(status=401)
             response["HX-Redirect"] = settings.LOGIN_URL_PATH

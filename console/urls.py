@@ -18,6 +18,7 @@ urlpatterns = [
     path("snippets/", include("console.snippets.urls")),
     path("sso/", include("web.sso_urls")),
     path("security/", include("console.security.urls")),
+    path("api/", include("web.api.urls")),
 ]
 
 handler400 = "console.views.bad_request"
