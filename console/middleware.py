@@ -1,15 +1,25 @@
-"""Security headers, a request id shared by every audit entry of a request, and the sign-in wall."""
+"""Security headers, a request id shared by every audit entry of a request, the sign-in wall,
+people's session activity, and the role policy (console/policy.py) on every view."""
 
 import contextvars
+import logging
 import uuid
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import resolve
 from django.urls.exceptions import Resolver404
+
+from . import policy
+from .accounts.sessions import session_touch
+from .reauth import needs_reauth, reauth_response
+from .roles import request_role
+
+logger = logging.getLogger(__name__)
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 # The changeset being applied (set by the change pipeline): audit entries written meanwhile
@@ -31,7 +41,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 
-PUBLIC_URL_NAMES = {"signin", "healthz", "robots"}
+PUBLIC_URL_NAMES = {"signin", "healthz", "robots", "oidc_start", "oidc_callback"}
 # The JSON API (web/api/) authenticates every request itself (a bearer token, not a session)
 # and checks its role per endpoint: the sign-in wall and the pages' role policy let it through.
 API_PREFIX = "/api/"
@@ -156,6 +166,77 @@ class LoginRequiredMiddleware:
         return match.url_name in PUBLIC_URL_NAMES
 
 
+class SessionActivityMiddleware:
+    """Keeps a signed-in person's UserSession `last_seen_at` current (at most one write a minute
+    per session), and signs out a session whose row was ended meanwhile."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        session = getattr(request, "session", None)
+        if user is not None and user.is_authenticated and session is not None:
+            if not session_touch(request):
+                logout(request)
+                return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        return self.get_response(request)
+
+
+class RolePolicyMiddleware:
+    """The one place a request's role is checked against the page's least role (the table in
+    console/policy.py), after sign-in and the CSRF check, before the view. A URL without an
+    entry is refused. Answers 403 in the console's style, 405 for a method the table does not
+    give, and sends a stale sign-in to sign in again where a secret would be shown."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        view_name = match.view_name if match is not None else ""
+        rule = policy.rule_for(view_name)
+        if rule is None:
+            logger.error("No role policy for the URL %r (%s): refused", view_name, request.path)
+            return forbidden_response(request, "This page has no entry in the role policy.")
+        if rule.public or rule.token:
+            return None
+        role = request_role(request)
+        if role is None:
+            if not request.user.is_authenticated:
+                return None  # LoginRequiredMiddleware already sent it to sign in
+            return forbidden_response(request, "Your session carries no role.")
+        decision = policy.decide(rule, request, view_name, view_kwargs)
+        if decision.role is None:
+            response = HttpResponse(status=405)
+            allowed = [m for m, r in (("GET", rule.get), ("POST", rule.post)) if r is not None]
+            response["Allow"] = ", ".join(allowed)
+            return response
+        if role < decision.role:
+            return forbidden_response(
+                request,
+                f"This needs the {decision.role.label} role; you are signed in as "
+                f"{_article(role.label)} {role.label}.",
+            )
+        if decision.reauth and needs_reauth(request):
+            return reauth_response(request)
+        return None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def forbidden_response(request, text: str):
+    """The console's 403 page, saying why (marked, so tests can tell it from a view's 403)."""
+    response = error_response(request, 403, text=text)
+    response.console_policy_refusal = True
+    return response
+
+
 class DebugErrorPagesMiddleware:
     """With DEBUG on (`make run`), Django answers a missing page or a refusal with its own
     technical page, which looks broken under the console's Content-Security-Policy. Answer them
@@ -192,9 +273,11 @@ ERROR_PAGES = {
 }
 
 
-def error_response(request, status: int):
-    """The console's error page for `status` (every error handler and the DEBUG middleware)."""
-    title, text = ERROR_PAGES[status]
+def error_response(request, status: int, *, text: str = ""):
+    """The console's error page for `status` (every error handler and the DEBUG middleware);
+    `text` replaces the page's standard sentence."""
+    title, standard = ERROR_PAGES[status]
+    text = text or standard
     response = render(
         request, "console/error.html", {"status": status, "title": title, "text": text}
     )

@@ -1,5 +1,6 @@
 """Settings for the ClearML Tenant Console, read from the environment (and a `.env` file)."""
 
+import re
 from pathlib import Path
 
 import environ
@@ -45,12 +46,52 @@ ONBOARDING_APP_GATEWAY_DOMAIN = env.str("ONBOARDING_APP_GATEWAY_DOMAIN", default
 # How often the worker refreshes the server-state snapshot; `plan` trusts a snapshot this fresh.
 CONSOLE_REFRESH_MINUTES = env.int("CONSOLE_REFRESH_MINUTES", default=10)
 CLEARML_API_TIMEOUT = env.float("CLEARML_API_TIMEOUT", default=10.0)
+# Four-eyes approvals: risky and bulk changesets wait for a second admin (docs/architecture.md).
+CONSOLE_APPROVALS = env.bool("CONSOLE_APPROVALS", default=False)
 
 # Sign-in throttling: failures per user name and per client address within the window.
 SIGNIN_MAX_FAILURES = env.int("SIGNIN_MAX_FAILURES", default=5)
 SIGNIN_LOCKOUT_SECONDS = env.int("SIGNIN_LOCKOUT_SECONDS", default=300)
+# Failures from one client address, across every user name, before that address is refused
+# (it is slowed down well before). Default: four times SIGNIN_MAX_FAILURES.
+SIGNIN_MAX_ADDRESS_FAILURES = env.int(
+    "SIGNIN_MAX_ADDRESS_FAILURES", default=4 * SIGNIN_MAX_FAILURES
+)
 # How many reverse proxies in front of the console append to X-Forwarded-For.
 CONSOLE_TRUSTED_PROXIES = env.int("CONSOLE_TRUSTED_PROXIES", default=0)
+
+# Console sign-in through OpenID Connect (docs/sign-in.md). Unset issuer: local sign-in only.
+CONSOLE_OIDC_ISSUER = env.str("CONSOLE_OIDC_ISSUER", default="").strip().rstrip("/")
+CONSOLE_OIDC_CLIENT_ID = env.str("CONSOLE_OIDC_CLIENT_ID", default="").strip()
+CONSOLE_OIDC_CLIENT_SECRET = env.str("CONSOLE_OIDC_CLIENT_SECRET", default="")
+CONSOLE_OIDC_GROUPS_CLAIM = env.str("CONSOLE_OIDC_GROUPS_CLAIM", default="groups").strip()
+# The name on the sign-in button ("Sign in with Okta"); unset: the issuer's host name.
+CONSOLE_OIDC_NAME = env.str("CONSOLE_OIDC_NAME", default="").strip()
+# Seconds to wait for the identity provider (discovery, keys, token) before giving up.
+CONSOLE_OIDC_TIMEOUT = env.float("CONSOLE_OIDC_TIMEOUT", default=5.0)
+# IdP group names per role; a person in none of them is refused, the highest match wins.
+CONSOLE_ROLE_ADMINS = env.list("CONSOLE_ROLE_ADMINS", default=[])
+CONSOLE_ROLE_OPERATORS = env.list("CONSOLE_ROLE_OPERATORS", default=[])
+CONSOLE_ROLE_VIEWERS = env.list("CONSOLE_ROLE_VIEWERS", default=[])
+# The local `admin` account, kept as break-glass; false disables it (OIDC must then be set).
+CONSOLE_LOCAL_ADMIN = env.bool("CONSOLE_LOCAL_ADMIN", default=True)
+# The longest session, from sign-in; and how old a sign-in may be before a secret is shown,
+# exported or a change approved (older: sign in again).
+CONSOLE_SESSION_HOURS = env.float("CONSOLE_SESSION_HOURS", default=12)
+CONSOLE_REAUTH_MINUTES = env.float("CONSOLE_REAUTH_MINUTES", default=15)
+if CONSOLE_OIDC_ISSUER and not CONSOLE_OIDC_CLIENT_ID:
+    raise ImproperlyConfigured("CONSOLE_OIDC_ISSUER is set: set CONSOLE_OIDC_CLIENT_ID too.")
+if CONSOLE_OIDC_ISSUER and not (
+    CONSOLE_OIDC_ISSUER.startswith("https://")
+    or re.match(r"^http://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(/|$)", CONSOLE_OIDC_ISSUER)
+):
+    raise ImproperlyConfigured("CONSOLE_OIDC_ISSUER must be an https:// URL.")
+if not CONSOLE_LOCAL_ADMIN and not CONSOLE_OIDC_ISSUER:
+    raise ImproperlyConfigured(
+        "CONSOLE_LOCAL_ADMIN=false needs CONSOLE_OIDC_ISSUER: nobody could sign in otherwise."
+    )
+if CONSOLE_SESSION_HOURS <= 0 or CONSOLE_REAUTH_MINUTES <= 0:
+    raise ImproperlyConfigured("CONSOLE_SESSION_HOURS and CONSOLE_REAUTH_MINUTES must be > 0.")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -82,6 +123,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "console.middleware.RequestIdMiddleware",
     "console.middleware.LoginRequiredMiddleware",
+    "console.middleware.SessionActivityMiddleware",
+    "console.middleware.RolePolicyMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -131,12 +174,36 @@ CACHES = {
     }
 }
 
-AUTHENTICATION_BACKENDS = ["console.signin.AdminPasswordBackend"]
+AUTHENTICATION_BACKENDS = [
+    "console.signin.AdminPasswordBackend",
+    "console.oidc.backend.ConsoleOIDCBackend",
+]
 LOGIN_URL = "signin"
 LOGIN_URL_PATH = "/signin/"
 LOGIN_REDIRECT_URL = "dashboard"
-SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+# A session ends CONSOLE_SESSION_HOURS after sign-in however busy it is (set at sign-in,
+# console/accounts/sessions.py); before sign-in (the OIDC state) the cookie lasts until the
+# browser closes.
+SESSION_COOKIE_AGE = int(CONSOLE_SESSION_HOURS * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# mozilla-django-oidc (console/oidc/): authorization code flow with PKCE (S256) and a nonce; the
+# endpoints come from the issuer's discovery document (console/oidc/discovery.py), and the ID
+# token is checked by console/oidc/backend.py (signature from the JWKS, iss, aud, exp, nonce).
+OIDC_RP_CLIENT_ID = CONSOLE_OIDC_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = CONSOLE_OIDC_CLIENT_SECRET
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_USE_NONCE = True
+OIDC_TIMEOUT = CONSOLE_OIDC_TIMEOUT
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_callback"
+OIDC_REDIRECT_FIELD_NAME = "next"
+OIDC_STORE_ACCESS_TOKEN = False
+OIDC_STORE_ID_TOKEN = False
+# Seconds of clock difference allowed when checking exp/iat/nbf of an ID token.
+OIDC_LEEWAY = 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True

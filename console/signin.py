@@ -1,4 +1,19 @@
-"""Sign-in of the single `admin` account (Clace's model), throttled before any hashing."""
+"""Sign-in of the local `admin` account (the break-glass account when people sign in through
+OpenID Connect), throttled before any hashing.
+
+Throttling counts failures by client address and account together, as Django's guidance and
+django-axes do, so that nobody can lock the admin out from somewhere else:
+
+- a pair (client address, user name as typed) is refused for SIGNIN_LOCKOUT_SECONDS after
+  SIGNIN_MAX_FAILURES failures: an attacker locks out only their own address for that name;
+- a client address is slowed down after a few failures, whatever names it tries, and refused
+  after SIGNIN_MAX_ADDRESS_FAILURES (four times as many by default), so spraying many names
+  from one address does not get more guesses;
+- there is no counter per account alone; a request that names no user (an empty name, an
+  unknown one) counts only against its own pair and its address, never against `admin`;
+- an unknown name and a wrong password get the same answer and the same bcrypt work, and a
+  refused pair answers the same whether the name exists or not.
+"""
 
 import functools
 import hashlib
@@ -18,10 +33,17 @@ SLOWDOWN_AFTER = 2
 
 class AdminPasswordBackend(BaseBackend):
     # An error report of any frame below must not show the typed password.
+    # No **kwargs: Django then offers this backend only a user name and password, never the
+    # OpenID Connect callback's credentials.
     @sensitive_variables("password")
-    def authenticate(self, request, username=None, password=None, **kwargs):
+    def authenticate(self, request, username=None, password=None):
         password_hash = configured_hash()
-        if username != ADMIN_USERNAME or not password or not password_hash:
+        if (
+            username != ADMIN_USERNAME
+            or not password
+            or not password_hash
+            or not settings.CONSOLE_LOCAL_ADMIN
+        ):
             # Spend the same time as a real check, so the answer does not reveal the user name.
             check_password(password or "", _dummy_hash(_rounds(password_hash)))
             return None
@@ -30,6 +52,8 @@ class AdminPasswordBackend(BaseBackend):
         return admin_user()
 
     def get_user(self, user_id):
+        if not settings.CONSOLE_LOCAL_ADMIN:
+            return None  # break-glass switched off: its sessions end too
         user = get_user_model().objects.filter(pk=user_id).first()
         if user is None or user.username != ADMIN_USERNAME:
             return None
@@ -87,32 +111,51 @@ def client_address(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def _keys(username: str, address: str) -> list[str]:
-    def key(kind: str, value: str) -> str:
-        return "signin-fail:" + kind + ":" + hashlib.sha256(value.encode()).hexdigest()[:32]
+def _key(kind: str, *parts: str) -> str:
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+    return f"signin-fail:{kind}:{digest}"
 
-    return [key("user", username.strip().lower()), key("addr", address)]
+
+def _pair_key(username: str, address: str) -> str:
+    return _key("pair", address, (username or "").strip().lower())
+
+
+def _address_key(address: str) -> str:
+    return _key("addr", address)
+
+
+def _count(key: str) -> int:
+    value = cache.get(key)
+    return value if isinstance(value, int) else 0
 
 
 def lockout_remaining(username: str, address: str) -> bool:
-    return any(
-        (cache.get(k) or 0) >= settings.SIGNIN_MAX_FAILURES for k in _keys(username, address)
+    """Whether this address may not try this name now (its pair, or the address itself, has
+    failed too often). Checked before any hashing."""
+    return (
+        _count(_pair_key(username, address)) >= settings.SIGNIN_MAX_FAILURES
+        or _count(_address_key(address)) >= settings.SIGNIN_MAX_ADDRESS_FAILURES
     )
 
 
 def should_slow_down(username: str, address: str) -> bool:
-    """After a couple of failures each further one is answered late (the view waits)."""
-    return any((cache.get(k) or 0) > SLOWDOWN_AFTER for k in _keys(username, address))
+    """After a couple of failures of the pair, or of the address across names, each further one
+    is answered late (the view waits)."""
+    return (
+        _count(_pair_key(username, address)) > SLOWDOWN_AFTER
+        or _count(_address_key(address)) > SLOWDOWN_AFTER
+    )
 
 
 def record_failure(username: str, address: str) -> None:
-    for k in _keys(username, address):
-        cache.add(k, 0, timeout=settings.SIGNIN_LOCKOUT_SECONDS)
+    for key in (_pair_key(username, address), _address_key(address)):
+        cache.add(key, 0, timeout=settings.SIGNIN_LOCKOUT_SECONDS)
         try:
-            cache.incr(k)
+            cache.incr(key)
         except ValueError:
-            cache.set(k, 1, timeout=settings.SIGNIN_LOCKOUT_SECONDS)
+            cache.set(key, 1, timeout=settings.SIGNIN_LOCKOUT_SECONDS)
 
 
 def clear_failures(username: str, address: str) -> None:
-    cache.delete_many(_keys(username, address))
+    """A successful sign-in clears its pair; the address keeps what other names cost it."""
+    cache.delete(_pair_key(username, address))

@@ -10,6 +10,8 @@ urlpatterns = [
     path("refresh/", include("web.refresh_urls")),
     path("signin/", views.signin_view, name="signin"),
     path("signout/", views.signout_view, name="signout"),
+    path("oidc/", include("console.oidc.urls")),
+    path("account/", include("web.account_urls")),
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots, name="robots"),
     path("tenants/", include("web.tenants.urls")),

@@ -1,20 +1,25 @@
 """Sign-in, sign-out, the dashboard, the health probe and the error pages."""
 
 import time
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import signin
+from .accounts.sessions import METHOD as SIGNIN_METHOD
 from .audit import auth_events
+from .audit.service import actor_for_request
 from .connection_status import connection_status
 from .middleware import error_response, health_response
+from .oidc.discovery import oidc_configured, provider_name
 
 SLOWDOWN_SECONDS = 1.0
 
@@ -26,36 +31,53 @@ def signin_view(request):
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
         next_url = ""
-    error = ""
-    username = request.POST.get("username", "admin")
+    reauth = bool(request.POST.get("reauth") or request.GET.get("reauth"))
+    # Shown in the form; only a name that was posted counts against anything.
+    username = request.POST.get("username", "")
+    error, status = "", 200  # 200 even on failure: a re-rendered form, not an HTTP challenge
     if request.method == "POST":
         address = signin.client_address(request)
         if signin.lockout_remaining(username, address):
             auth_events.record_signin_failed(request, username, locked_out=True)
             error = "Too many failed sign-ins. Wait a few minutes and try again."
-            return render(
-                request,
-                "console/signin.html",
-                {"error": error, "username": username, "next": next_url},
-                status=429,
-            )
+            return _signin_page(request, next_url, reauth, username, error, status=429)
         user = authenticate(request, username=username, password=request.POST.get("password"))
         if user is not None:
             signin.clear_failures(username, address)
             login(request, user)
-            auth_events.record_signin(request)
+            auth_events.record_signin(request, method="local")
             return redirect(next_url or "dashboard")
         signin.record_failure(username, address)
         auth_events.record_signin_failed(request, username)
         time.sleep(SLOWDOWN_SECONDS if signin.should_slow_down(username, address) else 0)
         error = "The user name or password is not right."
-    return render(
-        request,
-        "console/signin.html",
-        {"error": error, "username": username, "next": next_url},
-        # 200 even on failure: a re-rendered form, not an HTTP authentication challenge.
-        status=200,
-    )
+    return _signin_page(request, next_url, reauth, username, error, status=status)
+
+
+def _signin_page(request, next_url, reauth, username, error, *, status):
+    oidc = oidc_configured()
+    query = {"next": next_url} if next_url else {}
+    if reauth:
+        query["reauth"] = "1"
+    signed_in_as = ""
+    method = ""
+    if reauth and request.user.is_authenticated:
+        signed_in_as = actor_for_request(request)
+        method = request.session.get(SIGNIN_METHOD, "")
+    context = {
+        "error": error,
+        "username": username or signin.ADMIN_USERNAME,
+        "next": next_url,
+        "reauth": reauth,
+        "reauth_minutes": settings.CONSOLE_REAUTH_MINUTES,
+        "signed_in_as": signed_in_as,
+        "signed_in_method": method,
+        "oidc": oidc,
+        "oidc_name": provider_name() if oidc else "",
+        "oidc_url": reverse("oidc_start") + ("?" + urlencode(query) if query else ""),
+        "local_admin": settings.CONSOLE_LOCAL_ADMIN,
+    }
+    return render(request, "console/signin.html", context, status=status)
 
 
 @require_POST

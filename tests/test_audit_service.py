@@ -108,7 +108,7 @@ def test_actor_for_request_is_the_signed_in_admin(rf, django_user_model):
 
     request = rf.get("/")
     request.user = django_user_model(username="admin")
-    assert actor_for_request(request) == "admin"
+    assert actor_for_request(request) == "admin (local)"
     request.user = AnonymousUser()
     assert actor_for_request(request) == "anonymous"
 

@@ -22,7 +22,7 @@ def sign_in(client, username="admin", password=TEST_ADMIN_PASSWORD):
 def test_a_sign_in_is_recorded_with_the_admin_and_address(client):
     sign_in(client)
     entry = AuditEntry.objects.get()
-    assert (entry.actor, entry.action, entry.outcome) == ("admin", "auth.signin", "success")
+    assert (entry.actor, entry.action, entry.outcome) == ("admin (local)", "auth.signin", "success")
     assert entry.target_type == "user" and entry.target_id == "admin"
     assert entry.after == {"address": "127.0.0.1"}
 
@@ -63,7 +63,7 @@ def test_a_sign_out_is_recorded(admin_client):
     response = admin_client.post(reverse("signout"))
     assert response.status_code == 302
     entry = AuditEntry.objects.get()
-    assert (entry.actor, entry.action) == ("admin", "auth.signout")
+    assert (entry.actor, entry.action) == ("admin (local)", "auth.signout")
 
 
 def test_the_sign_in_entries_show_on_the_audit_page(client):

@@ -76,7 +76,7 @@ def test_routing_add_through_the_round_one_form_post_is_a_changeset(admin_client
     assert WhitelistEntry.objects.filter(tenant=acme, email="bob@gmail.com").exists()
     changeset = only_changeset(kind="routing.add")
     assert changeset.status == "applied" and changeset.face == "form"
-    assert changeset.requested_by == "admin" and changeset.applied_at
+    assert changeset.requested_by == "admin (local)" and changeset.applied_at
     assert steps_of(changeset) == [("login.routing.update", "done", False)]
     [entry] = assert_entries_carry(changeset, action="login.routing.update")
     assert entry.after["users"] == ["bob@gmail.com"]

@@ -80,7 +80,7 @@ def test_generate_shows_every_format_once_and_records_no_value(admin_client):
         for name, text in blocks.items():
             assert value in text, name
     entry = AuditEntry.objects.filter(action="secrets.generate").latest("seq")
-    assert entry.actor == "admin" and entry.after["supervisor"] is True
+    assert entry.actor == "admin (local)" and entry.after["supervisor"] is True
     assert "secure.credentials.supervisor.email" in entry.after["settings"]
     stored = json.dumps([entry.before, entry.after, entry.target_repr, entry.error])
     for value in values:

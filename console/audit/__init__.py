@@ -11,6 +11,7 @@ from importlib import import_module
 _EXPORTS = {
     "audit_record": "console.audit.service",
     "actor_for_request": "console.audit.service",
+    "actor_for_user": "console.audit.service",
     "cli_actor": "console.audit.service",
     "current_changeset": "console.audit.service",
     "audit_for_target": "console.audit.queries",

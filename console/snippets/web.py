@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 
+from console.roles import Role, has_role
+
 from .render import DEFAULT_SECRET_NAME, FORMATS, SECRET_MODES, EnvSetting, render
 
 FORMAT_LABELS = {
@@ -376,8 +378,27 @@ def as_page_request(request: HttpRequest) -> HttpRequest:
 
 
 def is_snippet_download(request: HttpRequest) -> bool:
-    """True while a snippet source is called to build a download (which carries real secrets)."""
+    """True while a snippet source is called to build a download (which carries real secrets)
+    for someone who may export secrets: an operator or an admin. A viewer's request never
+    reveals them (the role policy already refuses a viewer's download that would)."""
     if getattr(request, "snippet_download", False):
+        download = True
+    else:
+        match = getattr(request, "resolver_match", None)
+        download = bool(match and match.view_name == "snippets:download")
+    return download and has_role(request, Role.OPERATOR)
+
+
+def download_shows_secrets(request: HttpRequest, view_kwargs: dict) -> bool:
+    """Whether downloading snippet source `view_kwargs["source"]` carries secret values: asked
+    by the role policy (console/policy.py) before the download is made, from the settings a
+    page shows (no secret is read, nothing is audited). When that cannot be told, it does."""
+    try:
+        src = get_snippet_source(view_kwargs.get("source", ""))
+    except Http404:
+        return False
+    try:
+        settings = src.settings(as_page_request(request))
+    except ValueError:
         return True
-    match = getattr(request, "resolver_match", None)
-    return bool(match and match.view_name == "snippets:download")
+    return any(s.secret for s in settings)
