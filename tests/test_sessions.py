@@ -263,3 +263,23 @@ def test_a_viewer_downloads_a_snippet_without_secrets(oidc_settings, django_user
         reverse("snippets:download", args=["groups"]) + "?format=env"
     )
     assert response.status_code == 200
+
+
+# --- audit actors ------------------------------------------------------------------------------
+
+
+def test_audit_actors_name_people_the_local_account_and_tokens(rf, django_user_model):
+    from django.contrib.auth.models import AnonymousUser
+
+    from console.audit import actor_for_request
+
+    request = rf.get("/")
+    request.user = django_user_model(username="admin")
+    assert actor_for_request(request) == "admin (local)"
+    request.user = django_user_model(username="oidc:0f3a-sub", email="ana@example.com")
+    assert actor_for_request(request) == "ana@example.com"
+    request.user = django_user_model(username="oidc:0f3a-sub", email="")
+    assert actor_for_request(request) == "0f3a-sub"
+    request.user = AnonymousUser()
+    request.console_role, request.console_token_name = Role.OPERATOR, "ci-pipeline"
+    assert actor_for_request(request) == "token:ci-pipeline"
