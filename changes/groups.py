@@ -10,7 +10,7 @@ InvalidInput and Stale (someone saved in between) with nothing written.
 from tenants.groups import services
 from tenants.groups.models import CrossTenantGroup, OrganizationSettings
 
-from .engine import local_change
+from .engine import desired_object, local_change, local_change_replay
 from .models import Changeset
 
 
@@ -53,6 +53,22 @@ def group_delete(
         write=lambda: services.group_delete(group=group, version=version, actor=actor),
     )
     return changeset
+
+
+def group_delete_approved(changeset: Changeset, *, actor: str, face: str = "form") -> list:
+    """Apply an approved `group.delete` (changes.apply's applier), from `desired`."""
+    desired = changeset.desired or {}
+    group_id = desired.get("group")
+    local_change_replay(
+        changeset,
+        actor=actor,
+        write=lambda: services.group_delete(
+            group=desired_object(CrossTenantGroup, f"group {group_id}", group_id=group_id),
+            version=int(desired.get("version", -1)),
+            actor=actor,
+        ),
+    )
+    return []
 
 
 def builtin_groups_update(

@@ -10,6 +10,7 @@ call's outcome. No step holds a secret: a call body carries a marker where the s
 """
 
 from console.apiserver.plan import PlannedCall
+from console.secret_ref import env_reference
 from console.validation import FieldError, InvalidInput
 from sso.multitenant import services as multitenant
 from sso.multitenant.models import MultiTenantLogin, TenantSSOConfig
@@ -19,9 +20,21 @@ from sso.providers.models import IdentityProvider
 from sso.providers.spec import ProviderEntry
 from tenants.models import Tenant
 
-from .engine import applying, changeset_finish, changeset_record, local_change, steps_mark
+from .engine import (
+    ReplayFailed,
+    applying,
+    changeset_finish,
+    changeset_record,
+    desired_object,
+    local_change,
+    local_change_replay,
+    steps_mark,
+)
 from .models import Changeset, ChangeStep
-from .plan import ChangePlan, PlannedStep
+from .plan import ChangePlan, PlannedStep, approval_reason, approvals_on
+
+# A waiting idp.update's secret that is the provider's current value (taken again when applied).
+KEPT_SECRET = "(kept)"  # noqa: S105 - a marker, not a secret
 
 
 # -- identity providers --------------------------------------------------------------------------
@@ -54,17 +67,84 @@ def idp_update(
     face: str = "form",
 ) -> tuple[Changeset | None, IdentityProvider]:
     """Replace a provider's settings. None as the changeset when nothing changed (the row keeps
-    its version)."""
+    its version).
+
+    With CONSOLE_APPROVALS on the change waits for approval, and `desired` must be enough to make
+    it again: the settings, each secret as `env:NAME` or as the provider's current value
+    (KEPT_SECRET), the metadata. A typed new secret is refused (InvalidInput on its field): the
+    console keeps no secret value while a change waits."""
+    desired = {**_provider_desired(entry), "version": version}
+    if approvals_on() and approval_reason("idp.update", []):
+        secret_keys = {f.key for f in entry.provider.secret_fields}
+        desired["values"] = {k: v for k, v in entry.values.items() if k not in secret_keys}
+        desired["secrets"] = _held_secrets(idp, entry)
+        desired["metadata_xml"] = metadata_xml
     return local_change(
         kind="idp.update",
         summary=f"Update {entry.provider.label}",
         actor=actor,
         face=face,
-        desired={**_provider_desired(entry), "version": version},
+        desired=desired,
         write=lambda: providers.idp_update(
             actor=actor, idp=idp, entry=entry, version=version, metadata_xml=metadata_xml
         ),
     )
+
+
+def _held_secrets(idp: IdentityProvider, entry: ProviderEntry) -> dict[str, str]:
+    """The entry's secrets as a waiting change keeps them: `env:NAME` as written, the provider's
+    current value as KEPT_SECRET. Raises InvalidInput for a typed new value."""
+    kept, errors = {}, []
+    for f in entry.provider.secret_fields:
+        if f.key not in entry.values:
+            continue
+        value = entry.values[f.key]
+        if env_reference(value) is not None:
+            kept[f.key] = str(value).strip()
+        elif value == idp.secrets.get(f.key):
+            kept[f.key] = KEPT_SECRET
+        else:
+            errors.append(
+                FieldError(
+                    f.key,
+                    "changes to an identity provider wait for a second admin's approval, and "
+                    "the console keeps no typed secret while a change waits: put the new value "
+                    "in an environment variable of the console and write env:NAME here",
+                )
+            )
+    if errors:
+        raise InvalidInput(errors)
+    return kept
+
+
+def idp_update_approved(changeset: Changeset, *, actor: str, face: str = "form") -> list:
+    """Apply an approved `idp.update` (changes.apply's applier): the same update again, from
+    `desired`; a KEPT_SECRET is the provider's value now (its version proves it unchanged)."""
+    desired = changeset.desired or {}
+    key = desired.get("provider")
+
+    def write() -> IdentityProvider:
+        idp = desired_object(IdentityProvider, f"identity provider {key}", provider=key)
+        values = dict(desired.get("values") or {})
+        for name, value in (desired.get("secrets") or {}).items():
+            if value == KEPT_SECRET:
+                if name not in idp.secrets:
+                    raise ReplayFailed(f"the secret {name} of {idp.definition.label} is not set")
+                value = idp.secrets[name]
+            values[name] = value
+        entry = ProviderEntry(
+            provider=idp.definition, values=values, allow_http=bool(desired.get("allow_http"))
+        )
+        return providers.idp_update(
+            actor=actor,
+            idp=idp,
+            entry=entry,
+            version=int(desired.get("version", -1)),
+            metadata_xml=desired.get("metadata_xml"),
+        )
+
+    local_change_replay(changeset, actor=actor, write=write)
+    return []
 
 
 def idp_save(
@@ -94,6 +174,20 @@ def idp_delete(*, actor: str, idp: IdentityProvider, face: str = "form") -> Chan
         write=lambda: providers.idp_delete(actor=actor, idp=idp),
     )
     return changeset
+
+
+def idp_delete_approved(changeset: Changeset, *, actor: str, face: str = "form") -> list:
+    """Apply an approved `idp.delete` (changes.apply's applier)."""
+    key = (changeset.desired or {}).get("provider")
+    local_change_replay(
+        changeset,
+        actor=actor,
+        write=lambda: providers.idp_delete(
+            actor=actor,
+            idp=desired_object(IdentityProvider, f"identity provider {key}", provider=key),
+        ),
+    )
+    return []
 
 
 def idp_set_checklist(
@@ -153,6 +247,22 @@ def tenant_sso_delete(*, actor: str, row: TenantSSOConfig, face: str = "form") -
         write=lambda: multitenant.tenant_sso_delete(actor=actor, row=row),
     )
     return changeset
+
+
+def tenant_sso_delete_approved(changeset: Changeset, *, actor: str, face: str = "form") -> list:
+    """Apply an approved `tenant_sso.delete` (changes.apply's applier)."""
+    pk = (changeset.desired or {}).get("tenant")
+    local_change_replay(
+        changeset,
+        actor=actor,
+        write=lambda: multitenant.tenant_sso_delete(
+            actor=actor,
+            row=desired_object(
+                TenantSSOConfig, f"the SSO configuration of tenant {pk}", tenant_id=pk
+            ),
+        ),
+    )
+    return []
 
 
 def _call_of(call: PlannedCall) -> dict:
@@ -256,3 +366,20 @@ def mtl_update(
         desired={**switches, "version": version},
         write=lambda: multitenant.mtl_update(actor=actor, version=version, **switches),
     )
+
+
+def mtl_update_approved(changeset: Changeset, *, actor: str, face: str = "form") -> list:
+    """Apply approved multi-tenant login switches (changes.apply's applier)."""
+    desired = changeset.desired or {}
+    local_change_replay(
+        changeset,
+        actor=actor,
+        write=lambda: multitenant.mtl_update(
+            actor=actor,
+            version=desired.get("version"),
+            enabled=bool(desired.get("enabled")),
+            allow_settings_providers=bool(desired.get("allow_settings_providers")),
+            only_password_login=bool(desired.get("only_password_login")),
+        ),
+    )
+    return []

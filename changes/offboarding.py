@@ -33,19 +33,23 @@ from sso.routing.services import RoutingChange, routing_save
 from sso.routing.validation import RoutingSet
 from tenants.models import IssuedCredential, ProvisioningStep, Tenant
 from tenants.provisioning.calls import StepSpec
-from tenants.provisioning.engine import open_steps, record_run
+from tenants.provisioning.engine import RunOutcome, open_steps, record_run
 
 from .engine import (
-    applying,
+    ReplayFailed,
+    approval_gate,
     changeset_finish,
+    changeset_hold,
     changeset_open,
     changeset_set_steps,
-    steps_mark,
+    desired_object,
+    local_change,
+    local_change_replay,
 )
-from .models import Changeset, ChangeStep
-from .plan import ChangePlan, PlannedStep
-from .routing import routing_push_start, routing_push_step
-from .tenants import TenantApplied, journal_plan, tenant_apply, tenant_target
+from .models import Changeset
+from .plan import ChangePlan, approval_reason, approvals_on, step_of
+from .routing import removal_steps, routing_push_start, routing_push_step
+from .tenants import TenantApplied, changeset_apply, journal_plan, tenant_apply, tenant_target
 
 ROUTING_KIND = "offboarding.routing"
 REVOKE_KIND = "tenant.credentials.revoke"
@@ -55,10 +59,7 @@ ROUTING_ACTION = "login.routing.offboard"
 PUSH_BUDGET_SECONDS = 20.0
 
 DONE, PENDING, RUNNING, FAILED = "done", "pending", "running", "failed"
-
-
-class _NothingToClear(Exception):
-    """Raised inside the clearing transaction when the console held no routing: no changeset."""
+WAITING = Changeset.Status.AWAITING_APPROVAL
 
 
 # -- step 1: sign-in routing ---------------------------------------------------------------------
@@ -66,38 +67,52 @@ class _NothingToClear(Exception):
 class RoutingOffboarded:
     cleared: Changeset | None  # the console-side removal; None when there was nothing to remove
     change: RoutingChange | None
-    job: RoutingPushJob
+    # The push; None when the removal waits for approval (nothing is pushed before it is made).
+    job: RoutingPushJob | None
+
+    @property
+    def held(self) -> bool:
+        return self.cleared is not None and self.cleared.status == WAITING
 
 
-def _routing_clear(*, tenant: Tenant, actor: str, face: str) -> tuple[Changeset, RoutingChange]:
+def _clear(tenant: Tenant, actor: str) -> RoutingChange:
+    return routing_save(
+        tenant=tenant,
+        routing=RoutingSet(tenant_name=tenant.name),
+        actor=actor,
+        action=ROUTING_ACTION,
+    )
+
+
+def _routing_clear(
+    *, tenant: Tenant, actor: str, face: str
+) -> tuple[Changeset | None, RoutingChange]:
     """Remove every domain and whitelisted email of the tenant from the console, as one risky
-    step. Raises _NothingToClear (and leaves nothing) when the console held none."""
-    with transaction.atomic():
-        changeset = changeset_open(
-            kind=ROUTING_KIND,
-            summary=f"Offboard {tenant.name}: remove its sign-in routing",
-            actor=actor,
-            face=face,
-            desired={"tenant": tenant.pk, "offboarding": "routing"},
-        )
-        with applying(changeset):
-            change = routing_save(
-                tenant=tenant,
-                routing=RoutingSet(tenant_name=tenant.name),
-                actor=actor,
-                action=ROUTING_ACTION,
-            )
-        if change.empty:
-            raise _NothingToClear
-        before, after = change.audit_lists()
-        step = PlannedStep(
-            kind="routing.remove", target=tenant_target(tenant), before=before, after=after
-        )
-        plan = ChangePlan(kind=changeset.kind, summary=changeset.summary, steps=[step])
-        changeset_set_steps(changeset, plan)
-        steps_mark(changeset, status=ChangeStep.Status.DONE)
-        changeset_finish(changeset, ok=True)
-    return changeset, change
+    step (a local change: no changeset when the console held none; with CONSOLE_APPROVALS on it
+    waits for approval)."""
+    return local_change(
+        kind=ROUTING_KIND,
+        summary=f"Offboard {tenant.name}: remove its sign-in routing",
+        actor=actor,
+        face=face,
+        desired={"tenant": tenant.pk, "offboarding": "routing"},
+        write=lambda: _clear(tenant, actor),
+        steps=lambda change: removal_steps(tenant, change),
+    )
+
+
+def routing_clear_approved(changeset: Changeset, *, actor: str, face: str = "form") -> list:
+    """Apply an approved `offboarding.routing` removal (changes.apply's applier). The push
+    follows when step 1 is run again."""
+    pk = (changeset.desired or {}).get("tenant")
+    tenant = Tenant.objects.filter(pk=pk).first()
+    local_change_replay(
+        changeset,
+        actor=actor,
+        write=lambda: _clear(desired_object(Tenant, f"tenant {pk}", pk=pk), actor),
+        steps=lambda change: removal_steps(tenant, change),
+    )
+    return []
 
 
 def offboarding_routing(
@@ -106,11 +121,13 @@ def offboarding_routing(
     """Step 1: remove the tenant's routing in the console, then push it (the server's domains
     and whitelist are emptied). A push that does not finish within `budget_seconds` goes on the
     next time (or from the routing page). Raises InvalidInput (no admin to act as) or ApiError
-    (the server's routing cannot be read) from the push; the removal stays done."""
-    try:
-        cleared, change = _routing_clear(tenant=tenant, actor=actor, face=face)
-    except _NothingToClear:
-        cleared, change = None, None
+    (the server's routing cannot be read) from the push; the removal stays done. A removal that
+    waits for approval (CONSOLE_APPROVALS) is not pushed: `job` is None."""
+    cleared, change = _routing_clear(tenant=tenant, actor=actor, face=face)
+    if cleared is None:
+        change = None
+    elif cleared.status == WAITING:
+        return RoutingOffboarded(cleared=cleared, change=change, job=None)
     job = routing_push_start(tenant=tenant, actor=actor, face=face)
     deadline = time.monotonic() + budget_seconds
     while job.status == RoutingPushJob.Status.RUNNING:
@@ -192,32 +209,96 @@ def offboarding_revoke(
     _settle_revoked(tenant)
     rows = open_steps(tenant)
     if not (rows and all(r.kind == ProvisioningStep.Kind.CREDENTIALS_REVOKE for r in rows)):
-        keys = [k for k in issued_keys(tenant) if k.revoked_at is None and k.admin.user_id]
+        keys = keys_to_revoke(tenant)
         if not keys:
             return None
+        plan = revoke_plan(tenant, keys)
+        reason = approval_reason(plan.kind, plan.steps) if approvals_on() else ""
         with transaction.atomic():
             changeset = changeset_open(
                 kind=REVOKE_KIND,
-                summary=f"Offboard {tenant.name}: revoke {len(keys)} access key(s) the console "
-                "issued",
+                summary=plan.summary,
                 actor=actor,
                 face=face,
-                desired={"tenant": tenant.pk, "offboarding": "credentials"},
+                desired=plan.desired,
             )
-            with current_changeset(changeset.audit_key):  # the pending entries carry it
-                record_run(
-                    tenant,
-                    [revoke_step(k) for k in keys],
-                    actor=actor,
-                    changeset=changeset.audit_key,
-                )
-            plan = journal_plan(
-                tenant, list(tenant.recorded_steps), kind=changeset.kind, summary=changeset.summary
-            )
-            changeset_set_steps(changeset, plan)
+            if reason:
+                # Nothing goes into the journal yet (a tenant's next apply would send it): the
+                # approved changeset's applier records the calls and sends them.
+                held = changeset_hold(changeset, plan, reason=reason)
+                return TenantApplied(changeset=held, outcome=_not_run(tenant))
+            _record_revocation(tenant, keys, changeset, actor)
     applied = tenant_apply(tenant=tenant, actor=actor, face=face, client=client)
     _settle_revoked(tenant)
     return applied
+
+
+def keys_to_revoke(tenant: Tenant) -> list[IssuedCredential]:
+    return [k for k in issued_keys(tenant) if k.revoked_at is None and k.admin.user_id]
+
+
+def revoke_plan(tenant: Tenant, keys: list[IssuedCredential]) -> ChangePlan:
+    """The revocation as a plan: one risky `credentials.revoke` step per key."""
+    return ChangePlan(
+        kind=REVOKE_KIND,
+        summary=f"Offboard {tenant.name}: revoke {len(keys)} access key(s) the console issued",
+        steps=[step_of(revoke_step(k), target=tenant_target(tenant)) for k in keys],
+        desired={"tenant": tenant.pk, "offboarding": "credentials"},
+    )
+
+
+def _record_revocation(
+    tenant: Tenant, keys: list[IssuedCredential], changeset: Changeset, actor: str
+) -> None:
+    """Journal the revocation calls under the changeset and store them as its steps."""
+    with current_changeset(changeset.audit_key):  # the pending entries carry it
+        record_run(
+            tenant, [revoke_step(k) for k in keys], actor=actor, changeset=changeset.audit_key
+        )
+    plan = journal_plan(
+        tenant, list(tenant.recorded_steps), kind=changeset.kind, summary=changeset.summary
+    )
+    changeset.steps.all().delete()
+    changeset_set_steps(changeset, plan)
+
+
+def _not_run(tenant: Tenant) -> RunOutcome:
+    return RunOutcome(
+        tenant_id=tenant.pk, tenant_name=tenant.name, ok=True, nothing_to_do=True, tenant=tenant
+    )
+
+
+def revoke_approved(changeset: Changeset, *, actor: str, face: str = "form", client=None) -> list:
+    """Apply an approved revocation (changes.apply's applier): the keys still to revoke must be
+    the approved ones (else ReplayFailed, nothing sent); their calls are journaled under the
+    changeset and sent (a failure part-way resumes like any revocation)."""
+    approval_gate(changeset, actor=actor)
+    pk = (changeset.desired or {}).get("tenant")
+    tenant = Tenant.objects.filter(pk=pk).first()
+    if ProvisioningStep.objects.filter(changeset=changeset.audit_key).exists():
+        results = changeset_apply(changeset, actor=actor, face=face)  # journaled: a resume
+        if tenant is not None:
+            _settle_revoked(tenant)
+        return results
+    try:
+        if tenant is None:
+            raise ReplayFailed(f"tenant {pk} no longer exists")
+        _check_runnable(tenant)
+        _settle_revoked(tenant)
+        keys = keys_to_revoke(tenant)
+        if revoke_plan(tenant, keys).content_hash() != changeset.approved_hash:
+            raise ReplayFailed(
+                "the keys left to revoke are not the approved ones any more; ask for the "
+                "revocation again"
+            )
+    except (ReplayFailed, OffboardingOrder) as exc:
+        changeset_finish(changeset, ok=False, error=f"Not applied: {exc}")
+        raise ReplayFailed(f"Changeset {changeset.pk} was not applied: {exc}") from None
+    with transaction.atomic():
+        _record_revocation(tenant, keys, changeset, actor)
+    applied = tenant_apply(tenant=tenant, actor=actor, face=face, client=client)
+    _settle_revoked(tenant)
+    return [applied]
 
 
 # -- the checklist -------------------------------------------------------------------------------

@@ -8,8 +8,11 @@ are masked by the same rules as the audit log.
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.conf import settings
 
 from console.audit.masking import mask_change
 from tenants.provisioning.calls import StepSpec, shown
@@ -34,6 +37,29 @@ RISKY_KINDS = frozenset(
         "sso.multi_tenant_login.update",  # multi_tenant_login.update: can turn SSO sign-in off
     }
 )
+# With CONSOLE_APPROVALS on, a changeset of more steps than this waits for a second admin.
+BULK_STEPS = 50
+
+
+def approvals_on() -> bool:
+    """CONSOLE_APPROVALS: risky and bulk changesets wait for a second admin's approval."""
+    return bool(getattr(settings, "CONSOLE_APPROVALS", False))
+
+
+def approval_reason(kind: str, steps: Iterable) -> str:
+    """Why a changeset of `kind` with these steps (PlannedStep or ChangeStep rows) needs a second
+    admin's approval, or "" when it does not: a risky kind, risky steps, or more than BULK_STEPS
+    steps. Only steps still to be made count (a removal kept back without prune does not)."""
+    todo = [s for s in steps if s.status == "planned"]
+    reasons = []
+    if kind in RISKY_KINDS:
+        reasons.append(f"{kind} is a risky change")
+    risky = sorted({s.kind for s in todo if s.risky} - {kind})
+    if risky:
+        reasons.append("risky steps: " + ", ".join(risky))
+    if len(todo) > BULK_STEPS:
+        reasons.append(f"{len(todo)} steps (more than {BULK_STEPS})")
+    return "; ".join(reasons)
 
 
 @dataclass

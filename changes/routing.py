@@ -2,7 +2,8 @@
 
 - add, pull and import change only what the console keeps: each is a `local_change` (the rows,
   the audit entry and the changeset commit together; a save that changes nothing leaves nothing).
-- remove is recorded the same way, as one risky `routing.remove` step.
+- remove is recorded the same way, as one risky `routing.remove` step (with CONSOLE_APPROVALS
+  on it waits for a second admin; `routing_remove_approved` applies it once approved).
 - a push is a resumable job of batches (sso/routing/push.py) that the browser runs one short step
   per poll. The job is one changeset: its steps are the job's batches (one apiserver call each,
   kind = the endpoint), every batch's audit entries carry its id, and it is finished (applied or
@@ -26,15 +27,14 @@ from sso.routing.validation import ALLOW_PUBLIC_KEY
 from tenants.models import Tenant
 
 from .engine import (
-    applying,
     changeset_finish,
     changeset_open,
-    changeset_set_steps,
+    desired_object,
     local_change,
-    steps_mark,
+    local_change_replay,
 )
 from .models import Changeset, ChangeStep
-from .plan import RISKY_KINDS, ChangePlan, PlannedStep, content_hash
+from .plan import RISKY_KINDS, PlannedStep, content_hash
 
 BatchStatus = RoutingPushBatch.Status
 JobStatus = RoutingPushJob.Status
@@ -102,29 +102,50 @@ def routing_remove(
 ) -> tuple[Changeset, RoutingChange]:
     """Remove one domain or email: a risky step (new users of that key stop reaching the tenant).
 
-    Raises InvalidInput (the key is not listed any more) with nothing written.
+    Raises InvalidInput (the key is not listed any more) with nothing written. With
+    CONSOLE_APPROVALS on, the removal waits for approval: the changeset is `awaiting_approval`
+    and nothing is removed until `routing_remove_approved` applies it.
     """
-    with transaction.atomic():
-        changeset = changeset_open(
-            kind="routing.remove",
-            summary=f"Remove {key} from the sign-in routing of {tenant.name}",
-            actor=actor,
-            face=face,
-            desired={"tenant": tenant.pk, "kind": kind, "key": key},
-        )
-        with applying(changeset):
-            change = routing.routing_remove(tenant=tenant, kind=kind, key=key, actor=actor)
-        before, after = change.audit_lists()
-        step = PlannedStep(
-            kind="routing.remove", target=tenant_target(tenant), before=before, after=after
-        )
-        changeset_set_steps(
-            changeset, ChangePlan(kind=changeset.kind, summary=changeset.summary, steps=[step])
-        )
-        steps_mark(changeset, status=ChangeStep.Status.DONE)
-        changeset_finish(changeset, ok=True)
-    _settle_push(tenant, changeset)
+    changeset, change = local_change(
+        kind="routing.remove",
+        summary=f"Remove {key} from the sign-in routing of {tenant.name}",
+        actor=actor,
+        face=face,
+        desired={"tenant": tenant.pk, "kind": kind, "key": key},
+        write=lambda: routing.routing_remove(tenant=tenant, kind=kind, key=key, actor=actor),
+        steps=lambda change: removal_steps(tenant, change),
+    )
+    if changeset is not None and changeset.status == Changeset.Status.APPLIED:
+        _settle_push(tenant, changeset)
     return changeset, change
+
+
+def removal_steps(tenant: Tenant, change: RoutingChange) -> list[PlannedStep]:
+    """A routing removal as its one risky `routing.remove` step."""
+    before, after = change.audit_lists()
+    step = PlannedStep(
+        kind="routing.remove", target=tenant_target(tenant), before=before, after=after
+    )
+    return [step]
+
+
+def routing_remove_approved(changeset: Changeset, *, actor: str, face: str = "form") -> list:
+    """Apply an approved `routing.remove` (changes.apply's applier): the removal again, from
+    `desired`."""
+    desired = changeset.desired or {}
+    tenant = Tenant.objects.filter(pk=desired.get("tenant")).first()
+
+    def write() -> RoutingChange:
+        found = desired_object(Tenant, f"tenant {desired.get('tenant')}", pk=desired.get("tenant"))
+        return routing.routing_remove(
+            tenant=found, kind=desired.get("kind"), key=desired.get("key"), actor=actor
+        )
+
+    local_change_replay(
+        changeset, actor=actor, write=write, steps=lambda change: removal_steps(tenant, change)
+    )
+    _settle_push(tenant, changeset)
+    return []
 
 
 def routing_pull(

@@ -33,11 +33,15 @@ from tenants.validation import TenantInput
 
 from .engine import (
     applying,
+    approval_gate,
     changeset_finish_from_steps,
     changeset_open,
     changeset_record,
     changeset_set_steps,
+    desired_object,
+    hold_recorded,
     local_change,
+    local_change_replay,
     steps_sync_from_journal,
 )
 from .models import Changeset
@@ -130,6 +134,7 @@ def tenant_create(*, data: TenantInput, actor: str, face: str = "form") -> tuple
                 summary=changeset.summary,
             ),
         )
+        hold_recorded(changeset)  # CONSOLE_APPROVALS: more than BULK_STEPS calls wait
     return changeset, tenant
 
 
@@ -162,7 +167,8 @@ def tenant_apply(
     client: ApiClient | None = None,
     calls: list[CallRecord] | None = None,
 ) -> TenantApplied:
-    """Run (or resume) the tenant's recorded calls under their changeset. Raises TenantBusy.
+    """Run (or resume) the tenant's recorded calls under their changeset. Raises TenantBusy,
+    and ApprovalMissing (a TenantBusy) when their changeset waits for approval or was rejected.
 
     With nothing left to send (a reload of the page that applied it), nothing is recorded."""
     if not open_steps(tenant):
@@ -171,6 +177,7 @@ def tenant_apply(
         )
         return TenantApplied(changeset=None, outcome=outcome)
     changeset = _changeset_of_open_steps(tenant, actor, face)
+    approval_gate(changeset, actor=actor)  # raises ApprovalMissing (a TenantBusy)
     late = unaudited_outcomes(tenant, actor=actor)  # of a run killed before its audit entries
     if late:
         bulk_append(late)
@@ -332,28 +339,62 @@ def tenant_import(
 def tenant_mark_deleted(
     *, tenant: Tenant, version: int, typed_name: str, actor: str, face: str = "form"
 ) -> tuple[Changeset | None, Tenant]:
-    """After the deletion runbook ran: mark the tenant deleted and free its emails and domains."""
+    """After the deletion runbook ran: mark the tenant deleted and free its emails and domains.
+    With CONSOLE_APPROVALS on it waits for approval (`tenant_mark_deleted_approved`)."""
     return local_change(
         kind="tenant.delete",
         summary=f"Mark tenant {tenant.name} deleted",
         actor=actor,
         face=face,
+        desired={"tenant": tenant.pk, "version": version, "typed_name": typed_name},
         write=lambda: services.tenant_mark_deleted(
             tenant=tenant, version=version, typed_name=typed_name, actor=actor
         ),
     )
 
 
+def tenant_mark_deleted_approved(changeset: Changeset, *, actor: str, face: str = "form") -> list:
+    """Apply an approved `tenant.delete` (changes.apply's applier), from `desired`."""
+    desired = changeset.desired or {}
+    pk = desired.get("tenant")
+    local_change_replay(
+        changeset,
+        actor=actor,
+        write=lambda: services.tenant_mark_deleted(
+            tenant=desired_object(Tenant, f"tenant {pk}", pk=pk),
+            version=int(desired.get("version", -1)),
+            typed_name=str(desired.get("typed_name", "")),
+            actor=actor,
+        ),
+    )
+    return []
+
+
 def tenant_discard(*, tenant: Tenant, actor: str, face: str = "form") -> Changeset | None:
-    """Forget a planned tenant that never reached the apiserver."""
+    """Forget a planned tenant that never reached the apiserver (with CONSOLE_APPROVALS on, once
+    approved: `tenant_discard_approved`)."""
     changeset, _ = local_change(
         kind="tenant.discard",
         summary=f"Discard planned tenant {tenant.name}",
         actor=actor,
         face=face,
+        desired={"tenant": tenant.pk},
         write=lambda: services.tenant_discard(tenant=tenant, actor=actor),
     )
     return changeset
+
+
+def tenant_discard_approved(changeset: Changeset, *, actor: str, face: str = "form") -> list:
+    """Apply an approved `tenant.discard` (changes.apply's applier), from `desired`."""
+    pk = (changeset.desired or {}).get("tenant")
+    local_change_replay(
+        changeset,
+        actor=actor,
+        write=lambda: services.tenant_discard(
+            tenant=desired_object(Tenant, f"tenant {pk}", pk=pk), actor=actor
+        ),
+    )
+    return []
 
 
 def changeset_apply(changeset: Changeset, *, actor: str, face: str = "form") -> list:

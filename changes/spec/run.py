@@ -12,15 +12,18 @@ from console.validation import InvalidInput
 
 from ..engine import (
     applying,
+    approval_gate,
     changeset_finish_from_steps,
+    changeset_hold,
     changeset_open,
     changeset_set_steps,
     steps_mark,
     steps_sync_from_journal,
 )
 from ..models import Changeset, ChangeStep
+from ..plan import approval_reason, approvals_on
 from .apply import ApplyResult, apply_plan
-from .changeset import spec_steps_with_refs
+from .changeset import spec_change_plan, spec_steps_with_refs
 from .plan import ClientFactory, Plan
 from .server_config import store_server_sections
 from .validate import SpecModel
@@ -38,6 +41,11 @@ class SpecApplied:
     def error(self) -> str:
         return "\n".join(o.failure_line() for o in self.result.failures)
 
+    @property
+    def held(self) -> bool:
+        """The plan waits for approval (CONSOLE_APPROVALS): nothing was applied."""
+        return self.changeset.status == Changeset.Status.AWAITING_APPROVAL
+
 
 def spec_apply(
     plan: Plan,
@@ -54,7 +62,14 @@ def spec_apply(
     """Record and apply the plan. `store_server(changeset)` keeps the SPEC's server sections
     (inside the changeset, after the tenants' calls); the changeset is finished afterwards.
     `changeset`: a recorded plan of this SPEC to apply as itself (its planned steps are replaced
-    by the steps this run takes); by default a new changeset is recorded."""
+    by the steps this run takes); by default a new changeset is recorded.
+
+    Without `changeset`, and with CONSOLE_APPROVALS on: a plan with risky steps or more than
+    BULK_STEPS steps is recorded `awaiting_approval` and nothing is applied (`SpecApplied.held`);
+    once an admin other than the requester approved it, applying the SPEC again applies that
+    changeset, as long as the SPEC still plans exactly the approved steps (its content hash)."""
+    if changeset is None:
+        changeset = _approved_plan(plan, prune, actor)
     if changeset is None:
         changeset = changeset_open(
             kind="spec",
@@ -63,6 +78,9 @@ def spec_apply(
             face=face,
             source=plan.spec.source,
         )
+        held = _hold(plan, prune, changeset)
+        if held is not None:
+            return SpecApplied(changeset=held, result=ApplyResult())
 
     def record_steps(recorded: ApplyResult) -> None:
         ChangeStep.objects.filter(changeset=changeset).delete()
@@ -101,6 +119,37 @@ def spec_apply(
             changeset_finish_from_steps(changeset, error=applied.error)
     snapshot_after_apply(plan, result)
     return applied
+
+
+def _approved_plan(plan: Plan, prune: bool, actor: str) -> Changeset | None:
+    """The approved changeset whose approved hash is this plan's (CONSOLE_APPROVALS)."""
+    if not approvals_on():
+        return None
+    digest = spec_change_plan(plan, prune=prune).content_hash()
+    changeset = (
+        Changeset.objects.filter(
+            kind="spec", status=Changeset.Status.APPROVED, approved_hash=digest
+        )
+        .order_by("-id")
+        .first()
+    )
+    if changeset is not None:
+        approval_gate(changeset, actor=actor)  # its stored steps must still be the approved ones
+    return changeset
+
+
+def _hold(plan: Plan, prune: bool, changeset: Changeset) -> Changeset | None:
+    """With CONSOLE_APPROVALS on, keep a plan that needs approval waiting (its steps, nothing
+    applied); None when it needs none."""
+    if not approvals_on():
+        return None
+    change_plan = spec_change_plan(plan, prune=prune)
+    reason = approval_reason("spec", change_plan.steps)
+    if not reason:
+        return None
+    changeset.desired = {"source": plan.spec.source, "prune": prune}
+    changeset.save(update_fields=["desired", "updated_at"])
+    return changeset_hold(changeset, change_plan, reason=reason)
 
 
 def spec_store_server(

@@ -10,4 +10,6 @@ urlpatterns = [
     path("", views.changeset_list, name="list"),
     path("<int:pk>/", views.changeset_detail, name="detail"),
     path("<int:pk>/apply/", views.changeset_apply_view, name="apply"),
+    path("<int:pk>/approve/", views.changeset_approve_view, name="approve"),
+    path("<int:pk>/reject/", views.changeset_reject_view, name="reject"),
 ]

@@ -1,4 +1,5 @@
-"""The Changes pages: every changeset, and one changeset's steps, status and audit entries."""
+"""The Changes pages: every changeset, and one changeset's steps, status and audit entries; the
+approval of a changeset that waits for one (CONSOLE_APPROVALS: changes/approvals.py)."""
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
@@ -6,11 +7,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
-from changes.apply import NotApplicable, can_apply, changeset_apply
+from changes.apply import NotApplicable, applies_here, can_apply, changeset_apply
+from changes.approvals import ApprovalRefused, changeset_approve, changeset_reject, may_decide
+from changes.engine import who_approves
 from changes.models import Changeset
 from changes.selectors import ChangesetFilter, changeset_page, changeset_page_data
 from console.audit import actor_for_request
 from console.htmx import render_page
+from console.reauth import require_recent_signin
+from console.roles import request_role
 from tenants.provisioning.engine import TenantBusy
 from tenants.services import NotAllowed, TenantChanged
 from web.tenants.views.create import applied_page
@@ -43,16 +48,27 @@ ENTRY_COLUMNS = ("seq", "action", "target_id", "target_repr", "outcome", "outcom
 @never_cache
 @require_GET
 def changeset_detail(request, pk: int):
-    changeset = get_object_or_404(Changeset, pk=pk)
+    return _detail(request, get_object_or_404(Changeset, pk=pk))
+
+
+def _detail(request, changeset: Changeset, *, refused: str = "", status: int = 200):
     data = changeset_page_data(changeset, entry_fields=ENTRY_COLUMNS)
+    waiting = changeset.status == Changeset.Status.AWAITING_APPROVAL
     context = {
         "changeset": changeset,
         "data": data,
         "steps": data.steps,
         "entries": data.entries,
         "can_apply": can_apply(changeset),
+        "waiting": waiting,
+        "who_approves": who_approves(changeset) if waiting else "",
+        "applies_on_approval": waiting and applies_here(changeset),
+        "can_decide": may_decide(
+            changeset, actor=actor_for_request(request), role=request_role(request)
+        ),
+        "refused": refused,
     }
-    return render(request, "changes/detail.html", context)
+    return render(request, "changes/detail.html", context, status=status)
 
 
 @sensitive_post_parameters()
@@ -61,6 +77,12 @@ def changeset_detail(request, pk: int):
 @require_POST
 def changeset_apply_view(request, pk: int):
     changeset = get_object_or_404(Changeset, pk=pk)
+    return _apply(request, changeset, done="Applied.")
+
+
+@sensitive_variables()
+def _apply(request, changeset: Changeset, *, done: str):
+    pk = changeset.pk
     try:
         results = changeset_apply(changeset, actor=actor_for_request(request))
     except (NotApplicable, TenantBusy, TenantChanged, NotAllowed) as exc:
@@ -73,5 +95,52 @@ def changeset_apply_view(request, pk: int):
     if failed:
         messages.error(request, "Applied part-way: " + "; ".join(failed))
     else:
-        messages.success(request, "Applied.")
+        messages.success(request, done)
+    return redirect("changes:detail", pk=pk)
+
+
+@sensitive_post_parameters()
+@sensitive_variables()
+@never_cache
+@require_POST
+@require_recent_signin  # a sign-in older than CONSOLE_REAUTH_MINUTES signs in again first
+def changeset_approve_view(request, pk: int):
+    """Approve the changeset as shown (the form's content_hash), then apply it when the page can
+    (a SPEC plan is applied by `manage.py apply` again). A refusal is shown on the page with its
+    status: 403 (not an admin, or the requester), 409 (not waiting, or changed since shown)."""
+    changeset = get_object_or_404(Changeset, pk=pk)
+    try:
+        changeset_approve(
+            changeset,
+            actor=actor_for_request(request),
+            role=request_role(request),
+            content_hash=request.POST.get("content_hash", ""),
+        )
+    except ApprovalRefused as exc:
+        return _detail(request, changeset, refused=exc.message, status=exc.status)
+    if can_apply(changeset):
+        return _apply(request, changeset, done="Approved and applied.")
+    messages.success(
+        request,
+        f"Approved. Apply it with `manage.py apply {changeset.source or 'SPEC'}`: it applies this "
+        "plan while the SPEC still plans exactly these steps.",
+    )
+    return redirect("changes:detail", pk=pk)
+
+
+@never_cache
+@require_POST
+def changeset_reject_view(request, pk: int):
+    changeset = get_object_or_404(Changeset, pk=pk)
+    try:
+        changeset_reject(
+            changeset,
+            actor=actor_for_request(request),
+            role=request_role(request),
+            content_hash=request.POST.get("content_hash") or None,
+            reason=request.POST.get("reason", "")[:2000],
+        )
+    except ApprovalRefused as exc:
+        return _detail(request, changeset, refused=exc.message, status=exc.status)
+    messages.success(request, "Rejected: nothing of this changeset is applied.")
     return redirect("changes:detail", pk=pk)

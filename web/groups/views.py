@@ -9,6 +9,7 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from changes import groups as group_changes
+from changes.approvals import waiting_for_approval
 from console.audit import actor_for_request
 from console.snippets.merge import (
     KINDS,
@@ -194,7 +195,7 @@ def group_delete_view(request, pk: int):
     group = get_object_or_404(CrossTenantGroup, pk=pk)
     if request.method == "POST":
         try:
-            group_changes.group_delete(
+            changeset = group_changes.group_delete(
                 group=group, version=_version(request), actor=actor_for_request(request)
             )
         except Stale as exc:
@@ -202,7 +203,8 @@ def group_delete_view(request, pk: int):
             return redirect("tenants:group_delete", pk=group.pk)
         messages.success(
             request,
-            f"Group {group.name} deleted from the console. Remove its five "
+            waiting_for_approval(changeset)
+            or f"Group {group.name} deleted from the console. Remove its five "
             f"CLEARML__services__auth__default_groups__{group.name}__… variables from the server "
             "(the export no longer lists them) and restart the apiserver.",
         )

@@ -10,6 +10,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST
 
 from changes import identity as identity_changes
+from changes.approvals import waiting_for_approval
 from console.audit import actor_for_request, audit_for_target
 from console.snippets.web import build_snippet, register_snippet_source
 from console.validation import InvalidInput
@@ -74,7 +75,8 @@ def multitenant_settings(request):
             else:
                 messages.success(
                     request,
-                    "Multi-tenant login settings saved. Export the snippet "
+                    waiting_for_approval(changeset)
+                    or "Multi-tenant login settings saved. Export the snippet "
                     "below into the server's configuration.",
                 )
             return redirect("sso:multitenant")
@@ -372,10 +374,11 @@ def tenant_sso_push_view(request, tenant_id: int):
 @require_POST
 def tenant_sso_delete_view(request, tenant_id: int):
     row = get_object_or_404(TenantSSOConfig, tenant_id=tenant_id)
-    identity_changes.tenant_sso_delete(actor=actor_for_request(request), row=row)
+    changeset = identity_changes.tenant_sso_delete(actor=actor_for_request(request), row=row)
     messages.success(
         request,
-        "The console no longer manages this tenant's SSO configuration. The apiserver keeps what "
-        "was pushed (the docs name no call that removes it).",
+        waiting_for_approval(changeset)
+        or "The console no longer manages this tenant's SSO configuration. The apiserver keeps "
+        "what was pushed (the docs name no call that removes it).",
     )
     return redirect("sso:multitenant")

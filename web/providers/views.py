@@ -11,6 +11,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from changes import identity as identity_changes
+from changes.approvals import waiting_for_approval
 from console.audit import actor_for_request, audit_for_target
 from console.snippets.web import build_snippet, register_snippet_source
 from console.validation import InvalidInput
@@ -285,6 +286,8 @@ def _save(request, provider, row, state: dict, values: dict):
         messages.success(request, f"{provider.label} is configured.")
     elif changeset is None:
         messages.info(request, "Nothing changed, so nothing was saved.")
+    elif waiting_for_approval(changeset):
+        messages.info(request, waiting_for_approval(changeset))
     else:
         messages.success(request, f"{provider.label} is saved.")
     url = reverse("sso:provider_edit", args=[provider.key])
@@ -418,10 +421,11 @@ def _int(value) -> int:
 @require_POST
 def provider_delete(request, key: str):
     row = get_object_or_404(IdentityProvider, provider=key)
-    identity_changes.idp_delete(actor=actor_for_request(request), idp=row)
+    changeset = identity_changes.idp_delete(actor=actor_for_request(request), idp=row)
     messages.success(
         request,
-        f"{row.definition.label} is removed from the console. Remove its variables from the "
+        waiting_for_approval(changeset)
+        or f"{row.definition.label} is removed from the console. Remove its variables from the "
         "server's configuration too.",
     )
     return redirect("sso:providers")

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from changes import routing as routing_changes
+from changes.approvals import waiting_for_approval
 from console.apiserver import ApiError
 from console.audit import actor_for_request, audit_for_target
 from console.snapshot import queries as snapshot
@@ -290,7 +291,7 @@ def routing_remove_view(request, tenant_id: int, kind: str):
     kind = _kind(kind)
     key = request.POST.get("key", "")
     try:
-        routing_changes.routing_remove(
+        changeset, _ = routing_changes.routing_remove(
             tenant=tenant, kind=kind, key=key, actor=actor_for_request(request)
         )
     except InvalidInput as exc:
@@ -299,6 +300,7 @@ def routing_remove_view(request, tenant_id: int, kind: str):
     done = f"Removed {key}. Push to send it to the server."
     if kind != "domain":
         done += " A user who already signed in with this email keeps their account."
+    done = waiting_for_approval(changeset) or done
     context = _list_context(tenant, kind, done=done, q=request.POST.get("q", ""))
     return _after_list_change(request, tenant, kind, context)
 

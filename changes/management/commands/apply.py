@@ -10,6 +10,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from changes.engine import ApprovalMissing, waiting_message
 from changes.spec.credentials_out import (
     CredentialsOutError,
     CredentialsPrinter,
@@ -31,6 +32,9 @@ from ._spec_command import (
     snippet_lines,
     warning_lines,
 )
+
+# CONSOLE_APPROVALS: the plan is risky or bulk and waits for a second admin (nothing applied).
+WAITS_FOR_APPROVAL = 4
 
 
 class Command(BaseCommand):
@@ -120,17 +124,26 @@ class Command(BaseCommand):
         def store_server(changeset) -> None:
             stored.extend(self._store_server_sections(model, spec, actor, prune, changeset))
 
-        applied = spec_apply(
-            plan,
-            actor=actor,
-            face="spec",
-            client_factory=client_factory,
-            concurrency=concurrency,
-            prune=prune,
-            on_credentials=printer,
-            store_server=store_server,
-        )
+        try:
+            applied = spec_apply(
+                plan,
+                actor=actor,
+                face="spec",
+                client_factory=client_factory,
+                concurrency=concurrency,
+                prune=prune,
+                on_credentials=printer,
+                store_server=store_server,
+            )
+        except ApprovalMissing as exc:  # an approved plan that changed since: approve it again
+            raise CommandError(str(exc), returncode=WAITS_FOR_APPROVAL) from None
         result, changeset = applied.result, applied.changeset
+        if applied.held:
+            raise CommandError(
+                f"{waiting_message(changeset)} Then run `manage.py apply {spec}` again: it "
+                "applies the approved plan while the SPEC still plans exactly these steps.",
+                returncode=WAITS_FOR_APPROVAL,
+            )
         for outcome in result.outcomes:
             if outcome.ok:
                 for line in outcome.created:

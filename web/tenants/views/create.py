@@ -7,6 +7,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST
 
 from changes import tenants as tenant_changes
+from changes.approvals import waiting_for_approval
 from changes.tenant_input import validate_tenant_entry
 from console.audit import actor_for_request
 from console.validation import InvalidInput
@@ -36,7 +37,7 @@ def tenant_create_view(request):
         else:
             try:
                 data = validate_tenant_entry(form.as_data(), require_admin=True)
-                _, tenant = tenant_changes.tenant_create(
+                changeset, tenant = tenant_changes.tenant_create(
                     data=data, actor=actor_for_request(request)
                 )
             except InvalidInput as exc:
@@ -45,6 +46,8 @@ def tenant_create_view(request):
             else:
                 for warning in data.warnings:
                     messages.warning(request, str(warning))
+                if waiting_for_approval(changeset):
+                    messages.info(request, waiting_for_approval(changeset))
                 return redirect("tenants:plan", pk=tenant.pk)
     return render_page(
         request,
@@ -118,9 +121,12 @@ def tenant_discard_view(request, pk: int):
     tenant = get_tenant(pk)
     name = tenant.name
     try:
-        tenant_changes.tenant_discard(tenant=tenant, actor=actor_for_request(request))
+        changeset = tenant_changes.tenant_discard(tenant=tenant, actor=actor_for_request(request))
     except NotAllowed as exc:
         messages.error(request, str(exc))
+        return redirect("tenants:detail", pk=pk)
+    if waiting_for_approval(changeset):
+        messages.info(request, waiting_for_approval(changeset))
         return redirect("tenants:detail", pk=pk)
     messages.success(request, f"Discarded the planned tenant “{name}”; nothing was sent.")
     return redirect("tenants:list")

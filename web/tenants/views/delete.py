@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from changes import offboarding
 from changes import tenants as tenant_changes
+from changes.approvals import waiting_for_approval
 from console.apiserver import ApiError
 from console.audit import actor_for_request
 from console.validation import InvalidInput
@@ -63,7 +64,6 @@ def _post(request, tenant, context: dict):
     elif marking:
         failed = _mark_deleted(request, tenant, context["typed"], posted_version)
         if failed is None:
-            messages.success(request, f"“{tenant.name}” is marked as deleted.")
             return redirect("tenants:detail", pk=tenant.pk)
         context["error"], status = failed
     if not context["error"] or marking:
@@ -76,15 +76,18 @@ def _post(request, tenant, context: dict):
 
 
 def _mark_deleted(request, tenant, typed: str, version: int) -> tuple[str, int] | None:
-    """Mark the tenant deleted; None when it is, else the error to show and its status."""
+    """Mark the tenant deleted (or ask for approval); None when done, else the error to show and
+    its status."""
     if request.POST.get("ran") != "yes":
         return "Tick the box to confirm that you ran the runbook.", 400
+    name = tenant.name
     try:
-        tenant_changes.tenant_mark_deleted(
+        changeset, _ = tenant_changes.tenant_mark_deleted(
             tenant=tenant, version=version, typed_name=typed, actor=actor_for_request(request)
         )
     except (InvalidInput, NotAllowed, TenantChanged) as exc:
         return str(exc), 409 if isinstance(exc, TenantChanged) else 400
+    messages.success(request, waiting_for_approval(changeset) or f"“{name}” is marked as deleted.")
     return None
 
 
@@ -108,6 +111,9 @@ def offboard_routing(request, pk: int):
 
 
 def _routing_message(request, done) -> None:
+    if done.held:
+        messages.info(request, waiting_for_approval(done.cleared))
+        return
     removed = "Removed the console's routing. " if done.cleared else ""
     status = done.job.status
     if status == "done":
@@ -133,6 +139,8 @@ def offboard_credentials(request, pk: int):
     else:
         if applied is None:
             messages.info(request, "No key is left to revoke; nothing was sent.")
+        elif waiting_for_approval(applied.changeset):
+            messages.info(request, waiting_for_approval(applied.changeset))
         elif applied.outcome.ok:
             messages.success(request, "Revoked the keys the console issued.")
         else:

@@ -1,0 +1,13 @@
+"""Template tags of the change pipeline: `{% awaiting_approval_count as n %}` (the dashboard's
+count of changesets that wait for a second admin, CONSOLE_APPROVALS)."""
+
+from django import template
+
+from changes.models import Changeset
+
+register = template.Library()
+
+
+@register.simple_tag
+def awaiting_approval_count() -> int:
+    return Changeset.objects.filter(status=Changeset.Status.AWAITING_APPROVAL).count()
