@@ -173,7 +173,7 @@ def test_bad_uploads_are_refused_with_the_reason(admin_client, name, content, re
 def test_an_upload_without_files_says_so(admin_client):
     response = admin_client.post(reverse("security_audit_upload"), {})
     assert response.status_code == 400
-    assert "Choose at least one file." in response.content.decode()
+    assert "Deployment files: choose at least one file" in response.content.decode()
 
 
 def test_an_oversized_upload_is_refused_before_reading(admin_client):
