@@ -496,13 +496,8 @@ def test_approve_and_reject_need_an_admin(db):
     assert missing.status_code == 400 and error_fields(missing) == ["hash"]
 
 
-def _approvals():
-    return pytest.importorskip("changes.approvals", reason="changes/approvals.py has not landed")
-
-
 @pytest.mark.django_db(transaction=True)
 def test_approve_checks_the_hash_and_refuses_the_requester(sandbox, sandbox_settings, settings):
-    _approvals()
     settings.CONSOLE_APPROVALS = True
     admin_a = make_token("admin", name="alice")
     CrossTenantGroup.objects.create(name="team_a")

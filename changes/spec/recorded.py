@@ -27,7 +27,7 @@ from console.spec import parse_spec_text
 from console.validation import FieldError, InvalidInput
 from tenants.provisioning.engine import DEFAULT_CONCURRENCY
 
-from ..engine import changeset_finish
+from ..engine import approval_gate, changeset_finish
 from ..models import Changeset
 from .changeset import spec_change_plan, spec_changeset_record
 from .plan import Plan, build_plan
@@ -35,14 +35,6 @@ from .run import SpecApplied, spec_apply, spec_store_server
 from .server_config import snippet_diff
 from .server_reads import SnapshotReads, fresh_snapshot
 from .validate import SpecModel, validate_spec
-
-try:  # the approvals (CONSOLE_APPROVALS) land alongside this module; until then none are checked
-    from ..engine import approval_gate
-except ImportError:  # pragma: no cover - removed once changes.engine.approval_gate has landed
-
-    def approval_gate(changeset: Changeset, *, actor: str) -> None:
-        return None
-
 
 LITERAL_SECRET = "(a literal secret: not stored)"  # noqa: S105 - a marker, not a secret
 APPLICABLE = (Changeset.Status.PLANNED, Changeset.Status.APPROVED)
