@@ -104,6 +104,23 @@ class TenantForm:
         others = {k: v for k, v in self.errors.items() if k not in known}
         return items + summary_items(others, {})
 
+    @property
+    def feature_summary(self) -> str:
+        """The feature choices in a few words: "2 added, 1 excluded; the rest at the server's
+        default"."""
+        added, excluded = len(self.chosen("add")), len(self.chosen("exclude"))
+        if not added and not excluded:
+            return "all at the server's default"
+        parts = [f"{n} {what}" for n, what in ((added, "added"), (excluded, "excluded")) if n]
+        return ", ".join(parts) + "; the rest at the server's default"
+
+    @property
+    def features_open(self) -> bool:
+        """Whether the features section starts open: a choice was made, or one has an error."""
+        return bool(self.errors.get("features")) or any(
+            row.errors or row.choice != "default" for row in self.features
+        )
+
     def chosen(self, choice: str) -> list[str]:
         return [row.name for row in self.features if row.choice == choice]
 

@@ -18,6 +18,7 @@ def test_create_review_apply_and_resume_in_the_browser(
     page.goto(base + "/tenants/")
     page.get_by_role("link", name="Create a tenant").click()
     page.fill("#id_name", "Acme Research")
+    page.locator("summary", has_text="Features").click()  # collapsed while at the defaults
     page.check("input[name=feature__reports][value=add]")
     page.fill("#id_admin-0-name", "Alice Admin")
     page.fill("#id_admin-0-email", "alice@")
