@@ -139,7 +139,9 @@ def test_an_http_endpoint_in_an_https_document_is_refused():
     ).encode()
     with pytest.raises(DiscoveryError) as info:
         parse_discovery(body, url="u", issuer="https://idp.example", allow_http=False)
-    assert "authorization_endpoint: 'http://idp.example/auth' uses http://" in str(info.value)
+    assert "authorization_endpoint: The URL 'http://idp.example/auth' uses http://" in str(
+        info.value
+    )
 
 
 def test_an_oversized_document_is_refused(idp):

@@ -721,8 +721,8 @@ def test_a_spec_error_about_a_secret_does_not_print_the_secret(tmp_path, command
         call_command(*args)
     message = str(info.value)
     assert info.value.returncode == 2
-    assert "identity_providers[0].client_secret: must be a string" in message
-    assert "identity_providers[1].password: must be a string" in message
+    assert "identity_providers[0].client_secret: Client secret must be a string" in message
+    assert "identity_providers[1].password: Admin password must be a string" in message
     assert "98765432101" not in message and "31415926535" not in message
 
 
@@ -742,7 +742,7 @@ def test_a_tenant_sso_secret_error_does_not_repeat_the_secret():
     with pytest.raises(InvalidInput) as info:
         tenant_sso_validate(data, "tenants[0].sso")
     text = "; ".join(str(e) for e in info.value.errors)
-    assert "tenants[0].sso.configuration.client_secret: must be a string" in text
+    assert "tenants[0].sso.configuration.client_secret: Client secret must be a string" in text
     assert "27182818284" not in text
 
 
@@ -1091,7 +1091,7 @@ def test_apply_prints_new_credentials_even_when_a_later_step_fails(
     def refuse(*args, **kwargs):
         raise InvalidInput(FieldError("groups[0].name", "was taken a moment ago"))
 
-    monkeypatch.setattr("changes.management.commands.apply.store_server_sections", refuse)
+    monkeypatch.setattr("changes.spec.run.store_server_sections", refuse)
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         "version: 1\n"

@@ -91,19 +91,25 @@ def test_a_group_without_id_gets_a_stable_id_and_a_note(tmp_path):
     [
         (
             {"version": 1, "groups": [{"name": "bad name"}, {"name": "users"}]},
-            ["groups[0].name: may contain only letters", "groups[1].name: 'users' is a built-in"],
+            [
+                "groups[0].name: The group name 'bad name' c",
+                "groups[1].name: The group name 'users' is a built-in group's",
+            ],
         ),
         (
             {"version": 1, "groups": [{"name": "a", "id": "abcd-1234-abcd-1234"}]},
-            ["groups[0].id: 'abcd-1234-abcd-1234' is the docs' example, which is not a UUID"],
+            [
+                "groups[0].id: The group id 'abcd-1234-abcd-1234' is the docs' example, which is "
+                "not a UUID"
+            ],
         ),
         (
             {"version": 1, "builtin_groups": {"users": ["aplications"]}},
-            ["builtin_groups.users[0]: unknown feature 'aplications'"],
+            ["builtin_groups.users[0]: 'aplications' is an unknown feature; did you mean"],
         ),
         (
             {"version": 1, "organization": {"features": ["nope"]}},
-            ["organization.features[0]: unknown feature 'nope'"],
+            ["organization.features[0]: 'nope' is an unknown feature"],
         ),
     ],
 )
@@ -142,5 +148,5 @@ def test_the_real_command_line_exits_2_without_a_traceback(tmp_path):
         timeout=120,
     )
     assert completed.returncode == 2
-    assert "groups[0].name: must not contain '__'" in completed.stderr
+    assert "groups[0].name: The group name 'x__y' contains '__'" in completed.stderr
     assert "Traceback" not in completed.stderr
