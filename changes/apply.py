@@ -70,6 +70,20 @@ def _spec_waits_for_cli(changeset: Changeset) -> bool:
     return not ProvisioningStep.objects.filter(changeset=changeset.audit_key).exists()
 
 
+def spec_apply_hint(changeset: Changeset) -> str:
+    """Where an approved SPEC plan is applied: the API for a plan recorded with its SPEC
+    (`manage.py plan`, POST /api/v1/plans), else `manage.py apply` of the same SPEC again."""
+    if isinstance(changeset.desired, dict) and "spec" in changeset.desired:
+        return (
+            f"Apply it with POST /api/v1/changes/{changeset.pk}/apply: it applies this plan while "
+            "the SPEC still plans exactly these steps."
+        )
+    return (
+        f"Apply it with `manage.py apply {changeset.source or 'SPEC'}`: it applies this plan "
+        "while the SPEC still plans exactly these steps."
+    )
+
+
 def changeset_apply(changeset: Changeset, *, actor: str, face: str = "form") -> list:
     """Send what the changeset still has to send (its first apply, or a resume), or make an
     approved held change. Raises NotApplicable (its state, or an approval missing: the message
@@ -82,9 +96,7 @@ def changeset_apply(changeset: Changeset, *, actor: str, face: str = "form") -> 
     if not can_apply(changeset):
         if changeset.kind == "spec" and changeset.status == Changeset.Status.APPROVED:
             raise NotApplicable(
-                f"Changeset {changeset.pk} is approved; apply it with `manage.py apply "
-                f"{changeset.source or 'SPEC'}`, which applies this plan while the SPEC still "
-                "plans exactly these steps."
+                f"Changeset {changeset.pk} is approved. {spec_apply_hint(changeset)}"
             )
         raise NotApplicable(
             f"Changeset {changeset.pk} is {changeset.get_status_display().lower()}; "

@@ -7,7 +7,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
-from changes.apply import NotApplicable, applies_here, can_apply, changeset_apply
+from changes.apply import (
+    NotApplicable,
+    applies_here,
+    can_apply,
+    changeset_apply,
+    spec_apply_hint,
+)
 from changes.approvals import ApprovalRefused, changeset_approve, changeset_reject, may_decide
 from changes.engine import who_approves
 from changes.models import Changeset
@@ -106,8 +112,9 @@ def _apply(request, changeset: Changeset, *, done: str):
 @require_recent_signin  # a sign-in older than CONSOLE_REAUTH_MINUTES signs in again first
 def changeset_approve_view(request, pk: int):
     """Approve the changeset as shown (the form's content_hash), then apply it when the page can
-    (a SPEC plan is applied by `manage.py apply` again). A refusal is shown on the page with its
-    status: 403 (not an admin, or the requester), 409 (not waiting, or changed since shown)."""
+    (a SPEC plan is applied where it was planned: `manage.py apply` again, or the API). A
+    refusal is shown on the page with its status: 403 (not an admin, or the requester), 409 (not
+    waiting, or changed since shown)."""
     changeset = get_object_or_404(Changeset, pk=pk)
     try:
         changeset_approve(
@@ -120,11 +127,7 @@ def changeset_approve_view(request, pk: int):
         return _detail(request, changeset, refused=exc.message, status=exc.status)
     if can_apply(changeset):
         return _apply(request, changeset, done="Approved and applied.")
-    messages.success(
-        request,
-        f"Approved. Apply it with `manage.py apply {changeset.source or 'SPEC'}`: it applies this "
-        "plan while the SPEC still plans exactly these steps.",
-    )
+    messages.success(request, f"Approved. {spec_apply_hint(changeset)}")
     return redirect("changes:detail", pk=pk)
 
 
