@@ -44,7 +44,12 @@ ONBOARDING_SERVER_NAMESPACE = env.str("ONBOARDING_SERVER_NAMESPACE", default="")
 ONBOARDING_INGRESS_NAMESPACE = env.str("ONBOARDING_INGRESS_NAMESPACE", default="").strip()
 ONBOARDING_APP_GATEWAY_DOMAIN = env.str("ONBOARDING_APP_GATEWAY_DOMAIN", default="").strip(".")
 # How often the worker refreshes the server-state snapshot; `plan` trusts a snapshot this fresh.
-CONSOLE_REFRESH_MINUTES = env.int("CONSOLE_REFRESH_MINUTES", default=10)
+CONSOLE_REFRESH_MINUTES = env.float("CONSOLE_REFRESH_MINUTES", default=10)
+if CONSOLE_REFRESH_MINUTES <= 0:
+    raise ImproperlyConfigured(
+        f"CONSOLE_REFRESH_MINUTES: {CONSOLE_REFRESH_MINUTES} is not a number of minutes above 0; "
+        "set it to how often the worker reads the server (default 10)."
+    )
 CLEARML_API_TIMEOUT = env.float("CLEARML_API_TIMEOUT", default=10.0)
 # Four-eyes approvals: risky and bulk changesets wait for a second admin (docs/architecture.md).
 CONSOLE_APPROVALS = env.bool("CONSOLE_APPROVALS", default=False)
@@ -105,7 +110,13 @@ INSTALLED_APPS = [
     "tenants",
     "sso",
     "changes",
+    "django_tasks",
+    "django_tasks.backends.database",
 ]
+
+# Background work (docs/worker.md): django-tasks' database backend keeps the queue in a table of
+# this database; `manage.py worker` runs it. Bulk applies, the scheduled refresh and drift run there.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.database.DatabaseBackend"}}
 
 MIDDLEWARE = [
     "console.middleware.HealthCheckMiddleware",
