@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from . import errors
+from . import endpoints_fleet, errors  # noqa: F401 - endpoints_fleet registers its calls
 from .endpoints import ADMIN_ROLES, API_VERSION, REGISTRY, SYSTEM_ROLES, Call
 from .errors import Fault
 from .state import ROOT_USER_ID, State, new_access_key, new_id, new_secret_key, now, secret_matches

@@ -77,6 +77,7 @@ class State:
         self.providers: dict[str, dict[str, dict]] = {}
         self.sso_tenants: dict[str, str] = {}
         self.tokens: dict[str, dict] = {}
+        self.vaults: dict[str, dict] = {}  # memory only: sandbox/endpoints_fleet.py
         self._bootstrap()
 
     def _bootstrap(self) -> None:
