@@ -9,7 +9,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GUNICORN_BIND=0.0.0.0:8000
 
 WORKDIR /app
-RUN groupadd --system console && useradd --system --gid console --home-dir /app console
+# A fixed numeric uid/gid, so Kubernetes' runAsNonRoot can verify the user (deploy/helm sets 10001).
+RUN groupadd --system --gid 10001 console \
+    && useradd --system --uid 10001 --gid console --home-dir /app console
 
 COPY requirements.txt .
 RUN pip install -r requirements.txt
@@ -19,7 +21,7 @@ COPY --chown=console:console . .
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v 0 \
     && mkdir -p /app/var && chown -R console:console /app/var
 
-USER console
+USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"
