@@ -28,6 +28,10 @@ CLEARML_API_URL = env.str("CLEARML_API_URL", default="").rstrip("/")
 CLEARML_API_KEY = env.str("CLEARML_API_KEY", default="")
 CLEARML_API_SECRET = env.str("CLEARML_API_SECRET", default="")
 CLEARML_WEBAPP_URL = env.str("CLEARML_WEBAPP_URL", default="").rstrip("/")
+# ClearML's metering service (get_usages) for usage and cost reports (docs/usage.md).
+CLEARML_METERING_URL = env.str("CLEARML_METERING_URL", default="").rstrip("/")
+CLEARML_METERING_KEY = env.str("CLEARML_METERING_KEY", default="")
+CLEARML_METERING_SECRET = env.str("CLEARML_METERING_SECRET", default="")
 # The fileserver's external URL (the onboarding kit's fileServerUrlReference, clearml.conf);
 # unset: derived from CLEARML_API_URL (api.<domain> -> files.<domain>, port 8008 -> 8081).
 CLEARML_FILES_URL = env.str("CLEARML_FILES_URL", default="").rstrip("/")
@@ -107,6 +111,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "console",
+    "console.metering",
     "tenants",
     "sso",
     "changes",
