@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from . import endpoints_fleet, errors  # noqa: F401 - endpoints_fleet registers its calls
+from . import endpoints_apps, endpoints_fleet, endpoints_metering, errors  # noqa: F401
 from .endpoints import ADMIN_ROLES, API_VERSION, REGISTRY, SYSTEM_ROLES, Call
 from .errors import Fault
 from .state import ROOT_USER_ID, State, new_access_key, new_id, new_secret_key, now, secret_matches
@@ -122,6 +122,8 @@ class SandboxApp:
         call_id = new_id()
         trx = _header(headers, "trx") or call_id
         path, _, query = raw_path.partition("?")
+        if path.startswith(endpoints_metering.PREFIX):  # not the apiserver: docs/sandbox.md
+            return Reply(*endpoints_metering.reply(self, method, path, headers, body))
         match = PATH_RE.match(path)
         if not match:
             meta = Meta(call_id, trx, path.strip("/"), API_VERSION)
