@@ -6,3 +6,7 @@ class ChangesConfig(AppConfig):
 
     name = "changes"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the modules' periodic jobs (console.periodic) for the background worker.
+        from . import usage  # noqa: F401
