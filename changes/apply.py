@@ -84,25 +84,28 @@ def spec_apply_hint(changeset: Changeset) -> str:
     )
 
 
-def changeset_apply(changeset: Changeset, *, actor: str, face: str = "form") -> list:
-    """Send what the changeset still has to send (its first apply, or a resume), or make an
-    approved held change. Raises NotApplicable (its state, or an approval missing: the message
-    says who may approve) and what the tenant apply raises (TenantBusy, TenantChanged, ...)."""
+def changeset_apply_refusal(changeset: Changeset) -> None:
+    """Raise NotApplicable saying why the changeset cannot be applied in its state."""
     if changeset.status == Changeset.Status.AWAITING_APPROVAL:
         raise NotApplicable(
             f"Changeset {changeset.pk} waits for approval: {who_approves(changeset)} approves "
             "it on this page first."
         )
-    if not can_apply(changeset):
-        if changeset.kind == "spec" and changeset.status == Changeset.Status.APPROVED:
-            raise NotApplicable(
-                f"Changeset {changeset.pk} is approved. {spec_apply_hint(changeset)}"
-            )
-        raise NotApplicable(
-            f"Changeset {changeset.pk} is {changeset.get_status_display().lower()}; "
-            "only a planned, approved or failed changeset of tenant calls, or an approved "
-            "change that waited for approval, can be applied here."
-        )
+    if changeset.kind == "spec" and changeset.status == Changeset.Status.APPROVED:
+        raise NotApplicable(f"Changeset {changeset.pk} is approved. {spec_apply_hint(changeset)}")
+    raise NotApplicable(
+        f"Changeset {changeset.pk} is {changeset.get_status_display().lower()}; "
+        "only a planned, approved or failed changeset of tenant calls, or an approved "
+        "change that waited for approval, can be applied here."
+    )
+
+
+def changeset_apply(changeset: Changeset, *, actor: str, face: str = "form") -> list:
+    """Send what the changeset still has to send (its first apply, or a resume), or make an
+    approved held change. Raises NotApplicable (its state, or an approval missing: the message
+    says who may approve) and what the tenant apply raises (TenantBusy, TenantChanged, ...)."""
+    if changeset.status == Changeset.Status.AWAITING_APPROVAL or not can_apply(changeset):
+        changeset_apply_refusal(changeset)
     try:
         approval_gate(changeset, actor=actor)
         applier = APPLIERS.get(changeset.kind)

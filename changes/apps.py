@@ -8,5 +8,5 @@ class ChangesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the modules' periodic jobs (console.periodic) for the background worker.
-        from . import usage  # noqa: F401
+        # Registers the worker's periodic jobs (the server-state refresh and drift, resumes).
+        from . import periodic_jobs  # noqa: F401

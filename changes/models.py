@@ -145,3 +145,49 @@ class ChangeStep(models.Model):
             "unknown": "badge-warn",
             "kept": "badge-info",
         }.get(self.status, "")
+
+
+class PeriodicJobState(models.Model):
+    """When a periodic job (console.periodic) is next due, shared by every worker.
+
+    A worker takes a due job with one conditional UPDATE (`next_run_at <= now` → now + interval):
+    of several workers on one database exactly one matches, on SQLite and PostgreSQL alike.
+    """
+
+    name = models.CharField(max_length=100, primary_key=True)
+    next_run_at = models.DateTimeField()
+    runs = models.PositiveIntegerField(default=0)
+    last_claimed_by = models.CharField(max_length=200, blank=True, default="")
+    last_claimed_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.name} (next {self.next_run_at:%Y-%m-%d %H:%M:%S})"
+
+
+class BackgroundApply(models.Model):
+    """A changeset applied by the worker (changes/background.py): its task, who runs it, and how
+    it ended, so the page shows progress, an error and Retry, and a run killed with its worker is
+    found and resumed."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    changeset = models.OneToOneField(Changeset, on_delete=models.CASCADE, related_name="background")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.CharField(max_length=150)
+    task_id = models.CharField(max_length=64, blank=True, default="")
+    # "host:pid" of the worker running it (a lease that dies with the process, as the engine's).
+    worker = models.CharField(max_length=200, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    queued_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"background apply of changeset {self.changeset_id}: {self.status}"

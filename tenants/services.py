@@ -211,6 +211,34 @@ def tenant_update(
     return True
 
 
+ADOPTABLE_SETTINGS = ("features", "exclude_features", "allowed_users")
+
+
+def tenant_settings_adopt(*, tenant: Tenant, field: str, value, actor: str) -> Tenant:
+    """Take the server's value of one setting as the console's (drift: "adopt the server's
+    value"); nothing is sent. Raises TenantChanged (someone saved meanwhile)."""
+    if field not in ADOPTABLE_SETTINGS:
+        raise InvalidInput(FieldError("field", f"{field!r} is not a tenant setting"))
+    if field == "allowed_users":
+        value = int(value) if value not in (None, "") else None
+    else:
+        value = [str(v) for v in value or []]
+    before = tenant_snapshot(tenant)
+    with transaction.atomic():
+        _claim_version(tenant.pk, tenant.version, **{field: value})
+        tenant.refresh_from_db()
+        audit_record(
+            actor=actor,
+            action="tenant.adopt",
+            target_type="tenant",
+            target_id=str(tenant.pk),
+            target_repr=tenant.name,
+            before=before,
+            after=tenant_snapshot(tenant),
+        )
+    return tenant
+
+
 def tenant_credentials_record(
     *, tenant: Tenant, admin: TenantAdmin, actor: str, changeset: str = ""
 ) -> None:
