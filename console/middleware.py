@@ -61,18 +61,29 @@ ANONYMOUS_MAX_REQUEST_BYTES = 64 * 1024
 
 
 class HealthCheckMiddleware:
-    """Answer `/healthz` before host validation and HTTPS redirects, for probes that use pod IPs."""
+    """Answer `/healthz` (liveness) and `/readyz` (readiness) before sign-in, host validation and
+    HTTPS redirects, for probes that use pod IPs."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path_info != "/healthz":
-            return self.get_response(request)
-        return health_response()
+        if request.path_info == "/healthz":
+            return health_response()
+        if request.path_info == "/readyz":
+            return ready_response()
+        return self.get_response(request)
 
 
 def health_response():
+    """Liveness: the process answers (a database outage must not restart every replica)."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"status": "ok"})
+
+
+def ready_response():
+    """Readiness: the database answers, so requests can be served."""
     from django.db import connection
     from django.http import JsonResponse
 

@@ -120,7 +120,7 @@ INSTALLED_APPS = [
 ]
 
 # Background work (docs/worker.md): django-tasks' database backend keeps the queue in a table of
-# this database; `manage.py worker` runs it. Bulk applies, the scheduled refresh and drift run there.
+# this database; `manage.py worker` runs it: bulk applies, the scheduled refresh and drift.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.database.DatabaseBackend"}}
 
 MIDDLEWARE = [

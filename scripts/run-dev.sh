@@ -1,5 +1,6 @@
 #!/bin/sh
-# `make run`: the sandbox apiserver and the console, both on loopback, stopped together.
+# `make run`: the sandbox apiserver, the console and its background worker, on loopback,
+# stopped together.
 set -eu
 PYTHON=${PYTHON:-.venv/bin/python}
 PORT=${PORT:-8000}
@@ -21,8 +22,12 @@ export CLEARML_API_SECRET="$secret"
 # an apiserver (mode 0600: it holds the sandbox's secret).
 (umask 077 && printf 'CLEARML_API_URL=%s\nCLEARML_API_KEY=%s\nCLEARML_API_SECRET=%s\n' \
   "$CLEARML_API_URL" "$key" "$secret" > var/sandbox.env)
+# The background worker (docs/worker.md): background applies, the scheduled refresh and drift.
+$PYTHON manage.py worker --verbosity 0 &
+worker_pid=$!
+trap 'kill $worker_pid 2>/dev/null || true; kill $sandbox_pid 2>/dev/null || true; rm -f var/sandbox.env' EXIT INT TERM
 echo "Sandbox apiserver: $CLEARML_API_URL"
-echo "Console: http://127.0.0.1:$PORT/  (user name: admin)"
+echo "Console: http://127.0.0.1:$PORT/  (user name: admin); background worker running"
 echo "Command line: in another terminal, .venv/bin/python manage.py plan spec.yaml talks to this"
 echo "  sandbox (its address and key are in var/sandbox.env while make run runs)."
 $PYTHON manage.py runserver "127.0.0.1:$PORT"

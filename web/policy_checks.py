@@ -19,3 +19,4 @@ def risky_changeset_needs_admin(request, view_kwargs: dict) -> Role | None:
 
 
 register_check("changes:apply", risky_changeset_needs_admin)
+register_check("changes:retry", risky_changeset_needs_admin)

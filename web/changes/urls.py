@@ -12,4 +12,6 @@ urlpatterns = [
     path("<int:pk>/apply/", views.changeset_apply_view, name="apply"),
     path("<int:pk>/approve/", views.changeset_approve_view, name="approve"),
     path("<int:pk>/reject/", views.changeset_reject_view, name="reject"),
+    path("<int:pk>/progress/", views.changeset_progress_view, name="progress"),
+    path("<int:pk>/retry/", views.changeset_retry_view, name="retry"),
 ]

@@ -15,8 +15,10 @@ from changes.apply import (
     spec_apply_hint,
 )
 from changes.approvals import ApprovalRefused, changeset_approve, changeset_reject, may_decide
+from changes.background import changeset_enqueue, runs_in_background
 from changes.engine import who_approves
 from changes.models import Changeset
+from changes.progress import changeset_progress
 from changes.selectors import ChangesetFilter, changeset_page, changeset_page_data
 from console.audit import actor_for_request
 from console.htmx import render_page
@@ -73,8 +75,36 @@ def _detail(request, changeset: Changeset, *, refused: str = "", status: int = 2
             changeset, actor=actor_for_request(request), role=request_role(request)
         ),
         "refused": refused,
+        "progress": changeset_progress(changeset),
     }
     return render(request, "changes/detail.html", context, status=status)
+
+
+@never_cache
+@require_GET
+def changeset_progress_view(request, pk: int):
+    """The progress fragment the changeset page polls while the worker applies it."""
+    changeset = get_object_or_404(Changeset, pk=pk)
+    context = {"changeset": changeset, "progress": changeset_progress(changeset)}
+    return render(request, "changes/_progress.html", context)
+
+
+@never_cache
+@require_POST
+def changeset_retry_view(request, pk: int):
+    """Queue a failed background apply again: it resumes from the journal."""
+    changeset = get_object_or_404(Changeset, pk=pk)
+    return _enqueue(request, changeset)
+
+
+def _enqueue(request, changeset: Changeset):
+    try:
+        changeset_enqueue(changeset, actor=actor_for_request(request))
+    except NotApplicable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Queued: the worker applies it; this page shows its progress.")
+    return redirect("changes:detail", pk=changeset.pk)
 
 
 @sensitive_post_parameters()
@@ -89,6 +119,8 @@ def changeset_apply_view(request, pk: int):
 @sensitive_variables()
 def _apply(request, changeset: Changeset, *, done: str):
     pk = changeset.pk
+    if runs_in_background(changeset):
+        return _enqueue(request, changeset)
     try:
         results = changeset_apply(changeset, actor=actor_for_request(request))
     except (NotApplicable, TenantBusy, TenantChanged, NotAllowed) as exc:

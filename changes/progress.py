@@ -1,0 +1,80 @@
+"""A changeset's progress while the worker applies it: what the changeset page polls.
+
+Read from the journal (the provisioning steps), which a run writes as it goes, so the page
+shows each step as it is sent and answered (a step's answer commits with the next step's
+"sent" mark), and survives a reload. Three queries whatever the number of steps.
+"""
+
+from dataclasses import dataclass, field
+
+from tenants.models import ProvisioningStep
+
+from .models import BackgroundApply, Changeset, ChangeStep
+
+# The journal's status as the progress shows it (a step sent and not answered yet is running).
+SHOWN = {
+    ProvisioningStep.Status.PENDING: ("planned", "Not sent yet"),
+    ProvisioningStep.Status.SENT: ("running", "Sending"),
+    ProvisioningStep.Status.DONE: ("done", "Done"),
+    ProvisioningStep.Status.FAILED: ("failed", "Failed"),
+    ProvisioningStep.Status.UNKNOWN: ("unknown", "Answer lost"),
+    ProvisioningStep.Status.SUPERSEDED: ("skipped", "Replaced"),
+}
+FINISHED = {"done", "kept", "skipped"}
+
+
+@dataclass
+class StepProgress:
+    position: int
+    kind: str
+    target: str
+    status: str
+    label: str
+
+
+@dataclass
+class Progress:
+    background: BackgroundApply | None
+    steps: list[StepProgress] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.steps)
+
+    @property
+    def done(self) -> int:
+        return sum(1 for s in self.steps if s.status in FINISHED)
+
+    @property
+    def live(self) -> bool:
+        """Still queued or running: the page keeps polling."""
+        return self.background is not None and self.background.status in (
+            BackgroundApply.Status.QUEUED,
+            BackgroundApply.Status.RUNNING,
+        )
+
+    @property
+    def failed(self) -> bool:
+        return (
+            self.background is not None and self.background.status == BackgroundApply.Status.FAILED
+        )
+
+
+def changeset_progress(changeset: Changeset) -> Progress:
+    background = BackgroundApply.objects.filter(changeset=changeset).first()
+    journal = {
+        (tenant, run, position): status
+        for tenant, run, position, status in ProvisioningStep.objects.filter(
+            changeset=changeset.audit_key
+        ).values_list("tenant_id", "run", "position", "status")
+    }
+    labels = dict(ChangeStep.Status.choices)
+    steps = []
+    for position, kind, target, status, ref in changeset.steps.order_by("position").values_list(
+        "position", "kind", "target", "status", "ref"
+    ):
+        ref = ref or {}
+        row = journal.get((ref.get("tenant"), ref.get("run"), ref.get("position")))
+        shown, label = SHOWN.get(row, (status, labels.get(status, status)))
+        steps.append(StepProgress(position, kind, target, shown, label))
+    return Progress(background=background, steps=steps)
