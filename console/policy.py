@@ -155,22 +155,6 @@ POLICY: dict[str, Rule] = {
     "tenants:effective_features": R(V),
     "tenants:groups_export": R(V, O),
     "tenants:groups_merge_download": R(None, O, reauth=SHOWS_SECRET),
-    # Credentials inventory (web/credentials/): operators relabel; revoking and rotating (which
-    # shows the new secret once) are an admin's.
-    "credentials:list": R(V),
-    "credentials:key": R(V),
-    "credentials:relabel": R(None, O),
-    "credentials:revoke": R(None, A),
-    "credentials:rotate": R(None, A, reauth=SHOWS_SECRET),
-    "credentials:rotation_finish": R(None, A),
-    # Usage and cost (web/usage/): reading; Fetch reads the metering service, the aggregator
-    # form only writes text. Application instance visibility: per-tenant changes are an operator's.
-    "usage:report": R(V),
-    "usage:fetch": R(None, V),
-    "usage:download": R(V),
-    "usage:aggregator": R(V, V),
-    "apps:visibility": R(V),
-    "apps:tenant": R(V, O),
     # The JSON API: bearer tokens with their own role, checked per endpoint by the API.
     "api-v1:*": TOKEN,
     "web.api.urls.not_found": TOKEN,

@@ -17,14 +17,11 @@ urlpatterns = [
     path("tenants/", include("web.tenants.urls")),
     path("changes/", include("web.changes.urls")),
     path("drift/", include("web.drift.urls")),
-    path("credentials/", include("web.credentials.urls")),
     path("audit/", include("console.audit.urls")),
     path("snippets/", include("console.snippets.urls")),
     path("sso/", include("web.sso_urls")),
     path("security/", include("console.security.urls")),
     path("api/", include("web.api.urls")),
-    path("usage/", include("web.usage.urls")),
-    path("apps/", include("web.apps.urls")),
 ]
 
 handler400 = "console.views.bad_request"
