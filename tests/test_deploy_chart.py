@@ -615,3 +615,10 @@ def test_entrypoint_refuses_an_unknown_migrate_value(tmp_path):
     assert completed.returncode == 2
     assert "CONSOLE_MIGRATE is 'yes'" in completed.stderr
     assert not database.exists()
+
+
+def test_the_deployment_docs_describe_every_top_level_value():
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    docs = (ROOT / "docs" / "deployment.md").read_text()
+    missing = [key for key in values if f"`{key}" not in docs]
+    assert not missing, f"docs/deployment.md's values table does not name {missing}"
