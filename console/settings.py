@@ -57,6 +57,18 @@ if CONSOLE_REFRESH_MINUTES <= 0:
 CLEARML_API_TIMEOUT = env.float("CLEARML_API_TIMEOUT", default=10.0)
 # Four-eyes approvals: risky and bulk changesets wait for a second admin (docs/architecture.md).
 CONSOLE_APPROVALS = env.bool("CONSOLE_APPROVALS", default=False)
+# Audit retention (docs/audit-log.md, "Retention and archives"): entries older than this many
+# days are moved to signed archive segments in AUDIT_ARCHIVE_DIR; unset keeps everything.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=None)
+if AUDIT_RETENTION_DAYS is not None and AUDIT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(
+        f"AUDIT_RETENTION_DAYS: {AUDIT_RETENTION_DAYS} is not a number of days: give 1 or more, "
+        "or leave it unset to keep every audit entry."
+    )
+AUDIT_ARCHIVE_DIR = env.str("AUDIT_ARCHIVE_DIR", default=str(VAR_DIR / "audit-archive"))
+# The key that signs archive manifests; unset: derived from SECRET_KEY (set it to keep old
+# archives verifiable across a SECRET_KEY rotation).
+AUDIT_ARCHIVE_KEY = env.str("AUDIT_ARCHIVE_KEY", default="")
 
 # Sign-in throttling: failures per user name and per client address within the window.
 SIGNIN_MAX_FAILURES = env.int("SIGNIN_MAX_FAILURES", default=5)
