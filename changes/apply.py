@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from tenants.models import ProvisioningStep
 
-from . import groups, identity, offboarding, routing, tenants
+from . import credentials, groups, identity, offboarding, routing, tenants
 from .engine import ApprovalMissing, ReplayFailed, approval_gate, who_approves
 from .models import Changeset
 
@@ -36,6 +36,7 @@ APPLIERS: dict[str, Callable[..., list]] = {
     "tenant_sso.delete": identity.tenant_sso_delete_approved,
     "multi_tenant_login.update": identity.mtl_update_approved,
     "group.delete": groups.group_delete_approved,
+    credentials.REVOKE: credentials.revoke_applier,
 }
 
 

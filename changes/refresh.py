@@ -4,7 +4,10 @@ One refresh makes these read calls:
 
 - `server.info` (version, whether it is the sandbox) and `system.get_companies`, once each;
 - for each console tenant (not deleted, with a company the server lists): `login.get_settings`
-  acting as the tenant's first admin that has a user id, and `users.get_all` by its company.
+  acting as the tenant's first admin that has a user id, and `users.get_all` by its company;
+- for each of those tenants' users, `auth.get_credentials` impersonating the user, and, as the
+  first admin, `auth.login` and `users.get_vaults` (changes/fleet_reads.py: the credentials
+  inventory and the admin vaults, never a secret).
 
 The tenant reads run a few at a time in a thread pool (each thread's client from
 `client_from_settings`, over that thread's kept-alive session); the threads only talk to the
@@ -38,8 +41,10 @@ from console.apiserver import (
 from console.snapshot import store
 from console.validation import InvalidInput
 from sso.routing.push import tenant_act_as
-from tenants.models import Tenant
+from tenants.models import IssuedCredential, Tenant
 from tenants.provisioning import lookups
+
+from . import fleet_reads
 
 ClientFactory = Callable[[Callable[[CallRecord], None]], ApiClient]
 CONCURRENCY = 8
@@ -56,6 +61,8 @@ class TenantRead:
     act_as: str = ""
     routing: dict | None = None
     users: list[dict] | None = None
+    credentials: dict | None = None
+    vaults: dict | None = None
     errors: dict[str, str] = field(default_factory=dict)  # snapshot kind -> failure
 
 
@@ -67,6 +74,9 @@ class RefreshResult:
     companies: int = 0
     routing: int = 0  # tenants whose routing was read
     users: int = 0  # tenants whose users were read
+    credentials: int = 0  # tenants whose users' credentials were read
+    keys: int = 0  # access keys listed
+    vaults: int = 0  # tenants whose admin vaults were read
     tenants: int = 0  # console tenants the refresh looked at
     failures: list[str] = field(default_factory=list)  # "<tenant>: <endpoint>: <error>"
     skipped: list[str] = field(default_factory=list)  # tenants not read, and why
@@ -84,6 +94,8 @@ class RefreshResult:
             f"{self.routing} and the users of {self.users} of {self.tenants} console tenant(s), "
             f"{self.calls} call(s) in {self.duration_ms} ms"
         )
+        if self.credentials:
+            text += f"; {self.keys} access key(s) of {self.credentials} tenant(s)"
         if self.failures:
             text += f"; {len(self.failures)} read(s) failed"
         return text
@@ -129,15 +141,22 @@ def refresh_server_state(
     at = timezone.now()
     routing = {r.company_id: r.routing for r in reads if r.routing is not None}
     users = {r.company_id: {"users": r.users} for r in reads if r.users is not None}
+    credentials = _credentials_rows(reads)
+    vaults = {r.company_id: _named(r, r.vaults) for r in reads if r.vaults is not None}
     for read in reads:
         result.failures += [f"{read.name}: {message}" for message in read.errors.values()]
+        result.failures += _user_failures(read)
     result.routing, result.users = len(routing), len(users)
+    result.credentials, result.vaults = len(credentials), len(vaults)
+    result.keys = sum(len(row["credentials"]) for row in credentials.values())
     with transaction.atomic():
         store.snapshot_put(store.SERVER, "", info, at)
         store.snapshot_put(store.COMPANIES, "", {"companies": companies}, at)
         store.snapshot_put_many(store.ROUTING, routing, at)
         store.snapshot_put_many(store.USERS, users, at)
-        for kind in (store.ROUTING, store.USERS):
+        store.snapshot_put_many(store.CREDENTIALS, credentials, at)
+        store.snapshot_put_many(store.VAULTS, vaults, at)
+        for kind in (store.ROUTING, store.USERS, store.CREDENTIALS, store.VAULTS):
             store.snapshot_note_errors(
                 kind, {r.company_id: r.errors[kind] for r in reads if kind in r.errors}, at
             )
@@ -195,6 +214,9 @@ def _read_tenants(
         if read.act_as:
             calls.append((store.ROUTING, lambda: _routing(read, client)))
         calls.append((store.USERS, lambda: _users(read, client)))
+        calls.append((store.CREDENTIALS, lambda: _credentials(read, client)))
+        if read.act_as:
+            calls.append((store.VAULTS, lambda: _vaults(read, client)))
         for kind, call in calls:
             if unreachable.is_set():
                 read.errors[kind] = "not read: an earlier call could not reach the apiserver"
@@ -227,3 +249,44 @@ def _routing(read: TenantRead, client: ApiClient) -> None:
 
 def _users(read: TenantRead, client: ApiClient) -> None:
     read.users = lookups.company_users(client, read.company_id)
+
+
+def _credentials(read: TenantRead, client: ApiClient) -> None:
+    if read.users is None:
+        raise ApiError(endpoint="auth.get_credentials", result_msg="not read: no users read")
+    read.credentials = fleet_reads.credentials_of_users(client, read.users)
+
+
+def _vaults(read: TenantRead, client: ApiClient) -> None:
+    read.vaults = fleet_reads.vaults_of_tenant(client, read.act_as)
+
+
+def _named(read: TenantRead, data: dict) -> dict:
+    """A fleet row names its tenant, so the pages that list every tenant need no other table."""
+    return {**data, "tenant": read.name, "tenant_id": read.tenant_id}
+
+
+def _credentials_rows(reads: list[TenantRead]) -> dict[str, dict]:
+    """The credentials rows to save; a key the server gives no creation time for gets the time
+    the console issued it, when it did (`created_by`: "server" or "console")."""
+    found = [r for r in reads if r.credentials is not None]
+    # The console issued few keys (its admins'): all of them, rather than 20,000 in one IN.
+    issued = dict(IssuedCredential.objects.values_list("access_key", "created_at")) if found else {}
+    rows = {}
+    for read in found:
+        for item in read.credentials.get("credentials") or []:
+            if item.get("created"):
+                item["created_by"] = "server"
+            elif item["access_key"] in issued:
+                item["created"] = issued[item["access_key"]].isoformat()
+                item["created_by"] = "console"
+        rows[read.company_id] = _named(read, read.credentials)
+    return rows
+
+
+def _user_failures(read: TenantRead) -> list[str]:
+    data = read.credentials or {}
+    if not data.get("failed_users"):
+        return []
+    first = "; ".join(data.get("user_errors") or [])
+    return [f"{read.name}: the credentials of {data['failed_users']} user(s) not read: {first}"]

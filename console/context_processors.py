@@ -39,6 +39,7 @@ NAVIGATION = [
         "sso:providers",
         "Keycloak and every other provider; multi-tenant login.",
     ),
+    ("Credentials", "credentials:list", "Every tenant user's API keys: stale, revoke, rotate."),
     ("Security", "security", "Fresh server secrets and an audit of deployment files."),
     ("Changes", "changes:list", "Every change as a changeset: its plan, its steps and outcome."),
     ("Audit log", "audit:list", "Every change, who made it and what the apiserver said."),

@@ -26,6 +26,10 @@ READS = {
     "users.get_current_user",
     "login.get_settings",
     "users.get_all",
+    # the credentials inventory and the admin vaults (changes/fleet_reads.py)
+    "auth.get_credentials",
+    "auth.login",
+    "users.get_vaults",
 }
 
 

@@ -24,6 +24,10 @@ SERVER = "server"  # key "": server.info (version, whether it is the sandbox)
 COMPANIES = "companies"  # key "": {"companies": [...]} as system.get_companies answers
 ROUTING = "routing"  # key: company id; login.get_settings {"domains", "whitelist"}
 USERS = "users"  # key: company id; {"users": [...]} from users.get_all by company
+# key: company id; each user's keys (auth.get_credentials impersonating them), never a secret
+CREDENTIALS = "credentials"
+# key: company id; the tenant's admin vaults as summaries (users.get_vaults), never the content
+VAULTS = "vaults"
 
 
 def snapshot_put(

@@ -46,6 +46,11 @@ class Command(BaseCommand):
         self.stdout.write(f"  console tenants: {result.tenants}")
         self.stdout.write(f"  routing read (login.get_settings): {result.routing}")
         self.stdout.write(f"  users read (users.get_all): {result.users}")
+        self.stdout.write(
+            f"  credentials read (auth.get_credentials): {result.keys} key(s) of "
+            f"{result.credentials} tenant(s)"
+        )
+        self.stdout.write(f"  admin vaults read (users.get_vaults): {result.vaults}")
         self.stdout.write(f"  calls: {result.calls} in {result.duration_ms} ms")
         for line in result.skipped:
             self.stdout.write(f"  skipped: {line}")
