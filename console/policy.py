@@ -155,6 +155,14 @@ POLICY: dict[str, Rule] = {
     "tenants:effective_features": R(V),
     "tenants:groups_export": R(V, O),
     "tenants:groups_merge_download": R(None, O, reauth=SHOWS_SECRET),
+    # Credentials inventory (web/credentials/): operators relabel; revoking and rotating (which
+    # shows the new secret once) are an admin's.
+    "credentials:list": R(V),
+    "credentials:key": R(V),
+    "credentials:relabel": R(None, O),
+    "credentials:revoke": R(None, A),
+    "credentials:rotate": R(None, A, reauth=SHOWS_SECRET),
+    "credentials:rotation_finish": R(None, A),
     # The JSON API: bearer tokens with their own role, checked per endpoint by the API.
     "api-v1:*": TOKEN,
     "web.api.urls.not_found": TOKEN,

@@ -17,6 +17,7 @@ urlpatterns = [
     path("tenants/", include("web.tenants.urls")),
     path("changes/", include("web.changes.urls")),
     path("drift/", include("web.drift.urls")),
+    path("credentials/", include("web.credentials.urls")),
     path("audit/", include("console.audit.urls")),
     path("snippets/", include("console.snippets.urls")),
     path("sso/", include("web.sso_urls")),
