@@ -1,0 +1,264 @@
+"""The background worker (docs/worker.md): `manage.py worker` processes on a database file, the
+real sandbox over HTTP, background applies with progress, retry and resume after SIGKILL,
+periodic jobs once per interval across workers, graceful SIGTERM, drift, and /readyz."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from changes.background import background_run, changeset_enqueue
+from changes.drift import drift_compute, drift_items
+from changes.models import BackgroundApply, Changeset, PeriodicJobState
+from changes.refresh import refresh_server_state
+from changes.spec.recorded import spec_from_text, spec_plan
+from changes.spec.validate import validate_spec
+from console.apiserver import client_from_settings
+from tenants.models import Tenant
+
+ROOT = Path(__file__).resolve().parent.parent
+ACTOR = "admin (local)"
+
+
+def spec_of(names: list[str]) -> str:
+    """A SPEC of tenants without admins: only `system.create_company` calls (no credentials,
+    which are never made in the background), each settled by a read after a lost answer."""
+    return "version: 1\ntenants:\n" + "".join(f"  - name: {n}\n" for n in names)
+
+
+def plan(names: list[str]) -> Changeset:
+    spec = validate_spec(spec_from_text(spec_of(names), source="spec.yaml"), source="spec.yaml")
+    return spec_plan(spec, actor=ACTOR, face="api", refresh=True).changeset
+
+
+# --- a database file shared with worker processes ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def migrated_file(tmp_path_factory):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the worker-process tests use their own SQLite file; run on the SQLite suite")
+    path = tmp_path_factory.mktemp("workerdb") / "template.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}"}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+@pytest.fixture
+def file_db(migrated_file, tmp_path, sandbox_env, sandbox_settings, django_db_blocker):
+    """A fresh copy of the migrated file: this test's default connection and the workers' DB."""
+    path = tmp_path / "console.sqlite3"
+    shutil.copy(migrated_file, path)
+    original = connections["default"]
+    swapped = original.__class__({**original.settings_dict, "NAME": str(path)}, "default")
+    connections["default"] = swapped
+    env = {**sandbox_env, "DATABASE_URL": f"sqlite:///{path}", "PYTHONUNBUFFERED": "1"}
+    try:
+        with django_db_blocker.unblock():
+            yield env
+    finally:
+        swapped.close()
+        connections["default"] = original
+
+
+@contextmanager
+def workers(env, count=1, *extra):
+    started = [
+        subprocess.Popen(  # noqa: S603
+            [sys.executable, "manage.py", "worker", "--interval", "0.2", "--tick", "0.5", *extra],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    try:
+        yield started
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
+            process.stdout.close()
+
+
+def wait_started(process) -> None:
+    """Until the worker's loop runs (its signal handlers are set just before it says so)."""
+    printed = ""
+    while "Starting worker" not in printed:
+        line = process.stdout.readline()
+        assert line, f"the worker stopped: {printed}"
+        printed += line
+
+
+def wait_until(check, seconds=30.0, every=0.1):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(every)
+    return False
+
+
+def background(changeset) -> BackgroundApply:
+    return BackgroundApply.objects.get(changeset=changeset)
+
+
+def test_a_worker_killed_mid_apply_is_resumed_by_the_next_and_nothing_is_sent_twice(
+    sandbox, file_db
+):
+    names = [f"Bulk {i:02d}" for i in range(8)]
+    changeset = plan(names)
+    changeset_enqueue(changeset, actor=ACTOR)
+    assert background(changeset).status == "queued"
+    sandbox.latency_ms = 1500  # the creates are in flight when the worker is killed
+
+    with workers(file_db) as [first]:
+        assert wait_until(lambda: "system.create_company" in sandbox.calls, 20)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    assert background(changeset).status == "running"  # left behind by the dead worker
+    sandbox.latency_ms = 0
+
+    with workers(file_db):
+        assert wait_until(lambda: background(changeset).status == "done", 40), background(
+            changeset
+        ).error
+    changeset.refresh_from_db()
+    assert changeset.status == "applied"
+    assert background(changeset).attempts == 2
+    creates = [
+        r["body"]["name"] for r in sandbox.requests if r["endpoint"] == "system.create_company"
+    ]
+    assert sorted(creates) == names  # each company created once: the resume read first
+    assert sorted(c["name"] for c in sandbox.companies()) == names
+
+
+def test_periodic_jobs_run_once_per_interval_across_two_workers_and_sigterm_exits_0(
+    sandbox, file_db
+):
+    env = {**file_db, "CONSOLE_REFRESH_MINUTES": "0.05"}  # every 3 s
+    with workers(env, 2) as both:
+        for process in both:
+            wait_started(process)
+        started = time.monotonic()
+        time.sleep(7.5)
+        for process in both:
+            process.send_signal(signal.SIGTERM)
+        codes = [process.wait(15) for process in both]
+        elapsed = time.monotonic() - started
+    assert codes == [0, 0]
+    state = PeriodicJobState.objects.get(name="server_state.refresh")
+    turns = int(elapsed // 3) + 2  # the first turn may come before `started`
+    assert 2 <= state.runs <= turns  # one worker per turn: two would make twice as many
+    refreshes = sandbox.calls.count("server.info")
+    assert refreshes == state.runs
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_background_apply_shows_its_error_and_retry_resumes_it(
+    admin_client, sandbox, sandbox_settings
+):
+    names = [f"Retry {i}" for i in range(3)]
+    changeset = plan(names)
+    sandbox.fail_next("system.create_company", status=500, times=20, message="disk full")
+    admin_client.post(f"/changes/{changeset.pk}/apply/")  # a SPEC plan: queued, not applied
+    assert background(changeset).status == "queued"
+    assert background_run(changeset.pk) == "failed"  # what the worker's task runs
+
+    page = admin_client.get(f"/changes/{changeset.pk}/").content.decode()
+    assert "disk full" in page and "Retry" in page
+    assert f'action="/changes/{changeset.pk}/retry/"' in page
+
+    sandbox.app.faults.clear()  # the server recovers
+    response = admin_client.post(f"/changes/{changeset.pk}/retry/")
+    assert response.status_code == 302
+    assert background(changeset).status == "queued"
+    assert background_run(changeset.pk) == "done"
+    changeset.refresh_from_db()
+    assert changeset.status == "applied"
+    assert sorted(c["name"] for c in sandbox.companies()) == names
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_progress_fragment_polls_while_the_apply_runs(admin_client, sandbox, sandbox_settings):
+    changeset = plan([f"Progress {i}" for i in range(7)])
+    admin_client.post(f"/changes/{changeset.pk}/apply/")
+    fragment = admin_client.get(f"/changes/{changeset.pk}/progress/").content.decode()
+    assert 'hx-trigger="every 1s"' in fragment
+    assert '<strong class="progress-done">0</strong> of <span class="progress-total">7' in fragment
+    page = admin_client.get(f"/changes/{changeset.pk}/").content.decode()
+    assert 'id="progress"' in page  # a reload shows the same progress
+
+    background_run(changeset.pk)
+    fragment = admin_client.get(f"/changes/{changeset.pk}/progress/").content.decode()
+    assert "hx-trigger" not in fragment  # finished: polling stops
+    assert '<strong class="progress-done">7</strong>' in fragment
+
+
+@pytest.mark.django_db(transaction=True)
+def test_drift_lists_a_change_made_on_the_server_and_both_actions_work(
+    admin_client, sandbox, sandbox_settings
+):
+    client = client_from_settings()
+    company = client.call("system.create_company", {"name": "Drifty"})["id"]
+    tenant = Tenant.objects.create(
+        name="Drifty", company_id=company, status="active", features=["a"], allowed_users=5
+    )
+    client.call("system.update_company_settings", {"company": company, "features": ["a"]})
+    client.call("system.update_company_settings", {"company": company, "allowed_users": 5})
+    refresh_server_state()
+    assert drift_compute() == []
+
+    # Someone changes the server directly.
+    client.call("system.update_company_settings", {"company": company, "features": ["a", "b"]})
+    client.call("system.update_company_settings", {"company": company, "allowed_users": 9})
+    refresh_server_state()
+    assert {d.field for d in drift_compute()} == {"features", "allowed_users"}
+    page = admin_client.get("/drift/").content.decode()
+    assert "Drifty" in page and "Adopt server value" in page and "Re-apply console value" in page
+    dashboard = admin_client.get("/").content.decode()
+    assert "2</span> differences" in dashboard
+
+    admin_client.post(f"/drift/{tenant.pk}/features/adopt/")
+    tenant.refresh_from_db()
+    assert tenant.features == ["a", "b"]
+    admin_client.post(f"/drift/{tenant.pk}/allowed_users/reapply/")
+    assert sandbox.company(company)["defaults"]["allowed_users"] == 5
+    assert drift_items() == []
+    kinds = set(Changeset.objects.values_list("kind", flat=True))
+    assert {"drift.adopt", "tenant.drift"} <= kinds
+
+
+@pytest.mark.django_db
+def test_readyz_answers_503_when_the_database_does_not(client, monkeypatch):
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/healthz").status_code == 200
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("database down")
+
+    monkeypatch.setattr(connections["default"], "cursor", broken)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "database": "unreachable"}
+    assert client.get("/healthz").status_code == 200  # liveness: the process still runs
