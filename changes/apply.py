@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from tenants.models import ProvisioningStep
 
-from . import credentials, groups, identity, offboarding, routing, tenants
+from . import credentials, groups, identity, offboarding, routing, tenants, vaults
 from .engine import ApprovalMissing, ReplayFailed, approval_gate, who_approves
 from .models import Changeset
 
@@ -37,6 +37,7 @@ APPLIERS: dict[str, Callable[..., list]] = {
     "multi_tenant_login.update": identity.mtl_update_approved,
     "group.delete": groups.group_delete_approved,
     credentials.REVOKE: credentials.revoke_applier,
+    vaults.DELETE: vaults.delete_applier,
 }
 
 

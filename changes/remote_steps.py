@@ -15,6 +15,7 @@ Applying a failed changeset again sends the steps not done yet (a step done is n
 every entry carries the changeset id (`changes.engine.applying`).
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -74,7 +75,7 @@ def _send_one(step, sent: Sent, actor, target_type, client, values, answer_after
     call = step.call or {}
     endpoint = str(call.get("endpoint") or "")
     body = {**(call.get("body") or {}), **((values or {}).get(step.position) or {})}
-    if IN_MEMORY in body.values():
+    if IN_MEMORY in json.dumps(body):
         return _fail(step, sent, actor, target_type, "its value is not kept; ask again")
     pending = audit_record(
         actor=actor,
