@@ -41,6 +41,8 @@ NAVIGATION = [
     ),
     ("Credentials", "credentials:list", "Every tenant user's API keys: stale, revoke, rotate."),
     ("Security", "security", "Fresh server secrets and an audit of deployment files."),
+    ("Usage & cost", "usage:report", "What each tenant used and what it cost, per day."),
+    ("App visibility", "apps:visibility", "Who sees which application instances, per tenant."),
     ("Changes", "changes:list", "Every change as a changeset: its plan, its steps and outcome."),
     ("Audit log", "audit:list", "Every change, who made it and what the apiserver said."),
 ]

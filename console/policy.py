@@ -163,6 +163,14 @@ POLICY: dict[str, Rule] = {
     "credentials:revoke": R(None, A),
     "credentials:rotate": R(None, A, reauth=SHOWS_SECRET),
     "credentials:rotation_finish": R(None, A),
+    # Usage and cost (web/usage/): reading; Fetch reads the metering service, the aggregator
+    # form only writes text. Application instance visibility: per-tenant changes are an operator's.
+    "usage:report": R(V),
+    "usage:fetch": R(None, V),
+    "usage:download": R(V),
+    "usage:aggregator": R(V, V),
+    "apps:visibility": R(V),
+    "apps:tenant": R(V, O),
     # The JSON API: bearer tokens with their own role, checked per endpoint by the API.
     "api-v1:*": TOKEN,
     "web.api.urls.not_found": TOKEN,

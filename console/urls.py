@@ -23,6 +23,8 @@ urlpatterns = [
     path("sso/", include("web.sso_urls")),
     path("security/", include("console.security.urls")),
     path("api/", include("web.api.urls")),
+    path("usage/", include("web.usage.urls")),
+    path("apps/", include("web.apps.urls")),
 ]
 
 handler400 = "console.views.bad_request"

@@ -24,6 +24,7 @@ class TenantRow:
     currency: str
     total_cost: float
     categories: dict[str, float]  # category -> cost
+    cells: list[float] = field(default_factory=list)  # costs in the report's category order
 
 
 @dataclass
@@ -81,6 +82,8 @@ def report_view(report: UsageReport) -> ReportView:
     for row in rows:
         totals[row.currency] += row.total_cost
     categories = sorted({c for row in rows for c in row.categories})
+    for row in rows:
+        row.cells = [row.categories.get(c, 0.0) for c in categories]
     top = sorted((r for r in rows if r.total_cost > 0), key=lambda r: (-r.total_cost, r.label))
     return ReportView(
         report=report,

@@ -1,0 +1,1 @@
+"""Application instance visibility pages (/apps/visibility/): server settings and per tenant."""
