@@ -24,4 +24,6 @@ fi
 if [ "${COLLECTSTATIC:-false}" = "true" ]; then
   $PYTHON manage.py collectstatic --noinput -v 0
 fi
-exec $PYTHON -m gunicorn --config gunicorn.conf.py console.wsgi:application
+# No control socket (gunicorn >= 25 makes one in $HOME/.gunicorn): nothing here uses gunicornc, and
+# the image's root filesystem may be read-only.
+exec $PYTHON -m gunicorn --no-control-socket --config gunicorn.conf.py console.wsgi:application

@@ -16,11 +16,17 @@ Without helm or compose these tests skip with the reason; under CI=true they fai
 import json
 import os
 import re
+import shutil
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 import tomllib
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import bcrypt
@@ -580,8 +586,8 @@ def test_the_filled_in_env_files_stay_out_of_git():
 # ---- the entrypoint's CONSOLE_MIGRATE switch ----------------------------------------------------
 
 
-def entrypoint(migrate: str, database: Path) -> subprocess.CompletedProcess:
-    env = {
+def entrypoint_env(migrate: str, database: Path) -> dict[str, str]:
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DJANGO_"))},
         "PYTHON": sys.executable,
         "CONSOLE_MIGRATE": migrate,
@@ -590,6 +596,10 @@ def entrypoint(migrate: str, database: Path) -> subprocess.CompletedProcess:
         "DATABASE_URL": f"sqlite:///{database}",
         "GUNICORN_BIND": "127.0.0.1:1",
     }
+
+
+def entrypoint(migrate: str, database: Path) -> subprocess.CompletedProcess:
+    env = entrypoint_env(migrate, database)
     return subprocess.run(
         ["sh", str(ROOT / "docker" / "entrypoint.sh")],
         capture_output=True,
@@ -622,3 +632,88 @@ def test_the_deployment_docs_describe_every_top_level_value():
     docs = (ROOT / "docs" / "deployment.md").read_text()
     missing = [key for key in values if f"`{key}" not in docs]
     assert not missing, f"docs/deployment.md's values table does not name {missing}"
+
+
+# ---- a read-only root filesystem ------------------------------------------------------------
+
+
+def read_only_app(*command: str) -> list[str]:
+    """`command` in its own mount namespace where the project folder (code, virtualenv, static
+    files, HOME) is a read-only bind mount, as the chart's readOnlyRootFilesystem makes it."""
+    return ["unshare", "-rm", "sh", "-c", f'mount -o bind,ro {ROOT} {ROOT} && exec "$@"', "sh"] + [
+        *command
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get(url: str, host: str) -> int:
+    assert url.startswith("http://127.0.0.1:")
+    request = urllib.request.Request(url, headers={"Host": host})  # noqa: S310 - loopback http
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_web_and_worker_run_with_the_project_folder_read_only(tmp_path):
+    """What readOnlyRootFilesystem asks of the image: gunicorn and the worker start, serve and
+    stop without writing anywhere but /tmp (and the database)."""
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run(read_only_app("true"), capture_output=True).returncode:
+        pytest.skip("unshare cannot make a mount namespace here (user namespaces disabled)")
+    database = tmp_path / "console.sqlite3"
+    assert entrypoint("only", database).returncode == 0
+    port = free_port()
+    env = {
+        **entrypoint_env("false", database),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "ALLOWED_HOSTS": "console.test",
+        "CONSOLE_HTTPS": "false",
+        "HOME": str(ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    logs = {name: (tmp_path / f"{name}.log").open("w+") for name in ("web", "worker")}
+    web = subprocess.Popen(
+        read_only_app("sh", str(ROOT / "docker" / "entrypoint.sh")),
+        env=env,
+        stdout=logs["web"],
+        stderr=subprocess.STDOUT,
+    )
+    worker = subprocess.Popen(
+        read_only_app(sys.executable, str(ROOT / "manage.py"), "worker"),
+        env=env,
+        stdout=logs["worker"],
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if get(f"{base}/readyz", "10.1.2.3:8000") == 200:
+                    break
+            except OSError:
+                pass
+            assert web.poll() is None and time.monotonic() < deadline, "web did not start"
+            time.sleep(0.3)
+        assert get(f"{base}/healthz", "10.1.2.3:8000") == 200
+        assert get(f"{base}/signin/", "console.test") == 200
+        time.sleep(2)
+        assert worker.poll() is None, "the worker stopped"
+    finally:
+        for process in (worker, web):
+            process.send_signal(signal.SIGTERM)
+        codes = {name: p.wait(timeout=60) for name, p in (("worker", worker), ("web", web))}
+    text = {name: (log.seek(0), log.read())[1] for name, log in logs.items()}
+    for output in text.values():
+        assert "Read-only file system" not in output, output
+        assert "[ERROR]" not in output, output
+    assert codes["worker"] == 0, text["worker"]
+    assert codes["web"] == 0, text["web"]
