@@ -717,3 +717,11 @@ def test_web_and_worker_run_with_the_project_folder_read_only(tmp_path):
         assert "[ERROR]" not in output, output
     assert codes["worker"] == 0, text["worker"]
     assert codes["web"] == 0, text["web"]
+
+
+def test_the_compose_secret_files_stay_out_of_the_image():
+    """`docker compose up --build` sends the repository as the build context and the Dockerfile
+    copies all of it: .dockerignore keeps the filled-in env files out."""
+    patterns = (ROOT / ".dockerignore").read_text().splitlines()
+    assert "**/.env" in patterns
+    assert "deploy/compose/console.env" in patterns
