@@ -2,6 +2,10 @@
 
 Uniqueness is enforced by the database: a normalised domain or email belongs to one tenant at
 most, so two admins racing cannot both win (ClearML's routing is unstable otherwise).
+
+A tenant's domains, its whitelisted admins and its whitelisted users are each a list in the order
+the admin gave them: `position` orders the rows of one list (gaps are fine, a removal leaves one;
+an entry added from a page goes at the end).
 """
 
 from django.db import models
@@ -15,10 +19,13 @@ class LoginDomain(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="login_domains")
     # normalised: lower case, IDNA
     domain = models.CharField(max_length=MAX_DOMAIN_LENGTH, unique=True)
+    # The domain's place in the tenant's list of domains.
+    position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["domain"]
+        ordering = ["tenant_id", "position", "id"]
+        indexes = [models.Index(fields=["tenant", "position"], name="login_domain_position_idx")]
         constraints = [
             # The service stores normalised values; the database refuses anything else.
             models.CheckConstraint(
@@ -36,10 +43,12 @@ class WhitelistEntry(models.Model):
     # normalised: lower case, IDNA domain
     email = models.CharField(max_length=MAX_EMAIL_LENGTH, unique=True)
     is_admin = models.BooleanField(default=False)
+    # The email's place in its list: the tenant's whitelisted admins, or its whitelisted users.
+    position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["email"]
+        ordering = ["tenant_id", "is_admin", "position", "id"]
         verbose_name_plural = "whitelist entries"
         constraints = [
             models.CheckConstraint(
@@ -47,7 +56,10 @@ class WhitelistEntry(models.Model):
                 name="whitelist_email_normalised",
             ),
         ]
-        indexes = [models.Index(fields=["tenant", "is_admin"], name="whitelist_tenant_role_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "is_admin"], name="whitelist_tenant_role_idx"),
+            models.Index(fields=["tenant", "is_admin", "position"], name="whitelist_position_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.email

@@ -279,7 +279,7 @@ def test_apply_audits_the_opt_in_and_export_spec_writes_it_back(
     call_command("export_spec", stdout=out)
     exported = yaml.safe_load(out.getvalue())
     assert exported["tenants"][0]["login"] == {
-        "domains": ["acme.io", "gmail.com"],
+        "domains": ["gmail.com", "acme.io"],  # the SPEC's order
         "allow_public_mail_domains": ["gmail.com"],
     }
     again, err = plan(write(tmp_path, out.getvalue(), "exported.yaml"))

@@ -250,7 +250,7 @@ def test_inline_add_refuses_the_other_role_and_repeats(acme):
 
 def test_inline_add_and_remove(acme, beta):
     change = routing_add(tenant=acme, kind="domain", values=["acme.io", "acme.com"], actor="a")
-    assert change.domains_added == ["acme.com", "acme.io"]
+    assert change.domains_added == ["acme.io", "acme.com"]  # in the order typed
     with pytest.raises(InvalidInput) as excinfo:
         routing_add(tenant=acme, kind="domain", values=["beta.io"], actor="a")
     assert "'Beta Labs'" in excinfo.value.errors[0].message

@@ -21,6 +21,7 @@ A failure prints the SPEC (YAML), what was expected and what came back, and a di
 import copy
 import difflib
 import io
+import json
 import os
 import string
 import uuid
@@ -35,6 +36,7 @@ from django.db import connection
 from hypothesis import HealthCheck, Phase, currently_in_test_context, given, note, settings
 from hypothesis import strategies as st
 
+from console.audit.models import AuditEntry
 from console.identifiers import normalize_domain, normalize_email
 from sso.providers import catalog
 from sso.routing.validation import public_mail_domain
@@ -238,9 +240,10 @@ def specs(draw):
         if allowed is not None:
             tenant["allowed_users"] = allowed
         if admins and draw(st.booleans()):  # login.* calls act as the tenant's first admin
+            # Routing lists in the order drawn (not sorted), each key once: they come back so.
             login: dict = {}
             if draw(st.booleans()):
-                login["domains"] = [fresh_domain() for _ in range(draw(st.integers(0, 2)))]
+                login["domains"] = [fresh_domain() for _ in range(draw(st.integers(0, 3)))]
                 # a public mail domain (gmail.com, ...) is routed only when confirmed
                 public = [d for d in login["domains"] if public_mail_domain(d)]
                 if public:
@@ -248,7 +251,7 @@ def specs(draw):
             whitelist = {}
             for role in ("admins", "users"):
                 if draw(st.booleans()):
-                    whitelist[role] = [fresh_email() for _ in range(draw(st.integers(0, 2)))]
+                    whitelist[role] = [fresh_email() for _ in range(draw(st.integers(0, 3)))]
             if whitelist or draw(st.booleans()):
                 login["whitelist"] = whitelist
             tenant["login"] = login
@@ -373,15 +376,16 @@ def _normalize_tenant(tenant: dict) -> dict:
     login = tenant.get("login")
     if login is not None:
         whitelist = login.get("whitelist") or {}
+        # Routing lists keep their order; the confirmed public domains follow `domains`' order.
+        domains = [normalize_domain(d) for d in login.get("domains") or []]
+        allowed = {normalize_domain(d) for d in login.get("allow_public_mail_domains") or []}
         out["login"] = _without_empty(
             {
-                "domains": sorted(normalize_domain(d) for d in login.get("domains") or []),
-                "allow_public_mail_domains": sorted(
-                    normalize_domain(d) for d in login.get("allow_public_mail_domains") or []
-                ),
+                "domains": domains,
+                "allow_public_mail_domains": [d for d in domains if d in allowed],
                 "whitelist": _without_empty(
                     {
-                        role: sorted(normalize_email(e) for e in whitelist.get(role) or [])
+                        role: [normalize_email(e) for e in whitelist.get(role) or []]
                         for role in ("admins", "users")
                     }
                 ),
@@ -574,3 +578,66 @@ def test_the_complete_example_of_the_docs_comes_back_as_written(
     example = yaml.safe_load(docs.split("```yaml\n", 1)[1].split("```", 1)[0])
     monkeypatch.setenv("ACME_SSO_SECRET", "acme-sso-secret-value")
     _check_round_trip(example, tmp_path, sandbox)
+
+
+# --- the order of a tenant's routing lists ------------------------------------------------------
+
+ORDERED = {
+    "version": 1,
+    "tenants": [
+        {
+            "name": "Acme",
+            "admins": [{"name": "Ann", "email": "ann@acme.io"}],
+            "login": {
+                "domains": ["b.example", "a.example", "c.example"],
+                "whitelist": {
+                    "admins": ["zed@partner.io", "amy@partner.io"],
+                    "users": ["mo@guest.io", "al@guest.io", "ke@guest.io"],
+                },
+            },
+        }
+    ],
+}
+
+
+def test_routing_lists_come_back_in_the_order_written(tmp_path, sandbox, sandbox_settings):
+    _check_round_trip(ORDERED, tmp_path, sandbox)
+    exported = yaml.safe_load(_run("export_spec"))
+    assert exported["tenants"][0]["login"]["domains"] == ["b.example", "a.example", "c.example"]
+
+
+def test_a_new_order_is_planned_as_a_change_and_applied(tmp_path, sandbox, sandbox_settings):
+    _check_round_trip(ORDERED, tmp_path, sandbox)
+    spec = copy.deepcopy(ORDERED)
+    login = spec["tenants"][0]["login"]
+    login["domains"] = ["c.example", "b.example", "a.example"]
+    login["whitelist"]["users"] = ["al@guest.io", "mo@guest.io", "ke@guest.io"]
+    path = tmp_path / "reordered.yaml"
+    path.write_text(_dump(spec), encoding="utf-8")
+
+    shown = _run("plan", str(path))
+    assert 'Tenant "Acme" (tenants[0]): update' in shown
+    assert (
+        "console: new order of login.domains: b.example, a.example, c.example → "
+        "c.example, b.example, a.example"
+    ) in shown
+    assert "new order of login.whitelist.users" in shown
+    assert "new order of login.whitelist.admins" not in shown
+    # The server's routing is the same set: a reorder alone sends no call.
+    assert "login.set_domains" not in shown and "0 changing call(s)" in shown
+    steps = json.loads(_run("plan", str(path), "--json"))["steps"]
+    [domains] = [s for s in steps if "login.domains" in (s["after"] or {})]
+    assert domains["kind"] == "console.tenant"
+    assert domains["before"] == {"login.domains": ["b.example", "a.example", "c.example"]}
+    assert domains["after"] == {"login.domains": ["c.example", "b.example", "a.example"]}
+
+    _run("apply", str(path), "--yes")
+    login_out = yaml.safe_load(_run("export_spec"))["tenants"][0]["login"]
+    assert login_out["domains"] == ["c.example", "b.example", "a.example"]
+    assert login_out["whitelist"]["users"] == ["al@guest.io", "mo@guest.io", "ke@guest.io"]
+    assert login_out["whitelist"]["admins"] == ["zed@partner.io", "amy@partner.io"]
+    entry = AuditEntry.objects.filter(action="login.routing.update").latest("pk")
+    assert entry.before["order"]["domains"] == ["b.example", "a.example", "c.example"]
+    assert entry.after["order"]["domains"] == ["c.example", "b.example", "a.example"]
+    again = _run("plan", str(path))
+    assert 'Tenant "Acme" (tenants[0]): no change' in again and "new order" not in again

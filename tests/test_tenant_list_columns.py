@@ -30,8 +30,9 @@ def tenants(settings):
     alice = TenantAdmin.objects.create(tenant=acme, name="Alice", email="alice@acme.io")
     TenantAdmin.objects.create(tenant=acme, name="Dan", email="dan@acme.io")
     TenantAdmin.objects.create(tenant=beta, name="Ben", email="ben@beta.io")
-    for domain in ("acme.io", "acme-research.com"):
-        LoginDomain.objects.create(tenant=acme, domain=domain)
+    # In the admin's order: the page shows the first one (acme-research.com).
+    for position, domain in enumerate(("acme-research.com", "acme.io")):
+        LoginDomain.objects.create(tenant=acme, domain=domain, position=position)
     LoginDomain.objects.create(tenant=beta, domain="beta.io")
     for email in ("bob@gmail.com", "carol@partner.com", "erin@contractor.net"):
         WhitelistEntry.objects.create(tenant=beta, email=email)

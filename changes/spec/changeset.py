@@ -17,7 +17,11 @@ def spec_change_plan(plan: Plan, *, prune: bool = False) -> ChangePlan:
     for index, tp in enumerate(plan.tenants):
         target = f"tenant:{tp.name}"
         for change in tp.console_changes:
-            steps.append(PlannedStep(kind="console.tenant", target=target, after=change))
+            # A routing list's new order shows the list before and after (plan.OrderChange).
+            before, after = getattr(change, "before", None), getattr(change, "after", change)
+            steps.append(
+                PlannedStep(kind="console.tenant", target=target, before=before, after=after)
+            )
         for position, spec in enumerate(tp.steps, start=1):
             step = step_of(spec, target=target)
             step.ref = {"spec_tenant": index, "position": position}

@@ -9,8 +9,8 @@ normalisations listed there and nothing else.
   off, a tenant SSO provider that is the default `keycloak`, a group id the console derives from
   the group's name are left out), so a SPEC comes back without keys it did not have.
 - Lists keep their order: tenants, groups and identity providers in the order the console got
-  them, features and admins as stored. Login domains and whitelist emails come back sorted: the
-  console keeps them as a set (sso/models.py stores no order).
+  them, features and admins as stored, login domains and whitelisted admins and users in the
+  order the admin gave them (sso/models.py stores each list's order).
 - Mappings are written in the catalog's key order (PostgreSQL's jsonb does not keep a mapping's
   key order, so the stored order is no order).
 
@@ -62,8 +62,8 @@ def _admin(admin) -> dict:
 
 
 def _login(tenant) -> dict | None:
-    # Sorted: routing is a set (LoginDomain and WhitelistEntry keep no order of their own).
-    domains = sorted(d.domain for d in tenant.login_domains.all())
+    # In the stored order (the models' ordering, which the prefetch keeps).
+    domains = [d.domain for d in tenant.login_domains.all()]
     whitelist = list(tenant.whitelist.all())
     if not (domains or whitelist):
         return None
@@ -76,8 +76,8 @@ def _login(tenant) -> dict | None:
         if public:
             login[ALLOW_PUBLIC_KEY] = public
     roles = {
-        "admins": sorted(w.email for w in whitelist if w.is_admin),
-        "users": sorted(w.email for w in whitelist if not w.is_admin),
+        "admins": [w.email for w in whitelist if w.is_admin],
+        "users": [w.email for w in whitelist if not w.is_admin],
     }
     roles = {role: emails for role, emails in roles.items() if emails}
     if roles:

@@ -26,7 +26,7 @@ from sso.multitenant.services import tenant_sso_calls
 from sso.providers.spec import env_reference
 from sso.routing.push import parse_server_state
 from sso.routing.queries import tenant_routing, tenants_routing
-from sso.routing.services import RoutingSet, routing_push_calls
+from sso.routing.services import RoutingSet, routing_order_changes, routing_push_calls
 from tenants.models import Tenant, TenantAdmin
 from tenants.provisioning import calls as build
 from tenants.provisioning import lookups
@@ -379,12 +379,13 @@ def _not_recordable(tp: TenantPlan, keys: list[str], claimed: dict[str, str]) ->
 
 
 def _widened(login: RoutingSet, domains: list[str], whitelist: dict[str, bool]) -> RoutingSet:
-    """The SPEC's routing plus kept entries (the SPEC's paths and warnings stay)."""
+    """The SPEC's routing plus kept entries after it, in the order given (the console's, then the
+    server's); the SPEC's paths and warnings stay."""
     return replace(
         login,
-        domains=[*login.domains, *sorted(domains)],
-        admins=[*login.admins, *sorted(e for e, a in whitelist.items() if a)],
-        users=[*login.users, *sorted(e for e, a in whitelist.items() if not a)],
+        domains=[*login.domains, *domains],
+        admins=[*login.admins, *(e for e, a in whitelist.items() if a)],
+        users=[*login.users, *(e for e, a in whitelist.items() if not a)],
     )
 
 
@@ -511,6 +512,48 @@ def _placeholder_tenant(tp: TenantPlan) -> Tenant:
     return tenant
 
 
+class OrderChange(str):
+    """A console change that gives a routing list a new order: it reads as its plan line and
+    carries the list before and after (the changeset step's before/after)."""
+
+    before: dict
+    after: dict
+
+    def __new__(cls, text: str, *, before: dict, after: dict) -> "OrderChange":
+        change = super().__new__(cls, text)
+        change.before, change.after = before, after
+        return change
+
+
+ORDER_PATHS = {
+    "domains": "login.domains",
+    "admins": "login.whitelist.admins",
+    "users": "login.whitelist.users",
+}
+SHOWN_KEYS = 10
+
+
+def _shown_keys(keys: list[str]) -> str:
+    more = len(keys) - SHOWN_KEYS
+    text = ", ".join(keys[:SHOWN_KEYS]) or "(none)"
+    return f"{text}, … ({more:,} more)" if more > 0 else text
+
+
+def _order_changes(current: RoutingSet, wanted: RoutingSet) -> list[OrderChange]:
+    """A reorder of a routing list is a change: apply stores the SPEC's order."""
+    out = []
+    for name, (was, now) in routing_order_changes(current, wanted).items():
+        path = ORDER_PATHS[name]
+        out.append(
+            OrderChange(
+                f"new order of {path}: {_shown_keys(was)} → {_shown_keys(now)}",
+                before={path: was},
+                after={path: now},
+            )
+        )
+    return out
+
+
 def _plan_login(tp: TenantPlan) -> list[build.StepSpec]:
     email = _first_admin_email(tp)
     if not email:
@@ -604,6 +647,7 @@ def _plan_tenant(tp: TenantPlan, *, resolve_secrets: bool) -> None:
                 item.login.whitelist,
             ):
                 tp.console_changes.append("update the sign-in routing kept in the console")
+            tp.console_changes += _order_changes(current, item.login)
     if item.sso is not None:
         tp.steps += _plan_sso(tp, resolve_secrets)
     if (

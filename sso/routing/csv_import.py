@@ -258,13 +258,26 @@ def import_save(*, draft: RoutingImport, actor: str) -> RoutingChange:
         if locked.status != RoutingImport.Status.CHECKED:
             raise InvalidInput(FieldError("import", "this import was saved already"))
         current = tenant_routing(tenant)
-        whitelist = current.whitelist
-        locations = {}
-        for email, is_admin, line in locked.entries:
-            whitelist[email] = is_admin
-            locations[email] = f"line {line}"
-        wanted = RoutingSet.from_whitelist(tenant.name, current.domains, whitelist)
-        wanted.locations = locations
+        imported = {email: is_admin for email, is_admin, _ in locked.entries}
+        locations = {email: f"line {line}" for email, _, line in locked.entries}
+        # Each list keeps its order; an email new to a list (new, or with a new role) goes at
+        # its end, in the import's order.
+        lists = {True: current.admins, False: current.users}
+        kept = {
+            is_admin: [e for e in emails if imported.get(e, is_admin) == is_admin]
+            for is_admin, emails in lists.items()
+        }
+        held = {is_admin: set(emails) for is_admin, emails in lists.items()}
+        for email, is_admin in imported.items():
+            if email not in held[is_admin]:
+                kept[is_admin].append(email)
+        wanted = RoutingSet(
+            tenant_name=tenant.name,
+            domains=current.domains,
+            admins=kept[True],
+            users=kept[False],
+            locations=locations,
+        )
         change = routing_save(
             tenant=tenant,
             routing=wanted,

@@ -175,13 +175,19 @@ class RoutingDiff:
 
 
 def routing_diff(console: RoutingSet, server: ServerRouting) -> RoutingDiff:
-    mine, theirs = console.whitelist, server.whitelist
+    """What differs between the console and the server, as sets: the order of a list is the
+    console's (the server gets it with the next `login.set_domains`), so a reorder alone is no
+    difference here. Keys come in the console's order (admins, then users), the server's own in
+    the server's."""
+    theirs = server.whitelist
+    mine = {e: True for e in console.admins} | {e: False for e in console.users}
+    mine_domains, their_domains = set(console.domains), set(server.domains)
     return RoutingDiff(
-        domains_console_only=sorted(set(console.domains) - set(server.domains)),
-        domains_server_only=sorted(set(server.domains) - set(console.domains)),
-        whitelist_console_only={e: a for e, a in sorted(mine.items()) if e not in theirs},
-        whitelist_server_only={e: a for e, a in sorted(theirs.items()) if e not in mine},
-        role_differs={e: a for e, a in sorted(mine.items()) if e in theirs and theirs[e] != a},
+        domains_console_only=[d for d in console.domains if d not in their_domains],
+        domains_server_only=[d for d in server.domains if d not in mine_domains],
+        whitelist_console_only={e: a for e, a in mine.items() if e not in theirs},
+        whitelist_server_only={e: a for e, a in theirs.items() if e not in mine},
+        role_differs={e: a for e, a in mine.items() if e in theirs and theirs[e] != a},
     )
 
 
@@ -201,8 +207,9 @@ def routing_push_calls(
     `server_state` is `login.get_settings` data (None: a new tenant, nothing on the server yet).
     `routing` defaults to what the database holds for the tenant (give one to plan a SPEC without
     saving it); `act_as` defaults to the tenant's first admin (InvalidInput if it has none).
-    Order: `login.set_domains` (the whole list, only if it differs), then removals, then
-    additions (admins, then users), each at most `push_batch_size()` emails.
+    Order: `login.set_domains` (the whole list in the console's order, only if the server's
+    differs as a set), then removals, then additions (admins, then users, each in the console's
+    order), each at most `push_batch_size()` emails.
     """
     act_as = act_as or tenant_act_as(tenant)
     routing = routing if routing is not None else tenant_routing(tenant)
@@ -212,7 +219,7 @@ def routing_push_calls(
     size = push_batch_size()
     calls: list[PlannedCall] = []
     if set(routing.domains) != set(server.domains):
-        domains = sorted(routing.domains)
+        domains = list(routing.domains)  # the admin's order
         shown = ", ".join(domains) if domains else "no domain"
         calls.append(
             PlannedCall(
@@ -227,10 +234,8 @@ def routing_push_calls(
     )
     groups = [("login.remove_whitelist_entries", None, removals)]
     for is_admin in (True, False):
-        adds = sorted(
-            [e for e, a in diff.whitelist_console_only.items() if a is is_admin]
-            + [e for e, a in diff.role_differs.items() if a is is_admin]
-        )
+        listed = routing.admins if is_admin else routing.users
+        adds = [e for e in listed if e in diff.whitelist_console_only or e in diff.role_differs]
         groups.append(("login.add_whitelist_entries", is_admin, adds))
     for endpoint, is_admin, emails in groups:
         chunks = _batches(emails, size)

@@ -15,25 +15,33 @@ MAP_PAGE_SIZE = 50
 
 
 def tenant_routing(tenant: Tenant) -> RoutingSet:
-    """The tenant's routing as the console holds it (two queries)."""
-    domains = list(LoginDomain.objects.filter(tenant=tenant).values_list("domain", flat=True))
-    whitelist = dict(WhitelistEntry.objects.filter(tenant=tenant).values_list("email", "is_admin"))
+    """The tenant's routing as the console holds it, each list in its stored order (two
+    queries)."""
+    domains = list(
+        LoginDomain.objects.filter(tenant=tenant)
+        .order_by("position", "id")
+        .values_list("domain", flat=True)
+    )
+    whitelist = dict(
+        WhitelistEntry.objects.filter(tenant=tenant)
+        .order_by("position", "id")
+        .values_list("email", "is_admin")
+    )
     return RoutingSet.from_whitelist(tenant.name, domains, whitelist, path="login")
 
 
 def tenants_routing(tenants) -> dict[int, RoutingSet]:
-    """Each tenant's routing as the console holds it, for many tenants in two queries."""
+    """Each tenant's routing as the console holds it (lists in stored order), for many tenants
+    in two queries."""
     tenants = list(tenants)
     domains: dict[int, list[str]] = {t.pk: [] for t in tenants}
     whitelists: dict[int, dict[str, bool]] = {t.pk: {} for t in tenants}
     ids = list(domains)
-    for tenant_id, domain in LoginDomain.objects.filter(tenant_id__in=ids).values_list(
-        "tenant_id", "domain"
-    ):
+    rows = LoginDomain.objects.filter(tenant_id__in=ids).order_by("position", "id")
+    for tenant_id, domain in rows.values_list("tenant_id", "domain"):
         domains[tenant_id].append(domain)
-    for tenant_id, email, is_admin in WhitelistEntry.objects.filter(tenant_id__in=ids).values_list(
-        "tenant_id", "email", "is_admin"
-    ):
+    rows = WhitelistEntry.objects.filter(tenant_id__in=ids).order_by("position", "id")
+    for tenant_id, email, is_admin in rows.values_list("tenant_id", "email", "is_admin"):
         whitelists[tenant_id][email] = is_admin
     return {
         t.pk: RoutingSet.from_whitelist(t.name, domains[t.pk], whitelists[t.pk], path="login")
@@ -55,8 +63,8 @@ def _count(model, **filters):
 def routing_counts() -> dict:
     """Each tenant's sign-in routing counts as subqueries of a Tenant query (the Tenants page:
     tenants.queries.tenant_page's `annotations`): domains, the first domain, whitelisted
-    emails."""
-    first = LoginDomain.objects.filter(tenant=OuterRef("pk")).order_by("domain")
+    emails. The first domain is the first of the tenant's list, in the admin's order."""
+    first = LoginDomain.objects.filter(tenant=OuterRef("pk")).order_by("position", "id")
     return {
         "domain_count": _count(LoginDomain),
         "first_domain": Coalesce(Subquery(first.values("domain")[:1]), Value("")),

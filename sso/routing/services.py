@@ -7,6 +7,7 @@ so a domain or an email is validated, saved and pushed the same way whatever the
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 
 from console.audit import audit_record
 from console.validation import FieldError, InvalidInput
@@ -51,6 +52,7 @@ __all__ = [
     "push_step",
     "routing_add",
     "routing_diff",
+    "routing_order_changes",
     "routing_push",
     "routing_push_calls",
     "routing_remove",
@@ -64,6 +66,7 @@ __all__ = [
 # What an inline form edits: the domains, the admin whitelist or the user whitelist.
 KINDS = {"domain": "domains", "admin": "whitelist.admins", "user": "whitelist.users"}
 WRITE_CHUNK = 5_000
+LIST_LABELS = {"domains": "domains", "admins": "whitelisted admins", "users": "whitelisted users"}
 
 
 @dataclass
@@ -78,6 +81,10 @@ class RoutingChange:
     warnings: list[FieldError] = field(default_factory=list)
     # Public mail domains among domains_added that the admin confirmed (recorded in the audit).
     public_confirmed: list[str] = field(default_factory=list)
+    # List name (domains, admins, users) -> (its order before, its order after) for each list
+    # whose new order is not simply the old one with the additions at the end: a reorder alone
+    # is a change.
+    reordered: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -87,10 +94,12 @@ class RoutingChange:
             or self.whitelist_added
             or self.whitelist_removed
             or self.role_changed
+            or self.reordered
         )
 
     def audit_lists(self) -> tuple[dict, dict]:
-        """What was removed (before) and what was added (after), as plain lists of keys.
+        """What was removed (before) and what was added (after), as plain lists of keys, in the
+        lists' order; a list whose order changed is under `order` too, whole, before and after.
 
         An email whose role changed is in both: under its old role before, its new one after.
         """
@@ -98,14 +107,17 @@ class RoutingChange:
         new = {**self.whitelist_added, **self.role_changed}
         before = {
             "domains": self.domains_removed,
-            "admins": sorted(e for e, a in old.items() if a),
-            "users": sorted(e for e, a in old.items() if not a),
+            "admins": [e for e, a in old.items() if a],
+            "users": [e for e, a in old.items() if not a],
         }
         after = {
             "domains": self.domains_added,
-            "admins": sorted(e for e, a in new.items() if a),
-            "users": sorted(e for e, a in new.items() if not a),
+            "admins": [e for e, a in new.items() if a],
+            "users": [e for e, a in new.items() if not a],
         }
+        if self.reordered:
+            before["order"] = {name: was for name, (was, _) in self.reordered.items()}
+            after["order"] = {name: now for name, (_, now) in self.reordered.items()}
         return before, after
 
     def summary(self) -> str:
@@ -119,20 +131,49 @@ class RoutingChange:
         ):
             if count:
                 parts.append(f"{count:,} {text}")
+        parts += [f"new order of {LIST_LABELS[name]}" for name in self.reordered]
         return ", ".join(parts) or "no change"
 
 
+def routing_order_changes(
+    current: RoutingSet, wanted: RoutingSet
+) -> dict[str, tuple[list[str], list[str]]]:
+    """`{list name: (current order, wanted order)}` for each list (domains, admins, users) whose
+    wanted order is not the current one with its new entries at the end: saving `wanted` gives
+    it a new order, a change of its own."""
+    out = {}
+    for name, now in wanted.lists().items():
+        was = current.lists()[name]
+        kept = set(now)
+        appended = [k for k in was if k in kept]
+        held = set(appended)
+        appended += [k for k in now if k not in held]
+        if appended != now:
+            out[name] = (list(was), list(now))
+    return out
+
+
+def _roles_in_order(routing: RoutingSet) -> dict[str, bool]:
+    """email -> is_admin: the admins, then the users, each in its list's order."""
+    roles = routing.whitelist
+    return {e: roles[e] for e in [*routing.admins, *routing.users]}
+
+
 def _diff(current: RoutingSet, wanted: RoutingSet) -> RoutingChange:
-    old, new = current.whitelist, wanted.whitelist
+    """What makes `current` `wanted`, each list of keys in its list's order."""
+    old, new = _roles_in_order(current), _roles_in_order(wanted)
     old_domains, new_domains = set(current.domains), set(wanted.domains)
+    added = [d for d in wanted.domains if d not in old_domains]
+    confirmed = set(wanted.public_confirmed)
     return RoutingChange(
-        domains_added=sorted(new_domains - old_domains),
-        domains_removed=sorted(old_domains - new_domains),
-        whitelist_added={e: a for e, a in sorted(new.items()) if e not in old},
-        whitelist_removed={e: a for e, a in sorted(old.items()) if e not in new},
-        role_changed={e: a for e, a in sorted(new.items()) if e in old and old[e] != a},
+        domains_added=added,
+        domains_removed=[d for d in current.domains if d not in new_domains],
+        whitelist_added={e: a for e, a in new.items() if e not in old},
+        whitelist_removed={e: a for e, a in old.items() if e not in new},
+        role_changed={e: a for e, a in new.items() if e in old and old[e] != a},
         warnings=list(wanted.warnings),
-        public_confirmed=sorted(set(wanted.public_confirmed) & (new_domains - old_domains)),
+        public_confirmed=[d for d in added if d in confirmed],
+        reordered=routing_order_changes(current, wanted),
     )
 
 
@@ -175,7 +216,7 @@ def routing_save(
             change = _diff(tenant_routing(tenant), routing)
             if change.empty:
                 return change
-            _write(tenant, change)
+            _write(tenant, change, routing)
             push_invalidate(tenant)
             before, after = change.audit_lists()
             _audit_after(change, after, source)
@@ -217,11 +258,14 @@ def routing_save_new(
         change = _diff(RoutingSet(tenant_name=tenant.name), routing)
         if change.empty:
             continue
-        domains += [LoginDomain(tenant=tenant, domain=d) for d in change.domains_added]
-        entries += [
-            WhitelistEntry(tenant=tenant, email=e, is_admin=a)
-            for e, a in change.whitelist_added.items()
+        domains += [
+            LoginDomain(tenant=tenant, domain=d, position=i) for i, d in enumerate(routing.domains)
         ]
+        for is_admin, emails in ((True, routing.admins), (False, routing.users)):
+            entries += [
+                WhitelistEntry(tenant=tenant, email=e, is_admin=is_admin, position=i)
+                for i, e in enumerate(emails)
+            ]
         before, after = change.audit_lists()
         _audit_after(change, after, source)
         rows.append(
@@ -248,21 +292,69 @@ def routing_save_new(
     return rows
 
 
-def _write(tenant: Tenant, change: RoutingChange) -> None:
+def _positions(rows, key: str, wanted: list[str], fresh: list[str], renumber: bool) -> dict:
+    """`{key: position}` to write for one list (`rows`: the list's rows as stored, before the
+    write): every key whose place changes when the list is renumbered in the wanted order, else
+    only `fresh` (keys new to the list), after the list's last position."""
+    if renumber:
+        have = dict(rows.values_list(key, "position"))
+        return {k: i for i, k in enumerate(wanted) if have.get(k) != i}
+    if not fresh:
+        return {}
+    top = rows.aggregate(top=Max("position"))["top"]
+    start = 0 if top is None else top + 1
+    return {k: start + i for i, k in enumerate(fresh)}
+
+
+def _move(model, tenant: Tenant, key: str, positions: dict[str, int]) -> None:
+    """Give rows that stay their new positions."""
+    for chunk in _chunks(list(positions)):
+        rows = list(model.objects.filter(tenant=tenant, **{f"{key}__in": chunk}))
+        for row in rows:
+            row.position = positions[getattr(row, key)]
+        model.objects.bulk_update(rows, ["position"], batch_size=1_000)
+
+
+def _write(tenant: Tenant, change: RoutingChange, wanted: RoutingSet) -> None:
+    # Positions are worked out from the rows as they are, before anything is written.
+    domains = LoginDomain.objects.filter(tenant=tenant)
+    emails = WhitelistEntry.objects.filter(tenant=tenant)
+    new = {**change.whitelist_added, **change.role_changed}
+    domain_at = _positions(
+        domains, "domain", wanted.domains, change.domains_added, "domains" in change.reordered
+    )
+    email_at = {}
+    for name, is_admin in (("admins", True), ("users", False)):
+        fresh = [e for e, a in new.items() if a is is_admin]
+        email_at |= _positions(
+            emails.filter(is_admin=is_admin),
+            "email",
+            wanted.lists()[name],
+            fresh,
+            name in change.reordered,
+        )
     if change.domains_removed:
-        LoginDomain.objects.filter(tenant=tenant, domain__in=change.domains_removed).delete()
+        domains.filter(domain__in=change.domains_removed).delete()
     for chunk in _chunks(list(change.whitelist_removed)):
-        WhitelistEntry.objects.filter(tenant=tenant, email__in=chunk).delete()
+        emails.filter(email__in=chunk).delete()
     for is_admin in (True, False):
-        emails = [e for e, a in change.role_changed.items() if a is is_admin]
-        for chunk in _chunks(emails):
-            WhitelistEntry.objects.filter(tenant=tenant, email__in=chunk).update(is_admin=is_admin)
+        changed = [e for e, a in change.role_changed.items() if a is is_admin]
+        for chunk in _chunks(changed):
+            emails.filter(email__in=chunk).update(is_admin=is_admin)
+    added = set(change.domains_added)
+    _move(LoginDomain, tenant, "domain", {d: p for d, p in domain_at.items() if d not in added})
+    _move(
+        WhitelistEntry,
+        tenant,
+        "email",
+        {e: p for e, p in email_at.items() if e not in change.whitelist_added},
+    )
     LoginDomain.objects.bulk_create(
-        [LoginDomain(tenant=tenant, domain=d) for d in change.domains_added]
+        [LoginDomain(tenant=tenant, domain=d, position=domain_at[d]) for d in change.domains_added]
     )
     WhitelistEntry.objects.bulk_create(
         [
-            WhitelistEntry(tenant=tenant, email=e, is_admin=a)
+            WhitelistEntry(tenant=tenant, email=e, is_admin=a, position=email_at[e])
             for e, a in change.whitelist_added.items()
         ],
         batch_size=WRITE_CHUNK,

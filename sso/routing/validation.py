@@ -63,8 +63,9 @@ def public_mail_domain(value) -> str:
 
 
 def public_mail_domains_of(domains: Iterable[str]) -> list[str]:
-    """The public mail domains among normalised domains, sorted (what a SPEC must confirm)."""
-    return sorted(d for d in set(domains) if is_public_mail_domain(d))
+    """The public mail domains among normalised domains, in their order (what a SPEC must
+    confirm)."""
+    return [d for d in dict.fromkeys(domains) if is_public_mail_domain(d)]
 
 
 def public_domain_confirmation(domain: str, tenant_name: str) -> str:
@@ -90,7 +91,10 @@ class PublicDomainRefused(FieldError):
 
 @dataclass
 class RoutingSet:
-    """A tenant's validated routing: normalised domains and whitelist emails, one role each."""
+    """A tenant's validated routing: normalised domains and whitelist emails, one role each.
+
+    Each list is in the admin's order: the console stores it so, and a new order is a change.
+    """
 
     tenant_name: str
     domains: list[str] = field(default_factory=list)
@@ -142,9 +146,14 @@ class RoutingSet:
     def from_whitelist(
         cls, tenant_name: str, domains: Iterable[str], whitelist: dict[str, bool], path: str = ""
     ) -> "RoutingSet":
-        admins = sorted(e for e, a in whitelist.items() if a)
-        users = sorted(e for e, a in whitelist.items() if not a)
-        return cls(tenant_name, sorted(domains), admins, users, path=path)
+        """Lists in the order given: `domains` as iterated, each role in `whitelist`'s order."""
+        admins = [e for e, a in whitelist.items() if a]
+        users = [e for e, a in whitelist.items() if not a]
+        return cls(tenant_name, list(domains), admins, users, path=path)
+
+    def lists(self) -> dict[str, list[str]]:
+        """The three ordered lists by name: domains, admins, users."""
+        return {"domains": self.domains, "admins": self.admins, "users": self.users}
 
 
 @dataclass
