@@ -8,3 +8,6 @@ class ConsoleConfig(AppConfig):
     def ready(self):
         # Sign-ins and sign-outs (Django's signals) keep people's session records.
         from .accounts import sessions  # noqa: F401
+
+        # The audit log's periodic jobs (sink delivery, archiving) register with the worker.
+        from .audit import jobs  # noqa: F401

@@ -2,8 +2,10 @@
 
 from dataclasses import dataclass
 
+from .archive_format import signature_ok
 from .chain import STORED_FIELDS, compute_hash
 from .models import GENESIS_HASH, AuditEntry
+from .sinks.models import AuditArchive
 
 
 @dataclass
@@ -29,6 +31,24 @@ class ChainReport:
         return self.problem is None
 
 
+def archived_start() -> tuple[AuditArchive | None, ChainProblem | None]:
+    """The newest archive checkpoint, where the live chain must start (None: at #1), or the
+    problem with it: a checkpoint whose signature does not verify was not made by the archiver."""
+    checkpoint = AuditArchive.objects.order_by("-last_seq").first()
+    if checkpoint is None:
+        return None, None
+    manifest = checkpoint.manifest or {}
+    fields = ("first_seq", "last_seq", "first_prev_hash", "last_hash")
+    same = all(manifest.get(f) == getattr(checkpoint, f) for f in fields)
+    if not same or not signature_ok(manifest):
+        reason = (
+            f"the archive checkpoint #{checkpoint.first_seq}-#{checkpoint.last_seq} is not "
+            "signed by the archive key: entries were removed outside the archiver"
+        )
+        return None, ChainProblem(checkpoint.last_seq + 1, None, reason)
+    return checkpoint, None
+
+
 def verify_chain(*, anchor: tuple[int, str] | None = None, chunk_size: int = 5000) -> ChainReport:
     """Check every entry in order; stop at the first broken one.
 
@@ -38,7 +58,16 @@ def verify_chain(*, anchor: tuple[int, str] | None = None, chunk_size: int = 500
     rewritten from the start.
     """
     expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
-    anchor_seen = False
+    start, problem = archived_start()
+    if problem:
+        return ChainReport(0, 0, GENESIS_HASH, problem)
+    if start:
+        expected_seq, prev_hash = start.last_seq + 1, start.last_hash
+    # An anchor inside the archive is checked by verify_archives; at its end, here too.
+    anchor_seen = bool(anchor and start and anchor[0] <= start.last_seq)
+    if anchor_seen and anchor[0] == start.last_seq and anchor[1] != start.last_hash:
+        problem = ChainProblem(anchor[0], None, "hash differs from the anchor given")
+        return ChainReport(0, 0, GENESIS_HASH, problem)
     rows = (
         AuditEntry.objects.order_by("seq")
         .values("id", "entry_hash", *STORED_FIELDS)
@@ -49,8 +78,9 @@ def verify_chain(*, anchor: tuple[int, str] | None = None, chunk_size: int = 500
         if seq != expected_seq:
             reason = (
                 f"missing: the chain jumps from #{expected_seq - 1} to #{seq}"
-                if expected_seq > 1
-                else f"missing: the chain starts at #{seq}, not #1"
+                if count
+                else f"missing: the chain starts at #{seq}, not #{expected_seq}"
+                + (f" (archived through #{expected_seq - 1})" if start else "")
             )
             return ChainReport(
                 count, expected_seq - 1, prev_hash, ChainProblem(expected_seq, None, reason)
@@ -60,6 +90,7 @@ def verify_chain(*, anchor: tuple[int, str] | None = None, chunk_size: int = 500
                 seq,
                 row["id"],
                 f"prev_hash does not match the hash of #{seq - 1}"
+                + (" in the signed archive" if start and not count else "")
                 if seq > 1
                 else "prev_hash is not the genesis value",
             )
