@@ -258,6 +258,11 @@ def test_replicas_default_to_two_web_and_one_worker_and_are_configurable():
 def test_a_rollout_keeps_every_web_replica_serving():
     web = find(render(), "Deployment", f"{FULLNAME}-web")
     assert web["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    # A stopping pod serves on while the endpoints forget it, within its grace period.
+    assert container(web)["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
+    assert web["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > 5
+    web = find(render("default", "web.preStopSleepSeconds=0"), "Deployment", f"{FULLNAME}-web")
+    assert "lifecycle" not in container(web)
 
 
 # ---- migrations -------------------------------------------------------------------------------
