@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from console.audit.archive import ArchiveRefused, archive_by_retention, archive_entries
@@ -152,3 +152,24 @@ def test_a_broken_chain_is_never_archived(tmp_path):
     with pytest.raises(ArchiveRefused, match="#7 was altered"):
         archive_entries(through_seq=20, directory=tmp_path, actor="x")
     assert AuditEntry.objects.count() == 20 and not AuditArchive.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="database triggers are PostgreSQL only"
+)
+def test_the_database_lets_only_archived_entries_be_deleted(tmp_path, settings):
+    settings.AUDIT_RETENTION_DAYS = 30
+    old_entries(20)
+    recent_entries(5)
+    archive_by_retention(actor="cli:ops", directory=tmp_path)  # 1..20 through the sanctioned path
+    for statement in (
+        "DELETE FROM console_auditentry WHERE seq = 22",  # no archive session flag
+        "SELECT set_config('console.audit_archive', 'on', true); "
+        "DELETE FROM console_auditentry WHERE seq = 22",  # the flag, but not archived
+        "DELETE FROM console_auditarchive",
+        "UPDATE console_auditarchive SET last_hash = 'x'",
+    ):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement)
+    assert AuditEntry.objects.filter(seq=22).exists()
