@@ -4,6 +4,7 @@ Each app validates its own sections and reports full field paths; this module on
 and checks the top level, so `plan`, `apply` and `snippets` read a SPEC the same way.
 """
 
+import unicodedata
 from pathlib import Path
 
 import yaml
@@ -83,7 +84,7 @@ def parse_spec_text(text: str, source: str = "SPEC") -> dict:
         expected = SECTIONS.get(key)
         if expected is None:
             known = ", ".join(SECTIONS)
-            errors.append(FieldError(str(key), f"unknown key (known keys: {known})"))
+            errors.append(FieldError(_key_path(key), f"unknown key (known keys: {known})"))
         elif value is not None and not isinstance(value, expected) or isinstance(value, bool):
             kind = {int: "a number", list: "a list", dict: "a mapping"}[expected]
             errors.append(FieldError(str(key), f"must be {kind}"))
@@ -120,11 +121,32 @@ def load_spec(path: str | Path) -> dict:
 
 
 def spec_error_lines(exc: InvalidInput, source: str) -> list[str]:
-    """Lines for the command line: every error with the file and the field path."""
+    """Lines for the command line: every error with the file and the field path, one line each.
+    Control characters a path or a message carries from the SPEC (a value's line breaks, a
+    terminal escape in a key) are written as escapes (`\\n`, `\\x1b`)."""
     lines = []
     for error in exc.errors:
-        if isinstance(exc, SpecFileError) or not error.path:
-            lines.append(error.message)
+        if isinstance(exc, SpecFileError):
+            line = error.message
+        elif error.path:
+            line = f"{source}: {error.path}: {error.message}"
         else:
-            lines.append(f"{source}: {error.path}: {error.message}")
+            line = f"{source}: {error.message}"
+        lines.append(printable(line))
     return lines
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters written as Python escapes."""
+    if not any(unicodedata.category(ch) == "Cc" for ch in text):
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) == "Cc" else ch
+        for ch in text
+    )
+
+
+def _key_path(key) -> str:
+    """A top-level key as an error's path: as written, or quoted when it is empty or not text
+    (`''`, `0.5`, `None`), so the line still says which key it is."""
+    return key if isinstance(key, str) and key.strip() else repr(key)

@@ -4,6 +4,7 @@ A path looks like `tenants[2].admins[0].email`; the same message is shown in a p
 field and printed by `plan`/`apply` (exit code 2).
 """
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -45,9 +46,12 @@ def shown(
     """A value as a message quotes it: `'acme.io'`; a long one is cut (and its length given).
 
     `visible`: Python's repr, which writes white space and control characters as escapes
-    (`'\\tacme'`), for messages about them."""
+    (`'\\tacme'`), for messages about them. A value holding a control or invisible character
+    (a line break) is always written so: a message is one line, fit for a terminal."""
     if isinstance(value, str):
         text = value
+        if not visible and any(unicodedata.category(ch).startswith("C") for ch in text):
+            visible = True
         quote = repr if visible else (lambda t: f"'{t}'")
     else:  # a number, true/false, a list: as Python writes it, without quotes
         text, quote = repr(value), str

@@ -5,10 +5,9 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -20,6 +19,7 @@ from .audit.service import actor_for_request
 from .connection_status import connection_status
 from .middleware import error_response, health_response
 from .oidc.discovery import oidc_configured, provider_name
+from .redirects import safe_next
 
 SLOWDOWN_SECONDS = 1.0
 
@@ -28,9 +28,7 @@ SLOWDOWN_SECONDS = 1.0
 @never_cache
 @require_http_methods(["GET", "POST"])
 def signin_view(request):
-    next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
-        next_url = ""
+    next_url = safe_next(request.POST.get("next") or request.GET.get("next"), request)
     reauth = bool(request.POST.get("reauth") or request.GET.get("reauth"))
     # Shown in the form; only a name that was posted counts against anything.
     username = request.POST.get("username", "")
@@ -46,7 +44,7 @@ def signin_view(request):
             signin.clear_failures(username, address)
             login(request, user)
             auth_events.record_signin(request, method="local")
-            return redirect(next_url or "dashboard")
+            return HttpResponseRedirect(next_url or reverse("dashboard"))
         signin.record_failure(username, address)
         auth_events.record_signin_failed(request, username)
         time.sleep(SLOWDOWN_SECONDS if signin.should_slow_down(username, address) else 0)

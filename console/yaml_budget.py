@@ -24,32 +24,49 @@ class YamlBudgetExceeded(ValueError):
 
 @dataclass
 class _Counts:
+    limit: int = MAX_NODES
     aliases: int = 0
     expanded: int = 0  # nodes with every alias counted as the whole subtree it names
 
 
-def check_yaml_budget(text: str, source: str = "the document") -> None:
+def check_yaml_budget(
+    text: str,
+    source: str = "the document",
+    *,
+    max_nodes: int = MAX_NODES,
+    syntax_errors: bool = False,
+) -> None:
     """Raise YamlBudgetExceeded (naming `source`, the limit and the line) when the YAML in
     `text` nests deeper than MAX_DEPTH, uses more than MAX_ALIASES aliases, or would hold more
-    than MAX_NODES nodes once its aliases are expanded (each alias counts as the size of the
+    than `max_nodes` nodes once its aliases are expanded (each alias counts as the size of the
     subtree its anchor names, so a few dozen nested aliases standing for billions are caught
-    without building anything). A YAML syntax error is left for the real loader to report."""
-    counts = _Counts()
+    without building anything). A YAML syntax error is left for the real loader to report.
+
+    `max_nodes` is lower for files read by a slower loader than a SPEC's (ruamel.yaml takes
+    about 90 µs per node) and for files that never hold many values (a values file).
+    `syntax_errors=True` raises the parser's yaml.YAMLError instead: for a document another
+    loader reads next (ruamel.yaml), which may accept what libyaml refuses, so that the budget
+    is not skipped by a first line only the other loader takes (`%FOO bar`)."""
+    counts = _Counts(limit=max_nodes)
     sizes: dict[str, int] = {}  # anchor -> size of the subtree it names
-    stack: list[list] = []  # open collections: [anchor, size so far]
+    collections: set[str] = set()  # anchors that name a mapping or a list
+    stack: list[list] = []  # open collections: [anchor, size so far, is a mapping, key next]
     try:
         for event in yaml.parse(text, Loader=_Parser):
+            if isinstance(event, yaml.NodeEvent):
+                _refuse_collection_key(stack, event, collections, source)
             if isinstance(event, yaml.CollectionStartEvent):
-                stack.append([event.anchor, 1])
+                stack.append([event.anchor, 1, isinstance(event, yaml.MappingStartEvent), True])
                 if len(stack) > MAX_DEPTH:
                     raise YamlBudgetExceeded(
                         f"{source}: nested more than {MAX_DEPTH} levels deep{_at(event)}; no "
                         "valid file needs that many: check that the file is the one you meant"
                     )
             elif isinstance(event, yaml.CollectionEndEvent):
-                anchor, size = stack.pop()
+                anchor, size, _, _ = stack.pop()
                 if anchor:
                     sizes[anchor] = size
+                    collections.add(anchor)
                 _add(stack, counts, size, source, event)
             elif isinstance(event, yaml.ScalarEvent):
                 if event.anchor:
@@ -64,21 +81,44 @@ def check_yaml_budget(text: str, source: str = "the document") -> None:
                     )
                 _add(stack, counts, sizes.get(event.anchor, 1), source, event)
     except yaml.YAMLError:
+        if syntax_errors:
+            raise
         return
+
+
+def _refuse_collection_key(stack: list[list], event, collections: set[str], source: str) -> None:
+    """A mapping or list used as a mapping key (`? {a: 1}`): no file the console reads needs
+    one, and ruamel.yaml hashes nested ones in time exponential in their depth."""
+    if not (stack and stack[-1][2] and stack[-1][3]):
+        return
+    if isinstance(event, yaml.CollectionStartEvent) or (
+        isinstance(event, yaml.AliasEvent) and event.anchor in collections
+    ):
+        raise YamlBudgetExceeded(
+            f"{source}: a mapping or list is used as a key{_at(event)}; a key must be a plain "
+            "value such as a name or a number"
+        )
 
 
 def _add(stack: list[list], counts: _Counts, size: int, source: str, event) -> None:
     """Add a finished node of `size` to its parent (or to the document's total)."""
     if stack:
         stack[-1][1] += size
+        if stack[-1][2]:
+            stack[-1][3] = not stack[-1][3]  # a mapping alternates key, value
         size_so_far = stack[0][1] + counts.expanded
     else:
         counts.expanded += size
         size_so_far = counts.expanded
-    if size_so_far > MAX_NODES:
+    if size_so_far > counts.limit:
+        if counts.aliases:
+            raise YamlBudgetExceeded(
+                f"{source}: more than {counts.limit:,} values once its aliases are expanded"
+                f"{_at(event)}; write the values out instead of nesting anchors"
+            )
         raise YamlBudgetExceeded(
-            f"{source}: more than {MAX_NODES:,} values once its aliases are expanded"
-            f"{_at(event)}; write the values out instead of nesting anchors"
+            f"{source}: more than {counts.limit:,} values{_at(event)}; no valid file needs "
+            "that many: check that the file is the one you meant"
         )
 
 

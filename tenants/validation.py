@@ -241,7 +241,7 @@ def refuse_admins_of_other_tenants(
             errors.add(
                 join_path(path, f"[{index}].email"),
                 f"The email address '{admin.email}' is already an admin of tenant '{other}'; a "
-                f"user belongs to one tenant, so give '{tenant_name}' another admin address.",
+                f"user belongs to one tenant, so give {shown(tenant_name)} another admin address.",
             )
 
 

@@ -400,3 +400,23 @@ def test_escape_is_used_for_values_in_pages(admin_client):
     )
     assert escape("<b>x</b>") in response.content.decode()
     assert "<b>x</b>" not in response.content.decode()
+
+
+def test_a_message_quotes_a_value_on_one_line(tmp_path):
+    """A value with a line break or another control character is written with escapes: each
+    message stays one line (plan's output goes to a terminal)."""
+    from console.validation import shown
+
+    assert shown("a:\n b") == "'a:\\n b'" and shown("ok") == "'ok'"
+    assert shown("x" * 100).endswith("… (100 characters)")
+    shown_lines = _plan(
+        tmp_path,
+        {
+            "version": 1,
+            "groups": ["a:\n a:\n a:"],
+            "identity_providers": ["x\ny"],
+            "tenants": [{"name": "Bad\u0007name", "admins": [{"name": "A", "email": "a@x.io"}]}],
+        },
+    ).splitlines()
+    assert all("spec.yaml: " in line for line in shown_lines), shown_lines
+    assert any("A group must be a mapping" in line for line in shown_lines)

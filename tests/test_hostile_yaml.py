@@ -7,6 +7,7 @@ from django.core.management.base import CommandError
 from changes.models import Changeset
 from console.security.audit_files import AuditInputError
 from console.security.file_audit import audit_inputs
+from console.snippets.merge import MergeError, detect_kind, merge_file
 from console.spec import parse_spec_text
 from console.validation import InvalidInput
 from console.yaml_budget import MAX_ALIASES, MAX_DEPTH, YamlBudgetExceeded, check_yaml_budget
@@ -76,6 +77,32 @@ def test_an_unhashable_key_is_a_clear_error_not_a_traceback(text):
 
 @pytest.mark.parametrize("text", [deep(3_000), laughs()])
 def test_the_security_audit_refuses_hostile_yaml_naming_the_file(text):
+    with pytest.raises(AuditInputError) as info:
+        audit_inputs([("values.yaml", text.encode())])
+    assert "values.yaml" in str(info.value)
+
+
+def nested_keys(levels: int) -> str:
+    """`{{{a: 1}: 1}: 1}`: ruamel.yaml hashed such keys in time exponential in the depth."""
+    text = "a: 1"
+    for _ in range(levels):
+        text = "{" + text + "}: 1"
+    return "{" + text + "}\n"
+
+
+@pytest.mark.parametrize("text", [nested_keys(40), "a: &k [1]\nb: {*k : 1}\n", *UNHASHABLE])
+def test_the_budget_refuses_a_mapping_or_list_used_as_a_key_before_any_loader_builds_it(text):
+    with pytest.raises(YamlBudgetExceeded) as info:
+        check_yaml_budget(text, "values.yaml")
+    assert "a mapping or list is used as a key" in str(info.value)
+
+
+def test_a_values_file_with_nested_mapping_keys_is_refused_by_the_merge_and_the_audit():
+    text = nested_keys(40)
+    assert detect_kind(text) == "helm"  # refused quickly, the merge then names the problem
+    with pytest.raises(MergeError) as info:
+        merge_file(text, [])
+    assert "used as a key" in str(info.value)
     with pytest.raises(AuditInputError) as info:
         audit_inputs([("values.yaml", text.encode())])
     assert "values.yaml" in str(info.value)

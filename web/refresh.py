@@ -5,23 +5,22 @@ server. `tenant` limits the per-tenant reads to one tenant (its routing page, it
 """
 
 from django.contrib import messages
-from django.http import HttpResponse
-from django.shortcuts import redirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from changes.refresh import refresh_server_state
+from console.ids import parse_id
+from console.redirects import header_url, safe_next
 from tenants.models import Tenant
 
 
 def _next_url(request) -> str:
     for candidate in (request.POST.get("next"), request.headers.get("Referer")):
-        if candidate and url_has_allowed_host_and_scheme(
-            candidate, {request.get_host()}, request.is_secure()
-        ):
-            return candidate
+        url = safe_next(candidate, request)
+        if url:
+            return url
     return reverse("dashboard")
 
 
@@ -29,12 +28,10 @@ def _next_url(request) -> str:
 @require_POST
 def refresh_view(request):
     tenant_ids = None
-    tenant = request.POST.get("tenant", "").strip()
-    if tenant.isdigit():
+    tenant = parse_id(request.POST.get("tenant"))
+    if tenant is not None:
         tenant_ids = list(
-            Tenant.objects.filter(pk=int(tenant), deleted_at__isnull=True).values_list(
-                "pk", flat=True
-            )
+            Tenant.objects.filter(pk=tenant, deleted_at__isnull=True).values_list("pk", flat=True)
         )
     result = refresh_server_state(tenant_ids=tenant_ids)
     if result.ok:
@@ -53,6 +50,6 @@ def refresh_view(request):
     url = _next_url(request)
     if request.htmx:
         response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
+        response["HX-Redirect"] = header_url(url)
         return response
-    return redirect(url)
+    return HttpResponseRedirect(url)

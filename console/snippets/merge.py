@@ -18,10 +18,13 @@ import io
 import re
 from dataclasses import dataclass, field
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+
+from console.yaml_budget import YamlBudgetExceeded, check_yaml_budget
 
 from .encoding import server_path
 from .escaping import compose_value, helm_env_value
@@ -40,6 +43,10 @@ from .render import (
 
 KINDS = ("helm", "compose")
 MAX_UPLOAD_BYTES = 1024 * 1024
+# ruamel.yaml's round trip takes about 90 µs per node: a 1 MB file of short keys would take half a
+# minute, twice (kind detection, then the merge). A Helm values or compose file holds a few
+# thousand values; past this many the file is refused before ruamel reads it.
+MAX_FILE_VALUES = 20_000
 
 
 class MergeError(ValueError):
@@ -145,6 +152,20 @@ def guess_indent(text: str) -> tuple[int, int]:
 
 
 def _load(text: str) -> tuple[YAML, object]:
+    if len(text) > MAX_UPLOAD_BYTES:
+        raise MergeError(
+            f"the file is {len(text):,} characters long; at most {MAX_UPLOAD_BYTES:,} are accepted"
+        )
+    try:
+        # Nesting, aliases and size first (libyaml's parser, nothing built): ruamel.yaml recurses
+        # per level (RecursionError past about 300) and expands what aliases stand for.
+        check_yaml_budget(text, "the file", max_nodes=MAX_FILE_VALUES, syntax_errors=True)
+    except YamlBudgetExceeded as exc:
+        raise MergeError(str(exc)) from None
+    except pyyaml.MarkedYAMLError as exc:
+        raise MergeError(_syntax_error(exc)) from None
+    except pyyaml.YAMLError as exc:
+        raise MergeError(f"the file is not valid YAML: {type(exc).__name__}") from None
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 1 << 30
@@ -155,10 +176,7 @@ def _load(text: str) -> tuple[YAML, object]:
     try:
         data = yaml.load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = exc.problem or exc.context or "cannot be parsed"
-        raise MergeError(f"the file is not valid YAML{where}: {problem}") from None
+        raise MergeError(_syntax_error(exc)) from None
     except YAMLError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "cannot be parsed"
         raise MergeError(f"the file is not valid YAML: {first}") from None
@@ -170,6 +188,14 @@ def _load(text: str) -> tuple[YAML, object]:
             "a values or compose file must be a mapping"
         )
     return yaml, data
+
+
+def _syntax_error(exc) -> str:
+    """A parser's error (ruamel.yaml's or PyYAML's) with its line and column."""
+    mark = exc.problem_mark or exc.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = exc.problem or exc.context or "cannot be parsed"
+    return f"the file is not valid YAML{where}: {problem}"
 
 
 def _mapping_child(parent: CommentedMap, key: str, path: str):

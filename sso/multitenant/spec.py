@@ -407,9 +407,9 @@ def check_external_tenants_unique(tenants: list, path: str = "tenants") -> None:
             first = tenants[seen[key]].get("name", f"{path}[{seen[key]}]")
             errors.add(
                 f"{path}[{i}].sso.tenant",
-                f"The external tenant '{ext.strip()}' is already used by tenant '{first}'; an "
-                "external tenant can be associated with one ClearML tenant only, so choose "
-                "another.",
+                f"The external tenant {shown(ext.strip())} is already used by tenant "
+                f"{shown(first)}; an external tenant can be associated with one ClearML tenant "
+                "only, so choose another.",
             )
         else:
             seen[key] = i

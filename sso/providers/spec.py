@@ -557,8 +557,9 @@ def validate_identity_providers(
         if isinstance(key, str) and key in first_at:
             errors.add(
                 join_path(item_path, "provider"),
-                f"The provider '{key}' is configured twice (first at {path}[{first_at[key]}]); "
-                "a provider's variables exist once per server, so keep one entry.",
+                f"The provider {shown(key)} is configured twice (first at "
+                f"{path}[{first_at[key]}]); a provider's variables exist once per server, so keep "
+                "one entry.",
             )
             continue
         if isinstance(key, str):

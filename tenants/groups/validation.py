@@ -94,7 +94,7 @@ def group_name_problem(name: object) -> str:
     subject = f"The group name {shown(name)}"
     bad = NAME_CHARS.search(name)
     if bad:
-        char = "a space" if bad.group().isspace() else f"'{bad.group()}'"
+        char = "a space" if bad.group().isspace() else shown(bad.group())
         return (
             f"{subject} contains {char}; use only letters, digits and single underscores "
             "(it is part of the variable name CLEARML__services__auth__default_groups__<name>__…)."

@@ -15,6 +15,7 @@ from changes import routing as routing_changes
 from changes.approvals import waiting_for_approval
 from console.apiserver import ApiError
 from console.audit import actor_for_request, audit_for_target
+from console.ids import parse_id
 from console.snapshot import queries as snapshot
 from console.validation import InvalidInput
 from sso.models import LoginDomain, RoutingImport, RoutingPushJob
@@ -87,11 +88,9 @@ def routing_map_view(request):
     q = request.GET.get("q", "")[:254]
     kind = request.GET.get("kind", "")
     kind = kind if kind in KINDS else ""
-    try:
-        tenant_id = int(request.GET.get("tenant") or 0)
-        page = int(request.GET.get("page") or 1)
-    except ValueError:
-        tenant_id, page = 0, 1
+    # parse_id: a number past 64 bits in a tenant filter made SQLite raise OverflowError
+    tenant_id = parse_id(request.GET.get("tenant"), 0)
+    page = parse_id(request.GET.get("page"), 1)
     result = routing_map(q=q, kind=kind, tenant_id=tenant_id or None, page=page)
     context = {
         "result": result,

@@ -8,13 +8,14 @@ session, the database, the audit log or the logs. The response is `Cache-Control
 import json
 
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from changes import tenants as tenant_changes
 from console.audit import actor_for_request
+from console.ids import parse_id
 from tenants.models import TenantAdmin
 from tenants.onboarding import server_urls
 from tenants.provisioning.engine import TenantBusy, latest_run_steps
@@ -82,13 +83,22 @@ def with_kits(tenant, cards: list[dict], issued) -> list[dict]:
     return cards
 
 
+def _posted_admin(tenant, value) -> TenantAdmin | None:
+    """The admin the form names (its id), or None when the value is not one of the tenant's."""
+    pk = parse_id(value)
+    return None if pk is None else TenantAdmin.objects.filter(pk=pk, tenant=tenant).first()
+
+
 @sensitive_post_parameters()
 @sensitive_variables()  # the new secret sits in locals of frames below too (context, render)
 @never_cache
 @require_POST
 def credentials_create_view(request, pk: int):
     tenant = get_tenant(pk)
-    admin = get_object_or_404(TenantAdmin, pk=request.POST.get("admin") or 0, tenant=tenant)
+    admin = _posted_admin(tenant, request.POST.get("admin"))
+    if admin is None:
+        messages.error(request, "Choose one of this tenant's admins to create credentials for.")
+        return redirect("tenants:detail", pk=tenant.pk)
     try:
         applied = tenant_changes.tenant_credentials(
             tenant=tenant, admin=admin, actor=actor_for_request(request)
