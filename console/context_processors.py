@@ -40,6 +40,7 @@ NAVIGATION = [
         "Keycloak and every other provider; multi-tenant login.",
     ),
     ("Credentials", "credentials:list", "Every tenant user's API keys: stale, revoke, rotate."),
+    ("Admin vaults", "vaults:list", "Each tenant's group-scoped configuration vaults."),
     ("Security", "security", "Fresh server secrets and an audit of deployment files."),
     ("Usage & cost", "usage:report", "What each tenant used and what it cost, per day."),
     ("App visibility", "apps:visibility", "Who sees which application instances, per tenant."),

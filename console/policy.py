@@ -171,6 +171,12 @@ POLICY: dict[str, Rule] = {
     "usage:aggregator": R(V, V),
     "apps:visibility": R(V),
     "apps:tenant": R(V, O),
+    # Admin vaults (web/vaults/): contents may hold storage credentials, so changes are an admin's
+    # and showing one needs a recent sign-in.
+    "vaults:list": R(V),
+    "vaults:tenant": R(V, A),
+    "vaults:delete": R(None, A),
+    "vaults:reveal": R(None, A, reauth=SHOWS_SECRET),
     # The JSON API: bearer tokens with their own role, checked per endpoint by the API.
     "api-v1:*": TOKEN,
     "web.api.urls.not_found": TOKEN,

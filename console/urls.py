@@ -18,6 +18,7 @@ urlpatterns = [
     path("changes/", include("web.changes.urls")),
     path("drift/", include("web.drift.urls")),
     path("credentials/", include("web.credentials.urls")),
+    path("vaults/", include("web.vaults.urls")),
     path("audit/", include("console.audit.urls")),
     path("snippets/", include("console.snippets.urls")),
     path("sso/", include("web.sso_urls")),
