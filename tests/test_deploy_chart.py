@@ -566,7 +566,8 @@ def test_docker_compose_config_accepts_the_compose_file():
             assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["worker"]["entrypoint"] == ["python", "manage.py", "worker"]
     assert services["web"]["entrypoint"] is None
-    assert services["web"]["ports"][0]["target"] == 8000
+    (port,) = services["web"]["ports"]
+    assert (port["host_ip"], port["published"], port["target"]) == ("127.0.0.1", "8000", 8000)
     assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
     assert services["migrate"]["restart"] == "no"
 
