@@ -133,7 +133,9 @@ def test_filters_never_used_stale_and_created_before(sandbox, acme, beta):
     assert inventory.select(rows, created_before=timezone.now().date() + timedelta(days=1)) == []
 
 
-def test_the_page_pages_sorts_and_exports_csv_that_reads_back(sandbox, sandbox_settings, admin_client):
+def test_the_page_pages_sorts_and_exports_csv_that_reads_back(
+    sandbox, sandbox_settings, admin_client
+):
     for number in range(3):
         live_tenant(sandbox, f"Tenant {number:02}", 25)
     refresh_server_state()
@@ -152,7 +154,11 @@ def test_the_page_pages_sorts_and_exports_csv_that_reads_back(sandbox, sandbox_s
     listed = {r.access_key: r for r in inventory.inventory(tenant="Tenant 01").rows}
     for row in rows:
         item = listed[row["access_key"]]
-        assert (row["email"], row["label"], row["user_id"]) == (item.email, item.label, item.user_id)
+        assert (row["email"], row["label"], row["user_id"]) == (
+            item.email,
+            item.label,
+            item.user_id,
+        )
 
 
 def test_bad_filter_values_are_named_not_a_500(admin_client, sandbox_settings):
@@ -171,7 +177,8 @@ def test_the_command_prints_the_contract_json(sandbox, acme, beta):
     listed = json.loads(out.getvalue())
     assert len(listed) == 2
     assert all(
-        set(item) == {"tenant", "user", "email", "access_key", "label", "last_used", "last_used_from"}
+        set(item)
+        == {"tenant", "user", "email", "access_key", "label", "last_used", "last_used_from"}
         for item in listed
     )
     assert {i["tenant"] for i in listed} == {"Beta Labs"}
@@ -248,7 +255,9 @@ def test_rotate_creates_then_revokes_after_confirmation(sandbox, acme):
     )
     assert IssuedCredential.objects.filter(access_key=change.access_key).exists()  # an admin's
     revocation = change.revocation
-    assert revocation.status == Changeset.Status.PLANNED and old.access_key in keys_of(sandbox, acme)
+    assert revocation.status == Changeset.Status.PLANNED and old.access_key in keys_of(
+        sandbox, acme
+    )
 
     with pytest.raises(key_changes.CredentialRefused):  # an App Gateway key: typed confirmation
         key_changes.rotation_finish(changeset=revocation, actor="ops")
@@ -269,3 +278,86 @@ def test_the_revoke_command_goes_through_the_pipeline(sandbox, acme):
     with pytest.raises(CommandError) as unknown:
         call_command("credentials", "revoke", "NOSUCHKEY", "--yes")
     assert unknown.value.returncode == 2
+
+
+# -- scale -------------------------------------------------------------------------------------
+def test_a_thousand_tenants_are_read_and_paged(sandbox, sandbox_settings, admin_client):
+    """1,000 tenants x 3 users: one refresh reads every key; the page shows 50 at a time."""
+    tenants = []
+    with sandbox.app.lock:  # a fast seed: straight into the sandbox's state
+        state = sandbox.app.state
+        for number in range(1000):
+            company = {
+                "id": f"c{number:04}",
+                "name": f"Tenant {number:04}",
+                "created": "",
+                "defaults": {},
+            }
+            state.add_company(company)
+            for user_number in range(3):
+                user = {
+                    "id": f"u{number:04}{user_number}",
+                    "name": f"User {user_number}",
+                    "company": company["id"],
+                    "email": f"u{user_number}@t{number:04}.io",
+                    "role": "admin" if user_number == 0 else "user",
+                    "internal": True,
+                    "given_name": "",
+                    "family_name": "",
+                    "avatar": "",
+                    "created": "",
+                }
+                state.add_user(user)
+                state.add_credentials(user["id"], label=f"key {user_number}")
+            tenants.append(Tenant(name=company["name"], company_id=company["id"], status="active"))
+    Tenant.objects.bulk_create(tenants)
+    admins = [
+        TenantAdmin(
+            tenant=t,
+            name="Admin",
+            email=f"u0@t{t.company_id[1:]}.io",
+            user_id=f"u{t.company_id[1:]}0",
+        )
+        for t in Tenant.objects.all()
+    ]
+    TenantAdmin.objects.bulk_create(admins)
+
+    result = refresh_server_state(concurrency=8)
+
+    assert result.ok, result.error
+    assert (result.credentials, result.keys, result.vaults) == (1000, 3000, 1000)
+    first = admin_client.get(reverse("credentials:list"), {"sort": "access_key"})
+    body = text(first)
+    assert "3000 keys of 1000 tenants" in body and "page 1 of 60" in body
+    last = text(admin_client.get(reverse("credentials:list"), {"sort": "access_key", "page": 60}))
+    assert "page 60 of 60" in last
+    out = StringIO()
+    call_command("credentials", "--json", "--tenant", "Tenant 0999", stdout=out)
+    assert len(json.loads(out.getvalue())) == 3
+
+
+def test_a_tenant_of_more_users_than_a_page_is_read_page_by_page(sandbox, acme):
+    with sandbox.app.lock:
+        for number in range(520):
+            sandbox.app.state.add_user(
+                {
+                    "id": f"many{number:04}",
+                    "name": "x",
+                    "company": acme.company_id,
+                    "email": f"m{number}@acme.io",
+                    "role": "user",
+                    "internal": True,
+                    "given_name": "",
+                    "family_name": "",
+                    "avatar": "",
+                    "created": "",
+                }
+            )
+    result = refresh_server_state()
+    assert result.ok
+    pages = [r["body"] for r in sandbox.requests if r["endpoint"] == "users.get_all"]
+    assert [p.get("page") for p in pages] == [0, 1]
+    rows = inventory.inventory().rows
+    assert len(rows) == 3  # the 520 new users hold no key; the three seeded keys are all there
+    reads = [r for r in sandbox.requests if r["endpoint"] == "auth.get_credentials"]
+    assert len(reads) == 523

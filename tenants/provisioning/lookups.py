@@ -47,9 +47,27 @@ def find_user_by_email(client: ApiClient, email: str, company_id: str = "") -> d
     return None
 
 
+USERS_PAGE = 500
+MAX_USER_PAGES = 40  # 20,000 users of one company
+
+
 def company_users(client: ApiClient, company_id: str) -> list[dict]:
-    data = client.call("users.get_all", {"company": [company_id]})
-    return [u for u in data.get("users") or [] if isinstance(u, dict)]
+    """The company's users (users.get_all), a page of USERS_PAGE at a time, in id order. A
+    server that ignores paging answers the whole list at once: a page with nothing new ends it."""
+    users: list[dict] = []
+    seen: set[str] = set()
+    for page in range(MAX_USER_PAGES):
+        data = client.call(
+            "users.get_all",
+            {"company": [company_id], "page": page, "page_size": USERS_PAGE, "order_by": ["id"]},
+        )
+        batch = [u for u in data.get("users") or [] if isinstance(u, dict)]
+        new = [u for u in batch if str(u.get("id")) not in seen]
+        users += new
+        seen.update(str(u.get("id")) for u in new)
+        if len(batch) < USERS_PAGE or not new:
+            break
+    return users
 
 
 def list_access_keys(client: ApiClient, user_id: str) -> list[str]:
