@@ -731,3 +731,14 @@ def test_the_compose_secret_files_stay_out_of_the_image():
     patterns = (ROOT / ".dockerignore").read_text().splitlines()
     assert "**/.env" in patterns
     assert "deploy/compose/console.env" in patterns
+
+
+def test_every_listed_setting_is_one_the_console_reads():
+    """A misspelt name in values.yaml's `config` would be set and silently ignored."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    known = "\n".join(
+        (ROOT / path).read_text()
+        for path in ("docs/configuration.md", "console/settings.py", "gunicorn.conf.py")
+    )
+    unknown = [name for name in values["config"] if not re.search(rf"\b{name}\b", known)]
+    assert not unknown, f"values.yaml's config lists settings the console does not read: {unknown}"
