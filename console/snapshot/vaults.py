@@ -30,6 +30,11 @@ def _tenant_vaults(obj: ServerSnapshot) -> TenantVaults:
     error = (data.get(ERROR_KEY) or {}).get("message")
     if data.get("supported") is False:
         found.note = f"this apiserver has no administrator vaults: {data.get('message')}"
+    elif error and error.startswith("auth.login"):
+        found.note = (
+            f"the tenant's admin cannot sign in: {error}. Use `manage.py vault … "
+            "--credentials-from FILE` with an admin's key pair."
+        )
     elif error:
         found.note = f"the last refresh could not read them: {error}"
     return found
