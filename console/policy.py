@@ -81,6 +81,11 @@ POLICY: dict[str, Rule] = {
     "audit:list": R(V),
     "audit:detail": R(V),
     "audit:export": R(V),
+    # Audit sinks (web/audit_sinks.py): where the audit log is streamed; admins only.
+    "audit_sinks:list": R(A, A),
+    "audit_sinks:test": R(None, A),
+    "audit_sinks:replay": R(None, A),
+    "audit_sinks:remove": R(None, A),
     # Changes: applying a risky changeset no admin approved needs an admin (web/policy_checks.py).
     "changes:list": R(V),
     "changes:detail": R(V),

@@ -19,6 +19,7 @@ urlpatterns = [
     path("drift/", include("web.drift.urls")),
     path("credentials/", include("web.credentials.urls")),
     path("vaults/", include("web.vaults.urls")),
+    path("audit/sinks/", include("web.audit_sinks_urls")),
     path("audit/", include("console.audit.urls")),
     path("snippets/", include("console.snippets.urls")),
     path("sso/", include("web.sso_urls")),
