@@ -580,6 +580,11 @@ def test_docker_compose_refuses_to_start_without_a_database_password():
 
 
 def test_the_filled_in_env_files_stay_out_of_git():
+    inside = subprocess.run(
+        ["git", "rev-parse", "--is-inside-work-tree"], cwd=ROOT, capture_output=True
+    )
+    if inside.returncode != 0:
+        pytest.skip("not a git checkout")
     ignored = subprocess.run(
         ["git", "check-ignore", "deploy/compose/.env", "deploy/compose/console.env"],
         cwd=ROOT,
