@@ -14,6 +14,7 @@ from console.audit import actor_for_request
 from console.htmx import wants_fragment
 
 from . import catalog, rotation
+from .api_audit import api_audit_snippets
 from .audit_files import MAX_FILE_BYTES, MAX_FILES, input_errors
 from .findings import AuditInputError, AuditReport
 from .forms import AuditUploadForm, GenerateForm
@@ -52,6 +53,7 @@ def _page_context(**extra) -> dict:
         "settings_list": catalog.SERVER_SECRETS,
         "sources": catalog.sources(),
         "max_mib": MAX_FILE_BYTES // (1024 * 1024),
+        "api_audit": api_audit_snippets(),
     }
     context.update(extra)
     return context
