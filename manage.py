@@ -21,7 +21,7 @@ def use_sandbox_of_make_run() -> None:
         return
     for line in SANDBOX_ENV.read_text().splitlines():
         name, sep, value = line.partition("=")
-        if sep and name in ("CLEARML_API_URL", "CLEARML_API_KEY", "CLEARML_API_SECRET"):
+        if sep and name.startswith(("CLEARML_API_", "CLEARML_METERING_")):
             os.environ.setdefault(name, value)
 
 

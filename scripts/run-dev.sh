@@ -18,10 +18,12 @@ trap 'kill $sandbox_pid 2>/dev/null || true; rm -f var/sandbox.env' EXIT INT TER
 export CLEARML_API_URL="http://127.0.0.1:$SANDBOX_PORT"
 export CLEARML_API_KEY="$key"
 export CLEARML_API_SECRET="$secret"
+# The sandbox also stands in for ClearML's metering service (usage reports), with the same key.
+export CLEARML_METERING_URL="$CLEARML_API_URL/metering" CLEARML_METERING_KEY="$key" CLEARML_METERING_SECRET="$secret"
 # For the command line in another terminal: manage.py reads this file when nothing else names
 # an apiserver (mode 0600: it holds the sandbox's secret).
-(umask 077 && printf 'CLEARML_API_URL=%s\nCLEARML_API_KEY=%s\nCLEARML_API_SECRET=%s\n' \
-  "$CLEARML_API_URL" "$key" "$secret" > var/sandbox.env)
+(umask 077 && printf 'CLEARML_API_URL=%s\nCLEARML_API_KEY=%s\nCLEARML_API_SECRET=%s\nCLEARML_METERING_URL=%s\nCLEARML_METERING_KEY=%s\nCLEARML_METERING_SECRET=%s\n' \
+  "$CLEARML_API_URL" "$key" "$secret" "$CLEARML_METERING_URL" "$key" "$secret" > var/sandbox.env)
 # The background worker (docs/worker.md): background applies, the scheduled refresh and drift.
 $PYTHON manage.py worker --verbosity 0 &
 worker_pid=$!

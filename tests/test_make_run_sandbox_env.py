@@ -83,6 +83,27 @@ def test_make_run_keeps_the_secret_off_command_lines_and_the_cli_uses_its_sandbo
             timeout=120,
         )
         assert refresh.returncode == 0, refresh.stdout + refresh.stderr
+
+        # ... and so does usage_report, to the sandbox's metering stand-in.
+        assert values["CLEARML_METERING_URL"] == values["CLEARML_API_URL"] + "/metering"
+        usage = subprocess.run(  # noqa: S603
+            [
+                sys.executable,
+                "manage.py",
+                "usage_report",
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-01-02",
+            ],
+            cwd=ROOT,
+            env={k: v for k, v in env.items() if k not in ("PORT", "SANDBOX_PORT")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert usage.returncode == 0, usage.stdout + usage.stderr
+        assert usage.stdout.startswith("tenant,category,total_usage,total_cost,currency")
     finally:
         os.killpg(run.pid, signal.SIGTERM)
         try:
