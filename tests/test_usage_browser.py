@@ -23,4 +23,3 @@ def test_an_admin_fetches_usage_and_reads_the_chart(signed_in_page, live_server,
     page.get_by_text("The chart's data as a table").click()
     expect(page.locator("details table tbody tr")).to_have_count(14)
     assert page.js_errors == []  # no Content-Security-Policy refusal either
-    page.screenshot(path="test-artifacts/usage-page.png", full_page=True)
