@@ -22,6 +22,7 @@ from changes.spec.recorded import spec_from_text, spec_plan
 from changes.spec.validate import validate_spec
 from console.apiserver import client_from_settings
 from tenants.models import Tenant
+from tests.test_api import call, make_token
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTOR = "admin (local)"
@@ -262,3 +263,16 @@ def test_readyz_answers_503_when_the_database_does_not(client, monkeypatch):
     assert response.status_code == 503
     assert response.json() == {"status": "error", "database": "unreachable"}
     assert client.get("/healthz").status_code == 200  # liveness: the process still runs
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_queues_a_spec_apply_for_the_worker(sandbox, sandbox_settings):
+    changeset = plan(["Api One", "Api Two"])
+    response = call(
+        "post", f"/changes/{changeset.pk}/apply?background=true", make_token("operator")
+    )
+    assert response.status_code == 202, response.content
+    assert response.json()["background_status"] == "queued"
+    assert sandbox.companies() == []  # nothing sent by the request
+    assert background_run(changeset.pk) == "done"
+    assert sorted(c["name"] for c in sandbox.companies()) == ["Api One", "Api Two"]

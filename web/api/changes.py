@@ -10,6 +10,8 @@ from django.views.decorators.debug import sensitive_variables
 from ninja import Path, Query, Router, Status
 
 from changes import approvals
+from changes.apply import NotApplicable as NotApplicableHere
+from changes.background import changeset_enqueue, runs_in_background
 from changes.models import Changeset
 from changes.selectors import changeset_as_dict
 from changes.spec.plan import PlanError
@@ -31,7 +33,7 @@ from tenants.provisioning.engine import TenantBusy
 
 from .auth import require
 from .errors import COMMON, ApiError, BadInput, Conflict, Error, Forbidden, NotFound, UpstreamFailed
-from .schemas import ApplyOut, ChangeOut, DecisionIn, PlanOut
+from .schemas import ApplyOut, ChangeOut, DecisionIn, PlanOut, QueuedOut
 
 router = Router(tags=["changes"])
 
@@ -204,9 +206,30 @@ def _may_apply(request, changeset: Changeset) -> None:
         )
 
 
+def _queue(request, changeset: Changeset):
+    """Queue the changeset for the background worker: 202, or 409 when it cannot go there."""
+    if not runs_in_background(changeset):
+        raise Conflict(
+            f"Changeset {changeset.pk} creates new credentials, whose secret is shown once: "
+            "apply it without background=true to receive them in the answer."
+        )
+    try:
+        job = changeset_enqueue(changeset, actor=actor_for_request(request))
+    except NotApplicableHere as exc:
+        raise Conflict(str(exc)) from None
+    return Status(
+        202,
+        {
+            "changeset": change_out(changeset),
+            "background_status": job.status,
+            "progress_url": f"/changes/{changeset.pk}/",
+        },
+    )
+
+
 @router.post(
     "/changes/{changeset_id}/apply",
-    response={200: ApplyOut, **COMMON, 409: Error, 502: Error},
+    response={200: ApplyOut, 202: QueuedOut, **COMMON, 409: Error, 502: Error},
     summary="Apply a planned SPEC changeset",
 )
 @sensitive_variables()  # new credentials sit in the locals below
@@ -214,14 +237,16 @@ def change_apply(
     request,
     changeset_id: int = Path(..., ge=1, le=MAX_ID),
     concurrency: int = Query(DEFAULT_CONCURRENCY, ge=1, le=64),
+    background: bool = False,
 ):
-    """Apply a changeset recorded by POST /plans (or `manage.py plan`): the SPEC is planned
-    again against the server as it is now and refused with 409 when the plan's hash is not the
-    recorded (or approved) one. New credentials are in this answer only (Cache-Control:
-    no-store): the console does not keep them. The answer is 200 once apply ran, also when a
-    tenant failed part-way (`changeset.status` is then `failed` and `failures` says why)."""
+    """Apply a plan recorded by POST /plans (or `manage.py plan`), re-planned now: 409 when its
+    hash is not the recorded (or approved) one. 200 once applied, also part-way (`failures`);
+    new credentials are in this answer only (no-store). `background=true`: the worker applies
+    it (202; follow GET /changes/<id>); 409 for a plan that creates credentials."""
     changeset = _changeset(changeset_id)
     _may_apply(request, changeset)
+    if background:
+        return _queue(request, changeset)
     credentials = _Credentials()
     try:
         done = spec_apply_recorded(
@@ -242,10 +267,9 @@ def change_apply(
         raise UpstreamFailed(f"The apiserver could not be read: {exc}") from None
     failures = [o.failure_line() for o in done.applied.result.failures] if done.applied else []
     failures += done.server_errors
-    body = {
+    return {
         "changeset": change_out(done.changeset),
         "credentials": list(credentials),
         "failures": failures,
         "stored": done.stored + (done.applied.result.stored if done.applied else []),
     }
-    return body

@@ -195,6 +195,14 @@ class ApplyOut(Schema):
     stored: list[str]
 
 
+class QueuedOut(Schema):
+    changeset: ChangeOut
+    # The background apply: queued, running, done or failed (docs/worker.md).
+    background_status: str
+    # The changeset page, which shows its progress live.
+    progress_url: str
+
+
 # --- snippets ----------------------------------------------------------------------------------
 
 
