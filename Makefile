@@ -6,7 +6,7 @@ PORT ?= 8000
 SANDBOX_PORT ?= 8008
 export PORT SANDBOX_PORT
 
-.PHONY: run test lint format browsers clean
+.PHONY: run test lint format browsers clean screenshots
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
+
+# Every page with demo data at 1280 and 390 px: var/screenshots/<page>-<width>.png (own sandbox,
+# database and free port; SCREENSHOTS_ARGS="--pages dashboard,security --widths 390" narrows it).
+screenshots: $(VENV)/.dev
+	$(PY) scripts/screenshots.py $(SCREENSHOTS_ARGS)
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3 var/staticfiles

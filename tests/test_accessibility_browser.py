@@ -1,0 +1,63 @@
+"""Every page the console serves, with demo data (tenants with domains, groups, an identity
+provider, an applied and a planned changeset), checked by axe-core in Chromium: no serious or
+critical violation, and no JavaScript error in the console (issue "The first hour").
+
+axe-core comes vendored in axe-playwright-python (axe.min.js), so nothing is downloaded. The page
+list is scripts/demo_site.py's, the one `make screenshots` photographs."""
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from scripts.demo_site import demo_pages, seed_demo_data, sign_in, visit
+from tests.conftest import TEST_ADMIN_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+BLOCKING = {"serious", "critical"}
+
+
+@pytest.fixture
+def demo(sandbox_settings, transactional_db):
+    seed_demo_data()
+    return demo_pages()
+
+
+def serious_violations(page, axe: Axe) -> list[str]:
+    results = axe.run(page)
+    found = []
+    for v in results.response["violations"]:
+        if v.get("impact") in BLOCKING:
+            targets = [", ".join(n["target"]) for n in v["nodes"][:3]]
+            found.append(f"{v['impact']} {v['id']}: {v['help']} at {targets}")
+    return found
+
+
+def test_every_page_has_no_serious_violation_and_no_script_error(chromium, live_server, demo):
+    axe = Axe()
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    problems: dict[str, list[str]] = {}
+    pages = sorted(demo, key=lambda p: p.signed_in)  # the sign-in page first, signed out
+    signed_in = False
+    for demo_page in pages:
+        if demo_page.signed_in and not signed_in:
+            sign_in(page, live_server.url, TEST_ADMIN_PASSWORD)
+            signed_in = True
+        errors.clear()
+        response = visit(page, live_server.url, demo_page)
+        assert response.status == demo_page.status, demo_page.name
+        found = serious_violations(page, axe)
+        # An error page's own status is logged by Chromium as a failed resource; nothing else is.
+        found += [
+            f"console error: {e}"
+            for e in errors
+            if not (demo_page.status != 200 and "Failed to load resource" in e)
+        ]
+        if found:
+            problems[demo_page.name] = found
+    context.close()
+    assert len(pages) >= 35
+    assert problems == {}
