@@ -38,7 +38,9 @@ def acme(sandbox, sandbox_settings):
 
 def server_vaults(sandbox, tenant) -> list[dict]:
     with sandbox.app.lock:
-        return [dict(v) for v in sandbox.app.state.vaults.values() if v["company"] == tenant.company_id]
+        return [
+            dict(v) for v in sandbox.app.state.vaults.values() if v["company"] == tenant.company_id
+        ]
 
 
 def write(tmp_path, name: str, content: str) -> str:
