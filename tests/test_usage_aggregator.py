@@ -66,7 +66,7 @@ def test_the_docs_example_and_more_read_back_exactly(admin_client):
          "price": "0.2", "units": "1"},
         {"category": "users", "count_strategy": "max", "type": "users", "label": "users",
          "price": "0.1", "units": "1"},
-        {},
+        {"count_strategy": "sum", "type": ""},  # a blank row: its selects still send values
         {"category": "compute", "count_strategy": "sum", "type": "compute", "label": "gpu-a100",
          "price": "2.5", "units": "3600"},
         {"category": "compute", "count_strategy": "sum", "type": "compute", "label": "free_cpu"},

@@ -27,6 +27,7 @@ STRATEGIES = ("sum", "max")
 TYPES = ("compute", "storage", "model_tokens", "users")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
 MAX_TEXT = 40
+TYPED_FIELDS = ("category", "label", "price", "units", "currency")
 
 
 @dataclass
@@ -93,7 +94,7 @@ def parse_rows(currency: str, rows: list[dict[str, str]]) -> AggregatorConfig:
     events: dict[str, EventCategory] = {}
     for i, row in enumerate(rows):
         get = {k: (row.get(k) or "").strip() for k in row}
-        if not any(get.values()):
+        if not any(get.get(k) for k in TYPED_FIELDS):  # the selects always send a value
             continue
         path = f"rows[{i}]"
         category = _name(get.get("category", ""), f"{path}.category", "Category", errors)

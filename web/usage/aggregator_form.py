@@ -2,6 +2,7 @@
 
 from console.metering.aggregator import (
     STRATEGIES,
+    TYPED_FIELDS,
     TYPES,
     aggregator_helm_values,
     aggregator_hocon,
@@ -41,7 +42,9 @@ def aggregator_context(post) -> dict:
         except InvalidInput as exc:
             errors = {e.path: e.message for e in exc.errors}
     trailing = 0
-    while trailing < len(rows) and not any(v.strip() for v in rows[-1 - trailing].values()):
+    while trailing < len(rows) and not any(
+        rows[-1 - trailing].get(f, "").strip() for f in TYPED_FIELDS
+    ):
         trailing += 1
     rows += [dict.fromkeys(FIELDS, "") for _ in range(max(0, BLANK_ROWS - trailing))]
     shown_rows = [
@@ -57,8 +60,17 @@ def aggregator_context(post) -> dict:
         "rows": shown_rows,
         "row_count": len(rows),
         "errors": errors,
+        "summary": [(_anchor(path), message) for path, message in errors.items()],
         "hocon": hocon,
         "helm": helm,
         "strategies": STRATEGIES,
         "types": TYPES,
     }
+
+
+def _anchor(path: str) -> str:
+    """`rows[2].price` -> the id of that input, `id_rows-2-price`."""
+    if path.startswith("rows["):
+        index, _, name = path[5:].partition("].")
+        return f"id_rows-{index}-{name}"
+    return f"id_{path}"
