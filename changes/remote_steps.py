@@ -52,19 +52,27 @@ def send_steps(
     client: ApiClient | None = None,
     values: dict[int, dict] | None = None,
     answer_after: Callable[[ChangeStep, dict], dict] | None = None,
+    client_for: Callable[[ChangeStep], ApiClient] | None = None,
+    stop_on_failure: bool = True,
 ) -> Sent:
     """Send the changeset's steps that are not done, in order, stopping at the first failure.
 
     `values`: {position: {body key: value}} put into a call's body at send time (vault content).
     `answer_after(step, data)`: what the outcome entry records of an answer (default: nothing of
-    it but success). Returns the answers by position; the changeset ends applied or failed."""
+    it but success). `client_for(step)`: the client of each step, when steps act as different
+    tenants' admins. `stop_on_failure=False`: independent steps (one per tenant) go on after a
+    failure. Returns the answers by position; the changeset ends applied or failed."""
     sent = Sent()
     client = client or client_from_settings(sent.calls.append)
     if client.on_call is None:
         client.on_call = sent.calls.append
     with applying(changeset):
         for step in changeset.steps.exclude(status=ChangeStep.Status.DONE).order_by("position"):
-            if not _send_one(step, sent, actor, target_type, client, values, answer_after):
+            step_client = client_for(step) if client_for else client
+            if step_client.on_call is None:
+                step_client.on_call = sent.calls.append
+            sent_ok = _send_one(step, sent, actor, target_type, step_client, values, answer_after)
+            if not sent_ok and stop_on_failure:
                 break
     error = "; ".join(str(e) for e in sent.errors.values())
     changeset_finish(changeset, ok=sent.ok, error=error)

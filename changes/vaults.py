@@ -337,3 +337,113 @@ __all__ = [
     "vault_set",
     "vault_summaries",
 ]
+
+
+# -- vault templates: one document set on many tenants as one changeset --------------------------
+TEMPLATE = "vault.template"
+
+
+@dataclass
+class TemplateApplied:
+    changeset: Changeset | None
+    saved: list[str]  # tenants whose vault was saved
+    failed: list[str]  # "<tenant>: <why>" for tenants whose call failed
+    skipped: list[str]  # "<tenant>: <why>" for tenants that could not be planned
+
+
+@sensitive_variables("document", "values")
+def vault_template(
+    *,
+    tenants: list[Tenant],
+    document: VaultDocument,
+    description: str,
+    actor: str,
+    face: str = "form",
+    group: str = "",
+) -> TemplateApplied:
+    """Set the same group-scoped vault (matched by `description`) on every tenant, as one
+    changeset of one `vault.set` step per tenant. A tenant whose admin cannot sign in, or whose
+    server has no vaults, is skipped with the reason; the others go on after a failed call.
+    With CONSOLE_APPROVALS on, a template of more than BULK_STEPS tenants is refused: the
+    document is never kept, so a held changeset could not be sent later."""
+    description = check_description(description)
+    if not description:
+        raise VaultDocumentError(
+            "Description: a template needs one; it is how each tenant's vault is found again."
+        )
+    clients: dict[int, ApiClient] = {}
+    steps, values, skipped = [], {}, []
+    for tenant in tenants:
+        try:
+            client = admin_client(tenant)
+            existing = next(
+                (
+                    v
+                    for v in vaults_live(tenant, client)
+                    if v.get("scope") == "group" and (v.get("description") or "") == description
+                ),
+                None,
+            )
+        except (VaultRefused, ApiError) as exc:
+            skipped.append(f"{tenant.name}: {exc}")
+            continue
+        body = {
+            "scope": "group",
+            "enabled": True,
+            "format": document.format,
+            "type": "config",
+            "description": description,
+        }
+        if existing is not None:
+            body["id"] = str(existing["id"])
+        vault_group = group or str((existing or {}).get("group") or "") or ALL_USERS_GROUP
+        target = f"{tenant.name}/{description}"
+        clients[tenant.pk] = client
+        steps.append(
+            PlannedStep(
+                kind=SET,
+                target=target,
+                before=_shown(existing) if existing else None,
+                after={**_shown({**body, "data": document.text}), "group": vault_group},
+                call={
+                    "endpoint": "users.add_or_update_vault",
+                    "body": {"group": vault_group, "vault": {**body, "data": IN_MEMORY}},
+                },
+                ref={"tenant": tenant.pk},
+            )
+        )
+        values[len(steps)] = {"vault": {**body, "data": document.text}}
+    if not steps:
+        return TemplateApplied(changeset=None, saved=[], failed=[], skipped=skipped)
+    plan = ChangePlan(
+        kind=TEMPLATE,
+        summary=f"Set the admin vault {description} on {len(steps)} tenant(s)",
+        steps=steps,
+        desired={"description": description, "fingerprint": document.fingerprint},
+    )
+    if approvals_on() and approval_reason(plan.kind, plan.steps):
+        raise VaultRefused(
+            f"A template on {len(steps)} tenants would wait for approval, and the console does "
+            "not keep a vault's content until then: apply it to 50 tenants or fewer at a time."
+        )
+    changeset = _record(plan, actor=actor, face=face)
+    sent = send_steps(
+        changeset,
+        actor=actor,
+        target_type=TARGET,
+        values=values,
+        client_for=lambda step: clients[step.ref["tenant"]],
+        stop_on_failure=False,
+        answer_after=lambda s, data: {"id": data.get("vault")},
+    )
+    by_position = {s.position: s for s in changeset.steps.all()}
+    failed = [f"{by_position[p].target}: {e}" for p, e in sent.errors.items()]
+    saved_ids = {by_position[p].ref.get("tenant") for p in sent.answers}
+    saved = [t.name for t in tenants if t.pk in saved_ids]
+    for tenant in tenants:
+        if tenant.pk in saved_ids:
+            try:
+                _store(tenant, vaults_live(tenant, clients[tenant.pk]))
+            except (VaultRefused, ApiError):
+                pass  # the next refresh reads it
+    return TemplateApplied(changeset=changeset, saved=saved, failed=failed, skipped=skipped)

@@ -179,6 +179,7 @@ POLICY: dict[str, Rule] = {
     # Admin vaults (web/vaults/): contents may hold storage credentials, so changes are an admin's
     # and showing one needs a recent sign-in.
     "vaults:list": R(V),
+    "vaults:template": R(None, A),
     "vaults:tenant": R(V, A),
     "vaults:delete": R(None, A),
     "vaults:reveal": R(None, A, reauth=SHOWS_SECRET),

@@ -211,3 +211,81 @@ def test_showing_a_vaults_content_needs_a_recent_sign_in_and_is_audited(
     assert "no-store" in shown["Cache-Control"]
     entry = AuditEntry.objects.get(action="vault.reveal")
     assert SECRET_SETTING not in json.dumps(entry.after) and entry.after["fingerprint"]
+
+
+def test_a_template_sets_one_vault_on_many_tenants_as_one_changeset(sandbox, acme, tmp_path):
+    others = []
+    for name in ("Beta Labs", "Gamma Inc"):
+        company = sandbox.seed_company(name)
+        user = sandbox.seed_user(company, f"admin@{name.split()[0].lower()}.io")
+        tenant = Tenant.objects.create(name=name, company_id=company, status="active")
+        TenantAdmin.objects.create(tenant=tenant, name="A", email=f"a@{company}.io", user_id=user)
+        others.append(tenant)
+    lonely = Tenant.objects.create(
+        name="No Admin", company_id=sandbox.seed_company("No Admin"), status="active"
+    )
+    path = write(tmp_path, "shared.conf", DOCUMENT)
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError) as partly:
+        call_command(
+            "vault",
+            "template",
+            "--all",
+            "--file",
+            path,
+            "--description",
+            "shared",
+            stdout=out,
+            stderr=err,
+        )
+    assert partly.value.returncode == 1 and "No Admin" in err.getvalue()
+    changeset = Changeset.objects.get(kind="vault.template")
+    assert changeset.steps.count() == 3 and changeset.status == "applied"
+    for tenant in (acme, *others):
+        group = [v for v in server_vaults(sandbox, tenant) if v["scope"] == "group"]
+        assert [v["description"] for v in group] == ["shared"] and group[0]["data"] == DOCUMENT
+    assert server_vaults(sandbox, lonely) == []
+    stored = json.dumps(list(changeset.steps.values("before", "after", "call")), default=str)
+    assert SECRET_SETTING not in stored
+
+    # again: each tenant's vault is updated, not duplicated
+    call_command(
+        "vault",
+        "template",
+        "--tenant",
+        "Beta Labs",
+        "--file",
+        path,
+        "--description",
+        "shared",
+        stdout=StringIO(),
+    )
+    assert len([v for v in server_vaults(sandbox, others[0]) if v["scope"] == "group"]) == 1
+
+
+def test_the_template_form_sets_the_vault_on_the_named_tenants(sandbox, acme, admin_client):
+    answer = admin_client.post(
+        reverse("vaults:template"),
+        {
+            "tenants": "acme research\n",
+            "description": "shared",
+            "format": "json",
+            "document": '{"sdk": {"development": {"default_output_uri": "s3://bucket"}}}',
+        },
+        follow=True,
+    )
+    assert "Saved on 1 tenant(s)" in text(answer)
+    assert [v["description"] for v in server_vaults(sandbox, acme) if v["scope"] == "group"] == [
+        "shared"
+    ]
+    refused = admin_client.post(
+        reverse("vaults:template"),
+        {
+            "tenants": "Acme Research",
+            "description": "x",
+            "format": "json",
+            "document": '{"agent": {"debug": true}}',
+        },
+        follow=True,
+    )
+    assert "agent.debug" in text(refused)

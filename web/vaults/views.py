@@ -23,7 +23,8 @@ REFUSALS = (vaults.VaultRefused, VaultDocumentError, ApiError)
 @never_cache
 @require_GET
 def vault_list(request):
-    return render_page(request, "vaults/list.html", {"tenants": all_vaults()})
+    context = {"tenants": all_vaults(), "formats": FORMATS}
+    return render_page(request, "vaults/list.html", context)
 
 
 @sensitive_post_parameters("document")
@@ -91,3 +92,40 @@ def vault_reveal_view(request, pk: int, vault_id: str):
         return redirect("vaults:tenant", pk=tenant.pk)
     context = {"tenant": tenant, "vault": vault}
     return no_store(render_page(request, "vaults/reveal.html", context))
+
+
+@sensitive_post_parameters("document")
+@sensitive_variables()
+@never_cache
+@require_POST
+def vault_template_view(request):
+    names = [n.strip() for n in request.POST.get("tenants", "").splitlines() if n.strip()]
+    live = Tenant.objects.filter(deleted_at__isnull=True).exclude(company_id="")
+    wanted = {n.casefold() for n in names}
+    tenants = [t for t in live if request.POST.get("all") or t.name.casefold() in wanted]
+    unknown = sorted(wanted - {t.name.casefold() for t in tenants})
+    try:
+        if unknown or not tenants:
+            raise VaultDocumentError(
+                f"Tenants: {', '.join(unknown) or 'none chosen'} — give tenant names, one a line, "
+                "or choose every tenant."
+            )
+        applied = vaults.vault_template(
+            tenants=tenants,
+            document=parse_vault_document(
+                request.POST.get("document", ""), request.POST.get("format", "")
+            ),
+            description=request.POST.get("description", ""),
+            actor=actor_for_request(request),
+        )
+    except REFUSALS as exc:
+        messages.error(request, str(exc))
+        return redirect("vaults:list")
+    if applied.changeset is not None:
+        messages.success(
+            request,
+            f"Saved on {len(applied.saved)} tenant(s) (changeset {applied.changeset.pk}).",
+        )
+    for line in applied.skipped + applied.failed:
+        messages.error(request, f"Not saved: {line}")
+    return redirect("vaults:list")

@@ -1,5 +1,7 @@
 """`manage.py vault list TENANT [--json]`, `vault set TENANT --file F [--format {hocon,json,yaml}]
-[--description D]`, `vault delete TENANT VAULT_ID`: a tenant's group-scoped admin vaults.
+[--description D]`, `vault delete TENANT VAULT_ID`: a tenant's group-scoped admin vaults; and
+`vault template (--tenant NAME ... | --all) --file F --description D`: one vault on many
+tenants, as one changeset.
 
 The calls are made as the tenant's admin (changes/vaults.py): by impersonating its first admin,
 or with `--credentials-from FILE` (an admin's key pair, as `apply --credentials-out` writes it)
@@ -21,6 +23,7 @@ from changes import vaults
 from console.apiserver import ApiError
 from console.audit import cli_actor
 from tenants.management.commands.onboarding import find_tenant, read_file
+from tenants.models import Tenant
 from tenants.onboarding import CredentialsFileError, credentials_from_text
 from tenants.vaults import FORMATS, VaultDocumentError, parse_vault_document
 
@@ -53,9 +56,20 @@ class Command(BaseCommand):
         setting.add_argument("--id", default="", metavar="VAULT_ID", dest="vault_id")
         setting.add_argument("--disabled", action="store_true", help="create it disabled")
         deleting.add_argument("vault_id", metavar="VAULT_ID")
+        template = actions.add_parser(
+            "template", help="set one vault (by description) on many tenants, as one changeset"
+        )
+        template.add_argument("--tenant", action="append", default=[], metavar="NAME")
+        template.add_argument("--all", action="store_true", help="every console tenant")
+        template.add_argument("--file", required=True, metavar="F")
+        template.add_argument("--format", choices=FORMATS, default=None, dest="fmt")
+        template.add_argument("--description", required=True, metavar="D")
+        template.add_argument("--group", default="", metavar="GROUP_ID")
 
     @sensitive_variables()
-    def handle(self, *args, action, tenant, credentials_from, **options):
+    def handle(self, *args, action, tenant, credentials_from=None, **options):
+        if action == "template":
+            return self._guarded(lambda: self._template(tenant, **options))
         found = find_tenant(tenant)
         credentials = None
         if credentials_from:
@@ -65,12 +79,16 @@ class Command(BaseCommand):
                 )
             except CredentialsFileError as exc:
                 raise CommandError(str(exc), returncode=2) from None
+        if action == "list":
+            return self._guarded(lambda: self._list(found, credentials, options["json"]))
+        if action == "set":
+            return self._guarded(lambda: self._set(found, credentials, **options))
+        return self._guarded(lambda: self._delete(found, credentials, options["vault_id"]))
+
+    def _guarded(self, run) -> None:
+        """The exit codes: 2 for bad input, 1 for the server."""
         try:
-            if action == "list":
-                return self._list(found, credentials, options["json"])
-            if action == "set":
-                return self._set(found, credentials, **options)
-            return self._delete(found, credentials, options["vault_id"])
+            return run()
         except VaultDocumentError as exc:
             raise CommandError(str(exc), returncode=2) from None
         except vaults.VaultServerRefused as exc:
@@ -142,3 +160,38 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Deleted vault {vault_id} of {tenant.name}; changeset {change.changeset.pk}."
         )
+
+    @sensitive_variables("text", "document")
+    def _template(self, names, *, file, fmt, description, group, **options) -> None:
+        if options.get("all") == bool(names):
+            raise CommandError("give --tenant NAME (repeatable) or --all, not both", returncode=2)
+        tenants = (
+            list(
+                Tenant.objects.filter(deleted_at__isnull=True)
+                .exclude(company_id="")
+                .order_by("name")
+            )
+            if options.get("all")
+            else [find_tenant(name) for name in names]
+        )
+        fmt = fmt or EXTENSIONS.get(Path(file).suffix.lower(), "hocon")
+        document = parse_vault_document(read_file(file), fmt, source=file)
+        applied = vaults.vault_template(
+            tenants=tenants,
+            document=document,
+            description=description,
+            group=group,
+            actor=cli_actor(),
+            face="command",
+        )
+        where = f" (changeset {applied.changeset.pk})" if applied.changeset else ""
+        self.stdout.write(
+            f"Saved the vault {description!r} on {len(applied.saved)} of {len(tenants)} "
+            f"tenant(s){where}, sha256 {document.fingerprint}."
+        )
+        for line in applied.skipped + applied.failed:
+            self.stderr.write(f"not saved: {line}")
+        if applied.skipped or applied.failed:
+            raise CommandError(
+                f"{len(applied.skipped) + len(applied.failed)} tenant(s) not saved", returncode=1
+            )
