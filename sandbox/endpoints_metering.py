@@ -60,6 +60,9 @@ def reply(app, method: str, path: str, headers: dict, body: bytes) -> tuple[int,
     try:
         if plan and plan.delay_ms:
             time.sleep(plan.delay_ms / 1000)
+        if plan and plan.raw is not None:  # e.g. a proxy's error page instead of the service
+            record["status"] = plan.status
+            return plan.status, plan.raw.encode()
         if plan and plan.status >= 400:
             raise _Refusal(plan.status, plan.message)
         if path[len(PREFIX) :].strip("/") != "get_usages":

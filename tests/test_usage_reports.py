@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from console.apiserver.session import thread_session
 from console.metering.models import UsageReport
@@ -211,3 +213,28 @@ def test_the_worker_job_fetches_the_last_30_days(metering):
     assert job.run().startswith("2 tenant(s)")
     report = UsageReport.objects.get()
     assert (report.to_date - report.from_date).days == 29
+
+
+def test_an_answer_that_is_not_a_metering_answer_is_refused_and_kept_apart(admin_client, metering):
+    fetch(admin_client)
+    metering.fail_next("metering.get_usages", status=200, raw="<html>proxy login</html>")
+    html = fetch(admin_client).content.decode()
+    assert "malformed response" in html and "the answer is not a JSON object" in html
+    report = UsageReport.objects.get()
+    assert report.error_kind == "malformed response" and report.tenants.count() == 2
+
+
+def queries_of_the_page(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/usage/", RANGE).status_code == 200
+    return len(queries)
+
+
+def test_the_page_reads_the_same_few_queries_for_many_tenants(admin_client, metering):
+    fetch(admin_client)
+    few = queries_of_the_page(admin_client)
+    for n in range(40):
+        metering.seed_company(f"Extra {n}")
+    fetch(admin_client)
+    assert queries_of_the_page(admin_client) == few <= 12
+    assert len(admin_client.get("/usage/", RANGE).context["view"].tenants) == 42
