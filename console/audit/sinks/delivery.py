@@ -18,6 +18,7 @@ import random
 import socket
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -140,14 +141,36 @@ def _advance(sink: AuditSink, cursor: int, new_cursor: int) -> bool:
     )
 
 
-def _one_batch(sink: AuditSink, run: SinkRun, batch_size: int) -> bool:
+class _Batches:
+    """Reads the next batch while the current one is on its way (sending runs in a second
+    thread, which never touches the database), so reading and sending overlap."""
+
+    def __init__(self, size: int, sender: ThreadPoolExecutor):
+        self.size, self.sender = size, sender
+        self.ahead: tuple[int, list[dict]] | None = None
+
+    def after(self, seq: int) -> list[dict]:
+        ahead, self.ahead = self.ahead, None
+        if ahead and ahead[0] == seq:
+            return ahead[1]
+        return entries_after(seq, self.size)
+
+    def read_ahead(self, seq: int) -> None:
+        self.ahead = (seq, entries_after(seq, self.size))
+
+
+def _one_batch(sink: AuditSink, run: SinkRun, batches: _Batches) -> bool:
     """Send the next batch; True when there may be more to send."""
     cursor = sink.last_delivered_seq
-    entries = entries_after(cursor, batch_size)
+    entries = batches.after(cursor)
     if not entries:
         return False
+    sending = batches.sender.submit(send_batch, sink, entries)
+    full = len(entries) == batches.size
+    if full:
+        batches.read_ahead(entries[-1]["seq"])
     try:
-        send_batch(sink, entries)
+        sending.result()
     except DeliveryFailed as exc:
         run.error = str(exc)
         _record_failure(sink, run.error)
@@ -156,14 +179,14 @@ def _one_batch(sink: AuditSink, run: SinkRun, batch_size: int) -> bool:
         return False
     run.sent += len(entries)
     run.batches += 1
-    return len(entries) == batch_size
+    return full
 
 
 def _due(sink: AuditSink) -> bool:
     return sink.next_attempt_at is None or sink.next_attempt_at <= timezone.now()
 
 
-def _deliver_locked_rows(sink_id: int, run: SinkRun, batch_size: int, stop, respect_backoff):
+def _deliver_locked_rows(sink_id: int, run: SinkRun, batches: _Batches, stop, respect_backoff):
     """PostgreSQL: each batch under the sink's row lock."""
     while True:
         with transaction.atomic():
@@ -174,12 +197,12 @@ def _deliver_locked_rows(sink_id: int, run: SinkRun, batch_size: int, stop, resp
             if respect_backoff and not _due(sink):
                 run.waiting = True
                 return
-            more = _one_batch(sink, run, batch_size)
+            more = _one_batch(sink, run, batches)
         if not more or stop():
             return
 
 
-def _deliver_leased(sink_id: int, run: SinkRun, batch_size: int, stop, respect_backoff):
+def _deliver_leased(sink_id: int, run: SinkRun, batches: _Batches, stop, respect_backoff):
     with _leased(sink_id) as held:
         if not held:
             run.busy = True
@@ -191,7 +214,7 @@ def _deliver_leased(sink_id: int, run: SinkRun, batch_size: int, stop, respect_b
             if respect_backoff and not _due(sink):
                 run.waiting = True
                 return
-            if not _one_batch(sink, run, batch_size) or stop():
+            if not _one_batch(sink, run, batches) or stop():
                 return
 
 
@@ -209,7 +232,8 @@ def deliver_sink(
         return deadline is not None and time.monotonic() >= deadline
 
     deliver = _deliver_locked_rows if connection.vendor == "postgresql" else _deliver_leased
-    deliver(sink.pk, run, batch_size, stop, respect_backoff)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sink-{sink.pk}") as sender:
+        deliver(sink.pk, run, _Batches(batch_size, sender), stop, respect_backoff)
     return run
 
 

@@ -89,7 +89,7 @@ def test_entry(sink_name: str, actor: str) -> dict:
 
 
 def dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def dumps_lines(entries: Iterable[dict]) -> str:
