@@ -38,6 +38,7 @@ SORTS = {
     "last_used": lambda r: (r.last_used is not None, r.last_used or datetime.min, r.access_key),
     "created": lambda r: (r.created is not None, r.created or datetime.min, r.access_key),
 }
+MAX_ACCESS_KEY = 100  # ClearML's keys are 30 characters (IssuedCredential keeps up to 100)
 JSON_FIELDS = ("tenant", "user", "email", "access_key", "label", "last_used", "last_used_from")
 CSV_FIELDS = (*JSON_FIELDS, "created", "marked", "role", "user_id", "company_id")
 
@@ -185,7 +186,7 @@ def select(
 def find_key(access_key: str) -> CredentialRow | None:
     """One key as last read (its tenant, user and label), or None when no tenant lists it."""
     wanted = access_key.strip()
-    if not wanted:
+    if not wanted or len(wanted) > MAX_ACCESS_KEY:  # a LIKE past SQLite's limit would fail
         return None
     rows = ServerSnapshot.objects.filter(kind=CREDENTIALS, data__icontains=wanted)
     for obj in rows:
