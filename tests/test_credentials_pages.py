@@ -142,3 +142,11 @@ def test_with_approvals_on_a_revocation_waits_for_a_second_admin(
     assert held.status == "awaiting_approval"
     assert "auth.revoke_credentials" not in sandbox.calls
     assert inventory.find_key(row.access_key) is not None
+
+
+def test_htmx_gets_only_the_rows(sandbox, acme, admin_client):
+    url = reverse("credentials:list")
+    fragment = admin_client.get(url, {"usage": "never"}, HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200 and "<h1>" not in fragment.content.decode()
+    assert "2 keys of 1 tenant" in text(fragment)
+    assert "HX-Request" in fragment["Vary"]
