@@ -47,9 +47,14 @@ def tenant_names() -> dict[str, str]:
 
 
 def usage_fetch(
-    *, from_date: date, to_date: date, client: MeteringClient | None = None
+    *,
+    from_date: date,
+    to_date: date,
+    client: MeteringClient | None = None,
+    rolling: bool = False,
 ) -> UsageFetch:
-    """Ask the metering service for every tenant's usage of the range and store the answer."""
+    """Ask the metering service for every tenant's usage of the range and store the answer
+    (`rolling`: the worker's last 30 days, which replace the previous day's)."""
     client = client or metering_client_from_settings()
     try:
         raw = client.get_usages(from_date=from_date, to_date=to_date)
@@ -64,7 +69,11 @@ def usage_fetch(
         )
         return UsageFetch(report, ok=False, error_kind="malformed response", error=error)
     report = report_save(
-        from_date=from_date, to_date=to_date, tenants=tenants, names=tenant_names()
+        from_date=from_date,
+        to_date=to_date,
+        tenants=tenants,
+        names=tenant_names(),
+        rolling=rolling,
     )
     return UsageFetch(report, ok=True)
 
@@ -75,7 +84,7 @@ def usage_fetch_recent() -> str:
     if not settings.CLEARML_METERING_URL:
         return "skipped: CLEARML_METERING_URL is not set"
     first, last = default_range()
-    result = usage_fetch(from_date=first, to_date=last)
+    result = usage_fetch(from_date=first, to_date=last, rolling=True)
     if not result.ok:
         log.warning("usage fetch %s..%s failed: %s", first, last, result.error)
         return f"failed: {result.error}"

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from collections import defaultdict
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from django.test.utils import CaptureQueriesContext
 
 from console.apiserver.session import thread_session
 from console.metering.models import UsageReport
+from console.metering.store import report_save
+from console.periodic import periodic_jobs
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db
@@ -205,14 +208,19 @@ def test_the_command_exits_2_naming_a_bad_date():
     assert "from '2026-13-01' is not a date" in done.stderr
 
 
-def test_the_worker_job_fetches_the_last_30_days(metering):
-    from console.periodic import periodic_jobs
-
+def test_the_worker_job_fetches_the_last_30_days_replacing_yesterdays(admin_client, metering):
+    yesterdays = report_save(
+        from_date=date(2025, 1, 1), to_date=date(2025, 1, 30), tenants=[], names={}, rolling=True
+    )
+    fetch(admin_client)  # a range someone asked for stays
     job = {j.name: j for j in periodic_jobs()}["usage.fetch"]
     assert job.interval_seconds() == 3600
     assert job.run().startswith("2 tenant(s)")
-    report = UsageReport.objects.get()
-    assert (report.to_date - report.from_date).days == 29
+    rolling = UsageReport.objects.get(rolling=True)
+    assert (rolling.to_date - rolling.from_date).days == 29
+    assert rolling.tenants.count() == 2
+    assert not UsageReport.objects.filter(pk=yesterdays.pk).exists()
+    assert UsageReport.objects.filter(from_date=date(2026, 1, 20)).exists()
 
 
 def test_an_answer_that_is_not_a_metering_answer_is_refused_and_kept_apart(admin_client, metering):

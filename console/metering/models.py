@@ -14,6 +14,8 @@ class UsageReport(models.Model):
     attempted_at = models.DateTimeField(null=True, blank=True)
     error_kind = models.CharField(max_length=40, blank=True)  # "", "not configured", ...
     error = models.TextField(blank=True)
+    # The worker's "last 30 days": each day's range replaces the one before (store.py).
+    rolling = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

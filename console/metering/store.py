@@ -16,10 +16,21 @@ def _report(from_date: date, to_date: date) -> UsageReport:
 
 @transaction.atomic
 def report_save(
-    *, from_date: date, to_date: date, tenants: list[TenantUsage], names: dict[str, str]
+    *,
+    from_date: date,
+    to_date: date,
+    tenants: list[TenantUsage],
+    names: dict[str, str],
+    rolling: bool = False,
 ) -> UsageReport:
-    """Replace the report of this date range with `tenants` (names: company id -> tenant name)."""
+    """Replace the report of this date range with `tenants` (names: company id -> tenant name).
+
+    `rolling`: the worker's moving range; it replaces the earlier rolling report (and a range
+    someone fetched themselves stays until fetched again)."""
     report = _report(from_date, to_date)
+    if rolling:
+        UsageReport.objects.filter(rolling=True).exclude(pk=report.pk).delete()
+        report.rolling = True
     report.tenants.all().delete()
     for usage in tenants:
         row = UsageTenant.objects.create(
