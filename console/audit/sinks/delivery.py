@@ -32,7 +32,7 @@ from .errors import DeliveryFailed
 from .models import AuditSink
 from .wire import entries_after
 
-BATCH = 500
+BATCH = 1000
 BACKOFF_BASE = 1.0
 # Low enough that a sink catches up within ~30 s of its receiver's return; a receiver that is
 # down sees one attempt every 7.5-15 s.
