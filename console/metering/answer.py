@@ -76,10 +76,14 @@ def _category(name: str, raw, where: str) -> CategoryUsage:
 def parse_tenants(raw: list) -> list[TenantUsage]:
     """The `tenants` list of a get_usages answer as records; MalformedAnswer when it is not one."""
     result = []
+    seen: set[str] = set()
     for index, item in enumerate(raw):
         where = f"tenants[{index}]"
         if not isinstance(item, dict) or not isinstance(item.get("tenant"), str | int):
             raise MalformedAnswer(f"{where} has no `tenant`")
+        if str(item["tenant"]) in seen:
+            raise MalformedAnswer(f"{where}: tenant {item['tenant']!r} is listed twice")
+        seen.add(str(item["tenant"]))
         categories = item.get("categories") or {}
         if not isinstance(categories, dict):
             raise MalformedAnswer(f"{where}.categories is not an object")

@@ -11,7 +11,7 @@ import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .models import UsageReport, UsageTenant
+from .models import UsageCategory, UsageReport, UsageTenant
 
 CSV_COLUMNS = ("tenant", "category", "total_usage", "total_cost", "currency")
 TOP_TENANTS = 10
@@ -117,19 +117,28 @@ def daily_series(tenants: list[UsageTenant]) -> list[DailySeries]:
 
 def csv_rows(report: UsageReport) -> list[dict]:
     """One row per tenant and category: the CSV (and `usage_report`) lines."""
-    rows = []
-    for tenant in _tenants(report):
-        for cat in sorted(tenant.categories.all(), key=lambda c: c.category):
-            rows.append(
-                {
-                    "tenant": tenant.label,
-                    "category": cat.category,
-                    "total_usage": cat.total_usage,
-                    "total_cost": cat.total_cost,
-                    "currency": tenant.currency,
-                }
-            )
-    return rows
+    rows = (
+        UsageCategory.objects.filter(tenant__report=report)
+        .order_by("tenant__name", "tenant__tenant", "category")
+        .values(
+            "tenant__name",
+            "tenant__tenant",
+            "tenant__currency",
+            "category",
+            "total_usage",
+            "total_cost",
+        )
+    )
+    return [
+        {
+            "tenant": r["tenant__name"] or r["tenant__tenant"],
+            "category": r["category"],
+            "total_usage": r["total_usage"],
+            "total_cost": r["total_cost"],
+            "currency": r["tenant__currency"],
+        }
+        for r in rows
+    ]
 
 
 def report_csv(report: UsageReport) -> str:

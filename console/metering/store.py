@@ -32,15 +32,18 @@ def report_save(
         UsageReport.objects.filter(rolling=True).exclude(pk=report.pk).delete()
         report.rolling = True
     report.tenants.all().delete()
-    for usage in tenants:
-        row = UsageTenant.objects.create(
+    rows = UsageTenant.objects.bulk_create(
+        UsageTenant(
             report=report,
             tenant=usage.tenant[:200],
             name=names.get(usage.tenant, "")[:300],
             currency=usage.currency,
             total_cost=usage.total_cost,
         )
-        UsageCategory.objects.bulk_create(
+        for usage in tenants
+    )  # primary keys set (PostgreSQL, SQLite 3.35+), so the categories can point at them
+    UsageCategory.objects.bulk_create(
+        (
             UsageCategory(
                 tenant=row,
                 category=c.category[:200],
@@ -52,8 +55,11 @@ def report_save(
                 costs=c.costs,
                 labels=c.labels,
             )
+            for row, usage in zip(rows, tenants, strict=True)
             for c in usage.categories
-        )
+        ),
+        batch_size=500,
+    )
     now = timezone.now()
     report.fetched_at = report.attempted_at = now
     report.error_kind = report.error = ""
