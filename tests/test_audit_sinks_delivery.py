@@ -183,4 +183,6 @@ def test_backoff_grows_with_jitter_and_is_capped():
     low = [delivery.backoff_seconds(n, rand=lambda: 0.0) for n in range(1, 12)]
     high = [delivery.backoff_seconds(n, rand=lambda: 1.0) for n in range(1, 12)]
     assert low[0] < low[1] < low[2]
-    assert max(high) == delivery.BACKOFF_CAP and all(lo == hi / 2 for lo, hi in zip(low, high))
+    assert max(high) == delivery.BACKOFF_CAP and all(
+        lo == hi / 2 for lo, hi in zip(low, high, strict=True)
+    )
