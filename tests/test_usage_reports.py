@@ -171,6 +171,8 @@ def test_a_bad_range_names_the_field_and_the_value(admin_client, query, field, v
     page = admin_client.get("/usage/", query)
     assert page.status_code == 400
     assert page.context["errors"][field].startswith(f"{field} {value}")
+    download = admin_client.get("/usage/download.csv", query)
+    assert download.status_code == 400 and f"{field} {value}" in download.content.decode()
 
 
 def test_the_command_prints_csv_and_json(metering, capsys):

@@ -57,11 +57,10 @@ def usage_download(request, fmt: str):
         raise Http404("Download as usage/download.csv or usage/download.json.")
     context = usage_context(request.GET)
     if context["view"] is None:
-        text = (
-            "; ".join(context["errors"].values())
-            or "No usage stored for this range: Fetch it first."
-        )
-        return HttpResponse(text + "\n", status=404, content_type="text/plain; charset=utf-8")
+        errors = " ".join(context["errors"].values())
+        text = errors or "No usage is stored for this range yet: press Fetch on the usage page."
+        status = 400 if errors else 404
+        return HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
     report = context["report"]
     name = f"usage-{report.from_date}-{report.to_date}.{fmt}"
     if fmt == "json":
