@@ -69,6 +69,7 @@ def test_add_list_replay_remove_are_audited_changes(tmp_path, capsys):
         (["add", "s", "--kind", "syslog", "--url", "udp://h:514"], "url"),
         (["add", "f", "--kind", "jsonl", "--url", "relative.jsonl"], "url"),
         (["add", "f", "--kind", "jsonl", "--url", "/no/such/dir/a.jsonl"], "url"),
+        (["add", "f", "--kind", "jsonl", "--url", "/tmp/.bashrc"], "url"),
         (
             ["add", "s", "--kind", "syslog", "--url", "tls://h:6514", "--ca-file", "/nope"],
             "ca_file",

@@ -22,6 +22,7 @@ from .status import head_seq
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 NAME_RULE = "use 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit"
+JSONL_SUFFIXES = (".jsonl", ".log")
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 TARGET_TYPE = "audit_sink"
 
@@ -65,6 +66,9 @@ def _check_url(kind: str, url: str, errors: ErrorCollector) -> None:
             errors.add("url", f"the directory of {shown(url)} does not exist: create it first")
         elif path.is_dir():
             errors.add("url", f"{shown(url)} is a directory: give a file path")
+        elif path.suffix not in JSONL_SUFFIXES:
+            # The console appends to this file: never to a configuration file or a script.
+            errors.add("url", f"{shown(url)} must end in .jsonl or .log")
 
 
 def _check_secret(kind: str, secret: str, errors: ErrorCollector) -> None:
