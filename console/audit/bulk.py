@@ -8,6 +8,7 @@ It appends only: it cannot change or remove an entry.
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from itertools import chain, islice
 
 from django.db import connections, router, transaction
 from django.utils import timezone
@@ -21,11 +22,21 @@ COLUMNS = (*STORED_FIELDS, "entry_hash")
 JSON_COLUMNS = frozenset({"before", "after", "changed_fields", "calls"})
 
 
-def _chained(rows: Iterable[dict], head) -> Iterator[dict]:
-    for row in rows:
-        row = dict(row)
-        created_at: datetime = row.pop("created_at", None) or timezone.now()
-        fields = prepare_fields(**row)
+# Rows prepared (masked, scrubbed, their search text made) before the chain lock is taken: the
+# lock serialises every audit writer until the transaction ends, so it is held only for the
+# chaining and the writing. Beyond this many, the rest are prepared under the lock as they are
+# written (a million-entry import does not hold them all in memory).
+PREPARED_BEFORE_LOCK = 1000
+
+
+def _prepared(row: dict) -> tuple[dict, datetime]:
+    row = dict(row)
+    created_at: datetime = row.pop("created_at", None) or timezone.now()
+    return prepare_fields(**row), created_at
+
+
+def _chained(prepared: Iterable[tuple[dict, datetime]], head) -> Iterator[dict]:
+    for fields, created_at in prepared:
         fields.update(next_link(head, created_at))
         fields["entry_hash"] = compute_hash(fields)
         head = (fields["seq"], fields["entry_hash"], fields["created_at"])
@@ -44,9 +55,11 @@ def bulk_append(rows: Iterable[dict], *, batch_size: int = 5000) -> list[int]:
     table = connection.ops.quote_name(AuditEntry._meta.db_table)
     column_list = ", ".join(connection.ops.quote_name(c) for c in COLUMNS)
     written: list[int] = []
+    rows = iter(rows)
+    first = [_prepared(row) for row in islice(rows, PREPARED_BEFORE_LOCK)]
     with transaction.atomic(using=using):
         lock_chain(using)
-        entries = _chained(rows, chain_head(using))
+        entries = _chained(chain(first, map(_prepared, rows)), chain_head(using))
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:  # noqa: S608

@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -342,6 +343,16 @@ def _update_row(model, pk, changes: dict, *, where: str = "", where_params=()) -
 
     `where` is extra SQL written with `{column}` placeholders for the model's column names.
     """
+    sql, params, db = _update_statement(model, pk, changes, where=where, where_params=where_params)
+    with connections[db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _update_statement(
+    model, pk, changes: dict, *, where: str = "", where_params=()
+) -> tuple[str, list, str]:
+    """(sql, params, database alias) of `_update_row`."""
     db = router.db_for_write(model)
     conn = connections[db]
     meta = model._meta
@@ -359,9 +370,50 @@ def _update_row(model, pk, changes: dict, *, where: str = "", where_params=()) -
         )
     values = zip(fields, changes.values(), strict=True)
     params = [f.get_db_prep_save(value, conn) for f, value in values]
+    return sql, [*params, pk, *where_params], db
+
+
+_ROW_UPDATE = _update_row  # what _run_writes may send together (a stand-in of a test is not)
+
+
+def _run_writes(writes: list) -> None:
+    """Run the writes in order. On PostgreSQL, consecutive row updates go out as one query
+    (statements separated by semicolons, one round trip instead of one each): the simple query
+    protocol runs them as one transaction of their own, or as part of the open one."""
+    updates: list[partial] = []
+    for write in writes:
+        if isinstance(write, partial) and write.func is _ROW_UPDATE:
+            updates.append(write)
+            continue
+        _send_updates(updates)
+        updates = []
+        write()
+    _send_updates(updates)
+
+
+def _send_updates(updates: list[partial]) -> None:
+    if len(updates) == 1:
+        updates[0]()
+    if len(updates) <= 1:
+        return
+    statements = [_update_statement(*u.args, **u.keywords) for u in updates]
+    databases = {db for _, _, db in statements}
+    conn = connections[statements[0][2]]
+    together = (
+        len(databases) == 1
+        and conn.vendor == "postgresql"
+        # Several statements in one execute need client-side binding (Django's default).
+        and conn.settings_dict.get("OPTIONS", {}).get("server_side_binding") is not True
+    )
+    if not together:
+        for update in updates:
+            update()
+        return
     with conn.cursor() as cursor:
-        cursor.execute(sql, [*params, pk, *where_params])
-        return cursor.rowcount
+        cursor.execute(
+            "; ".join(sql for sql, _, _ in statements),
+            [param for _, params, _ in statements for param in params],
+        )
 
 
 # pg_try_advisory_lock(key, tenant id) held by the session (connection) of a run for as long as
@@ -478,6 +530,7 @@ def run_tenant(
     preloaded: Tenant | None = None,
     on_credentials: Callable[["RunOutcome", IssuedSecret], None] | None = None,
     audit_actor: str = "",
+    group: "_GroupCommit | None" = None,
 ) -> RunOutcome:
     """Run the open steps of the tenant's latest run, in order, stopping at the first failure.
 
@@ -490,6 +543,7 @@ def run_tenant(
     `secrets`: for steps whose body carries a secret (an IdP client secret), `{position:
     {dotted body path: value}}`. They are never stored; a resume without them stops at that step.
     `preloaded`: the tenant just saved with `record_run` (its steps and admins in memory).
+    `group`: the runs of one `run_many`, whose last writes are committed together.
     """
     if not claim(tenant_id):
         raise TenantBusy("Someone else is applying this tenant right now; reload in a moment.")
@@ -535,7 +589,7 @@ def run_tenant(
         steps=steps,
     )
     outcome.on_credentials = on_credentials
-    pending = _Pending()  # the last answer's writes, committed with the next write (_run_step)
+    pending = _Pending(group)  # the last answer's writes, committed with the next write
     try:
         for step in steps:
             secret_values = (secrets or {}).get(step.position)
@@ -562,9 +616,7 @@ def run_tenant(
         }
         pending.add(_update_row, Tenant, tenant.pk, release)
         if audit_actor:
-            rows = run_audit_rows(outcome, audit_actor, secrets=secrets)
-            if rows:
-                pending.add(bulk_append, rows)
+            pending.audit_rows += run_audit_rows(outcome, audit_actor, secrets=secrets)
         try:
             pending.commit()  # the last answer's writes with the tenant's release
         except Exception as exc:  # noqa: BLE001 - the answer is not recorded: release as failed
@@ -651,8 +703,10 @@ class _Pending:
     (the next step's "sent" mark, or the tenant's release at the end; see _run_step).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, group: "_GroupCommit | None" = None) -> None:
+        self.group = group  # commits that append to the audit log go through it
         self.writes: list = []
+        self.audit_rows: list[dict] = []  # appended to the audit log after the writes
         self.then: list = []  # after the commit: hand out new credentials
         self.rolled_back = False  # a commit failed: some writes recorded in memory were lost
 
@@ -660,23 +714,130 @@ class _Pending:
         self.writes.append(partial(write, *args, **kwargs))
 
     def commit(self) -> None:
-        """Run the writes, in order, in one transaction, then the `then` actions. They are
-        forgotten either way: if the transaction fails, the steps they record stay "sent" (for a
-        resume to settle) and nothing of theirs is handed out."""
-        writes, then = self.writes, self.then
-        self.writes, self.then = [], []
+        """Run the writes, in order, in one transaction (with audit entries and a `group`:
+        together with other runs' last writes, see _GroupCommit), then the `then` actions. They
+        are forgotten either way: if the transaction fails, the steps they record stay "sent"
+        (for a resume to settle) and nothing of theirs is handed out."""
+        writes, rows, then = self.writes, self.audit_rows, self.then
+        self.writes, self.audit_rows, self.then = [], [], []
         try:
-            if len(writes) == 1:
-                writes[0]()  # one statement is atomic on its own
-            elif writes:
-                with transaction.atomic():
-                    for write in writes:
-                        write()
+            # On PostgreSQL only the commits that append to the audit log (its chain lock) go
+            # through the group; on SQLite, where every write waits for the gate, all do.
+            if self.group is not None and (rows or (writes and self.group.gated)):
+                self.group.commit(writes, rows)
+            else:
+                _write(writes, rows)
         except Exception:
             self.rolled_back = True
             raise
         for action in then:
             action()
+
+
+def _write(writes: list, audit_rows: list[dict]) -> None:
+    """The writes, then the audit entries, in one transaction."""
+    if not audit_rows and _one_statement(writes):
+        _run_writes(writes)  # one statement (or one query) is atomic on its own
+    elif writes or audit_rows:
+        with transaction.atomic():
+            _run_writes(writes)
+            if audit_rows:
+                bulk_append(audit_rows)
+
+
+def _one_statement(writes: list) -> bool:
+    """Do the writes go out as one query (see _run_writes)?"""
+    if len(writes) <= 1:
+        return True
+    if not all(isinstance(w, partial) and w.func is _ROW_UPDATE for w in writes):
+        return False
+    models = {w.args[0] if w.args else w.keywords.get("model") for w in writes}
+    databases = {router.db_for_write(model) for model in models}
+    return len(databases) == 1 and connections[databases.pop()].vendor == "postgresql"
+
+
+@dataclass
+class _Ticket:
+    writes: list
+    audit_rows: list[dict]
+    done: bool = False
+    error: Exception | None = None
+
+
+class _GroupCommit:
+    """The writes of concurrent runs, committed several runs at a time.
+
+    Each commit waits for the disk (a sync). On PostgreSQL the runs' last writes append to the
+    audit log, a hash chain with one lock held until the appending transaction commits, so runs
+    that each commit their own entries queue behind each other: one lock, one commit and one
+    sync per tenant, one after another, while the other workers wait. On SQLite every write
+    waits for the database gate (_SqliteGate), so each run's commits, with their syncs, happen
+    one after another. Here a run that finds a commit under way queues its writes; when that
+    commit is done, the first queued run commits the writes of every queued run in one
+    transaction (one chain lock, one sync). Each run still commits its writes together and
+    returns only once they are committed (a step's "sent" mark before its call, a run's answer,
+    release and audit entries together). If that transaction fails, each run's writes are tried
+    again on their own, so one run's failure is not another's."""
+
+    # SQLite: how long a run about to commit lets the runs whose answers have arrived take the
+    # gate and join its commit; far less than the sync it saves them.
+    JOIN_SECONDS = 0.0005
+
+    def __init__(self, *, gated: bool = False) -> None:
+        self.gated = gated  # the runs hold the SQLite gate (see run_many)
+        self._cond = threading.Condition()
+        self._queue: list[_Ticket] = []
+        self._busy = False
+
+    def commit(self, writes: list, audit_rows: list[dict]) -> None:
+        ticket = _Ticket(writes, audit_rows)
+        gated = self.gated  # then the caller holds the gate, which the committing run needs
+        released = False
+        with self._cond:
+            self._queue.append(ticket)
+            if self._busy and gated:
+                _GATE.lock.release()
+                released = True
+            while self._busy and not ticket.done:
+                self._cond.wait()
+            lead = not ticket.done
+            if lead:
+                self._busy = True
+        if released:
+            _GATE.lock.acquire()  # not while holding the condition: the committing run takes both
+        if lead:
+            batch: list[_Ticket] = []
+            try:
+                if gated:
+                    _GATE.lock.release()
+                    time.sleep(self.JOIN_SECONDS)
+                    _GATE.lock.acquire()
+                with self._cond:
+                    batch, self._queue = self._queue, []
+                self._write(batch)
+            finally:
+                with self._cond:
+                    for queued in batch:
+                        queued.done = True
+                    self._busy = False
+                    self._cond.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+
+    @staticmethod
+    def _write(batch: list[_Ticket]) -> None:
+        try:
+            _write([w for t in batch for w in t.writes], [r for t in batch for r in t.audit_rows])
+            return
+        except Exception as exc:  # noqa: BLE001 - handed to the run(s) it belongs to below
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+        for ticket in batch:
+            try:
+                _write(ticket.writes, ticket.audit_rows)
+            except Exception as exc:  # noqa: BLE001 - raised in the run's own thread
+                ticket.error = exc
 
 
 def _save(step: ProvisioningStep, *, pending: _Pending | None = None, **changes) -> None:
@@ -1025,6 +1186,9 @@ def run_many(
     Worker threads run in a copy of the caller's context, so audit entries they write carry the
     caller's changeset and request id."""
 
+    concurrent = concurrency > 1 and len(tenant_ids) > 1
+    group = _GroupCommit(gated=concurrent and _GATE.needed)
+
     def one(tenant_id: int, gated: bool = False) -> RunOutcome:
         calls: list[CallRecord] = []
         client = client_factory(calls.append)
@@ -1039,6 +1203,7 @@ def run_many(
                 preloaded=(preloaded or {}).get(tenant_id),
                 on_credentials=on_credentials,
                 audit_actor=audit_actor,
+                group=group,
             )
         except TenantBusy as exc:
             name = Tenant.objects.filter(pk=tenant_id).values_list("name", flat=True).first()
@@ -1051,7 +1216,7 @@ def run_many(
                 log.exception("after-run work for tenant %s failed", tenant_id)
         return outcome
 
-    if concurrency <= 1 or len(tenant_ids) <= 1:
+    if not concurrent:
         return [one(t) for t in tenant_ids]
     outcomes: list[RunOutcome | None] = [None] * len(tenant_ids)
     queue = iter(enumerate(tenant_ids))
@@ -1059,7 +1224,7 @@ def run_many(
 
     def worker() -> None:
         """Run tenants one after another until none is left, on one database connection."""
-        gated = _GATE.needed
+        gated = group.gated
         if gated:
             _GATE.lock.acquire()
         try:
