@@ -19,6 +19,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from console.apiserver.session import thread_session
+from console.metering.answer import CategoryUsage, TenantUsage
 from console.metering.models import UsageReport
 from console.metering.store import report_save
 from console.periodic import periodic_jobs
@@ -248,3 +249,19 @@ def test_the_page_reads_the_same_few_queries_for_many_tenants(admin_client, mete
     fetch(admin_client)
     assert queries_of_the_page(admin_client) == few <= 12
     assert len(admin_client.get("/usage/", RANGE).context["view"].tenants) == 42
+
+
+def test_names_from_the_metering_service_are_escaped_in_the_chart_and_tables(admin_client):
+    hostile = '<script>alert("x")</script>'
+    usage = TenantUsage(
+        tenant=hostile,
+        currency='"><svg onload=alert(1)>',
+        total_cost=3.0,
+        categories=[
+            CategoryUsage(hostile, "", 1.0, 3.0, ["2026-01-20"], [1.0], [3.0]),
+        ],
+    )
+    report_save(from_date=date(2026, 1, 20), to_date=date(2026, 1, 26), tenants=[usage], names={})
+    html = admin_client.get("/usage/", RANGE).content.decode()
+    assert "<script>alert" not in html and "<svg onload" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
