@@ -1,9 +1,12 @@
 """Application instance visibility: the server-wide variables in every snippet format, and a
 tenant's policy sent through the change pipeline to the sandbox apiserver over real HTTP."""
 
+import json
+
 import pytest
 import requests
 import yaml
+from django.core.management import CommandError, call_command
 
 from changes.models import Changeset
 from console.audit.models import AuditEntry
@@ -123,3 +126,33 @@ def test_the_sandbox_accepts_both_documented_spellings(sandbox, spelling):
         f"{sandbox.url}/{ENDPOINT}", json=bad, auth=(sandbox.key, sandbox.secret)
     )
     assert answer.status_code == 400
+
+
+def test_the_command_prints_the_server_variables_and_sets_a_tenants_policy(sandbox, tenant, capsys):
+    call_command("app_visibility", "server", "--allowed", "group", "--app", "hpo_app=owner",
+                 "--format", "env")  # fmt: skip
+    assert capsys.readouterr().out == f"{DEFAULT}=group\n{HPO}=owner\n"
+    call_command("app_visibility", "set", "acme", "--app", "hpo_app=groups")
+    assert "changeset #" in capsys.readouterr().out
+    assert sent_bodies(sandbox)[-1]["app_instance_access"] == {
+        "applications": {"hpo_app": {"allowed": "group"}}
+    }
+    assert Changeset.objects.get(kind="app_access.update").face == "command"
+    call_command("app_visibility", "show", "--json")
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["status"] == "done" and row["app_instance_access"]["applications"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["set", "nobody"], "TENANT 'nobody': no console tenant"),
+        (["set", "Acme", "--app", "hpo-app=owner"], "--app number 1: the application id 'hpo-app'"),
+        (["server", "--app", "hpo_app"], "--app number 1 'hpo_app' needs the form"),
+    ],
+)
+def test_the_command_exits_2_naming_bad_input(sandbox, tenant, args, message):
+    with pytest.raises(CommandError) as failed:
+        call_command("app_visibility", *args)
+    assert failed.value.returncode == 2 and message in str(failed.value)
+    assert sent_bodies(sandbox) == []
