@@ -168,6 +168,19 @@ def _release(changeset_id: int) -> None:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_KEY, changeset_id])
 
 
+def _take_back(changeset: Changeset) -> None:
+    """A changeset left `applying` by a worker that died: failed, so the apply resumes it from
+    the journal; a SPEC plan the dead run had not journaled yet is planned (or approved) again,
+    so it is applied from its SPEC as it would have been."""
+    journaled = ProvisioningStep.objects.filter(changeset=changeset.audit_key).exists()
+    if journaled or not (changeset.kind == "spec" and _keeps_its_spec(changeset)):
+        changeset_finish(changeset, ok=False, error="the worker stopped while applying it")
+        return
+    status = Changeset.Status.APPROVED if changeset.approved_hash else Changeset.Status.PLANNED
+    Changeset.objects.filter(pk=changeset.pk).update(status=status)
+    changeset.status = status
+
+
 def _apply(changeset: Changeset, *, actor: str) -> str:
     """Apply as the page would; the error to show ("" when applied)."""
     journaled = ProvisioningStep.objects.filter(changeset=changeset.audit_key).exists()
@@ -200,8 +213,7 @@ def background_run(changeset_id: int) -> str:
     try:
         changeset = Changeset.objects.get(pk=changeset_id)
         if resumed and changeset.status == Changeset.Status.APPLYING:
-            # Left by a run whose worker died: failed, so the apply resumes it from the journal.
-            changeset_finish(changeset, ok=False, error="the worker stopped while applying it")
+            _take_back(changeset)
         error = _apply(changeset, actor=job.requested_by)
     except REFUSALS as exc:
         error = str(exc)

@@ -135,6 +135,46 @@ def _signed_in(session: requests.Session, base: str) -> bool:
     return response.status_code == 200
 
 
+def _queue_bulk(bases: list[str], bearer: dict, names: list[str]) -> int:
+    """Plan a SPEC of new tenants on one replica and queue it for the workers on the other."""
+    planned = requests.post(
+        f"{bases[0]}/api/v1/plans",
+        data="version: 1\ntenants:\n" + "".join(f"  - name: {n}\n" for n in names),
+        headers={**bearer, "Content-Type": "application/yaml"},
+        timeout=60,
+    )
+    assert planned.status_code == 201, planned.text
+    changeset = planned.json()["id"]
+    queued = requests.post(
+        f"{bases[1]}/api/v1/changes/{changeset}/apply?background=true",
+        headers=bearer,
+        timeout=60,
+    )
+    assert queued.status_code == 202, queued.text
+    return changeset
+
+
+def _status(base: str, bearer: dict, changeset: int) -> str:
+    return requests.get(f"{base}/api/v1/changes/{changeset}", headers=bearer, timeout=30).json()[
+        "status"
+    ]
+
+
+def _wait_for_running(dsn: dict, changeset: int) -> str:
+    """The `host:pid` of the worker running the changeset's apply."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rows = _sql(
+            dsn,
+            "SELECT worker FROM changes_backgroundapply WHERE changeset_id = %s AND status = %s",
+            [changeset, "running"],
+        )
+        if rows:
+            return rows[0][0]
+        time.sleep(0.1)
+    raise AssertionError("no worker took the apply")
+
+
 def test_two_web_replicas_and_two_workers_on_one_database(sandbox, sandbox_env, replica_db):
     url, dsn = replica_db
     env = {
@@ -194,31 +234,15 @@ def test_two_web_replicas_and_two_workers_on_one_database(sandbox, sandbox_env, 
         ]
         for thread in threads:
             thread.start()
-        planned = requests.post(
-            f"{bases[0]}/api/v1/plans",
-            data="version: 1\ntenants:\n" + "".join(f"  - name: {n}\n" for n in BULK),
-            headers={**bearer, "Content-Type": "application/yaml"},
-            timeout=60,
-        )
-        assert planned.status_code == 201, planned.text
-        changeset = planned.json()["id"]
-        queued = requests.post(
-            f"{bases[1]}/api/v1/changes/{changeset}/apply?background=true",
-            headers=bearer,
-            timeout=60,
-        )
-        assert queued.status_code == 202, queued.text
+        changeset = _queue_bulk(bases, bearer, BULK)
         for thread in threads:
             thread.join(60)
 
-        def status() -> str:
-            answer = requests.get(f"{bases[0]}/api/v1/changes/{changeset}", headers=bearer)
-            return answer.json()["status"]
-
         deadline = time.monotonic() + 60
-        while status() not in ("applied", "failed") and time.monotonic() < deadline:
+        while _status(bases[0], bearer, changeset) not in ("applied", "failed"):
+            assert time.monotonic() < deadline, "the background apply did not finish"
             time.sleep(0.3)
-        assert status() == "applied"
+        assert _status(bases[0], bearer, changeset) == "applied"
         time.sleep(3.5)  # one more refresh turn
         elapsed = time.monotonic() - started
 
@@ -242,6 +266,43 @@ def test_two_web_replicas_and_two_workers_on_one_database(sandbox, sandbox_env, 
         assert 1 <= runs[0][0] <= int(elapsed // 3) + 2
         # The session still works on both replicas.
         assert _signed_in(session, bases[0]) and _signed_in(session, bases[1])
+
+        # A worker killed mid-apply: its advisory lock dies with its connection, and a worker
+        # that starts resumes the run; nothing is created twice.
+        sandbox.latency_ms = 1500
+        later = _queue_bulk(bases, bearer, ["Killed A", "Killed B", "Killed C"])
+        row = _wait_for_running(dsn, later)
+        deadline = time.monotonic() + 30
+        while not any(
+            r["endpoint"] == "system.create_company"
+            and str((r.get("body") or {}).get("name", "")).startswith("Killed")
+            for r in sandbox.requests
+        ):
+            assert time.monotonic() < deadline, "the worker sent no create"
+            time.sleep(0.1)  # the creates are in flight (journaled as sent) when it is killed
+        victim = next(w for w in workers if row.endswith(f":{w.pid}"))
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        workers.remove(victim)
+        sandbox.latency_ms = 0
+        workers.append(_start(env, "manage.py", "worker", "--interval", "0.2", "--no-scheduler"))
+        deadline = time.monotonic() + 60
+        while _status(bases[0], bearer, later) != "applied" and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert _status(bases[0], bearer, later) == "applied", _sql(
+            dsn,
+            "SELECT b.error, c.error FROM changes_backgroundapply b JOIN changes_changeset c "
+            "ON c.id = b.changeset_id WHERE c.id = %s",
+            [later],
+        )
+        creates = [
+            r["body"]["name"] for r in sandbox.requests if r["endpoint"] == "system.create_company"
+        ]
+        assert sorted(c for c in creates if c.startswith("Killed")) == [
+            "Killed A",
+            "Killed B",
+            "Killed C",
+        ]
     finally:
         for process in processes + workers:
             process.send_signal(signal.SIGTERM)
