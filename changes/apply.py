@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from tenants.models import ProvisioningStep
 
-from . import credentials, groups, identity, offboarding, routing, tenants, vaults
+from . import audit_sinks, credentials, groups, identity, offboarding, routing, tenants, vaults
 from .engine import ApprovalMissing, ReplayFailed, approval_gate, who_approves
 from .models import Changeset
 
@@ -38,6 +38,7 @@ APPLIERS: dict[str, Callable[..., list]] = {
     "group.delete": groups.group_delete_approved,
     credentials.REVOKE: credentials.revoke_applier,
     vaults.DELETE: vaults.delete_applier,
+    "audit_sink.delete": audit_sinks.audit_sink_remove_approved,
 }
 
 

@@ -10,7 +10,7 @@ from console.audit.sinks.models import AuditSink
 from console.audit.sinks.services import sink_by_name, sink_create, sink_delete, sink_replay
 from console.audit.sinks.wire import test_entry
 
-from .engine import local_change
+from .engine import local_change, local_change_replay
 from .models import Changeset
 
 
@@ -55,6 +55,14 @@ def audit_sink_remove(*, name: str, actor: str, face: str = "form") -> Changeset
         write=lambda: sink_delete(name=sink.name, actor=actor),
     )
     return changeset
+
+
+def audit_sink_remove_approved(changeset: Changeset, *, actor: str, face: str = "form") -> list:
+    """Apply an approved `audit_sink.delete` (removing a sink is risky: with CONSOLE_APPROVALS
+    on it waits for a second admin), from `desired`."""
+    name = (changeset.desired or {}).get("name", "")
+    local_change_replay(changeset, actor=actor, write=lambda: sink_delete(name=name, actor=actor))
+    return []
 
 
 def audit_sink_replay(

@@ -32,6 +32,7 @@ RISKY_KINDS = frozenset(
         "tenant_sso.delete",
         "multi_tenant_login.update",
         "credentials.revoke",
+        "audit_sink.delete",  # stops streaming the audit log to a SIEM: a way to hide tracks
         "vault.delete",  # an admin vault others' tasks rely on (changes/vaults.py)
         # local_change names a step after its audit action: these are the two above's steps
         "sso.tenant_config.delete",  # tenant_sso.delete: the console stops managing its SSO

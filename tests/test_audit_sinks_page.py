@@ -7,6 +7,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from changes.apply import changeset_apply
+from changes.approvals import changeset_approve
 from changes.models import Changeset
 from console.audit.bulk import bulk_append
 from console.audit.models import AuditEntry
@@ -85,3 +87,25 @@ def test_the_dashboard_turns_amber_when_a_sink_lags_more_than_5_minutes(admin_cl
     assert 'id="audit-sinks-lagging"' in page and "siem (1 entries, 36" in page
     AuditSink.objects.update(last_delivered_seq=1)
     assert 'id="audit-sinks-lagging"' not in admin_client.get("/").content.decode()
+
+
+def test_with_approvals_removing_a_sink_waits_for_a_second_admin(admin_client, tmp_path, settings):
+    settings.CONSOLE_APPROVALS = True
+    admin_client.post(
+        "/audit/sinks/", {"name": "siem", "kind": "jsonl", "url": str(tmp_path / "a.jsonl")}
+    )
+    deliver_all()  # the cursor moves while the removal waits: the approval still holds
+    response = admin_client.post("/audit/sinks/siem/remove/", follow=True)
+    assert "waits for approval" in response.content.decode()
+    changeset = Changeset.objects.get(kind="audit_sink.delete")
+    assert changeset.status == "awaiting_approval" and AuditSink.objects.exists()
+    bulk_append([{"actor": "a", "action": "x"}])
+    deliver_all()
+
+    changeset_approve(
+        changeset, actor="bob@example.com", role=Role.ADMIN, content_hash=changeset.content_hash
+    )
+    changeset.refresh_from_db()
+    changeset_apply(changeset, actor="bob@example.com")
+    assert not AuditSink.objects.exists()
+    assert AuditEntry.objects.filter(action="audit_sink.delete").count() == 1

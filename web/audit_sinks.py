@@ -16,6 +16,8 @@ from changes.audit_sinks import (
     audit_sink_replay,
     audit_sink_test,
 )
+from changes.engine import waiting_message
+from changes.models import Changeset
 from console.audit import actor_for_request
 from console.audit.sinks.models import AuditSink
 from console.audit.sinks.status import LAG_WARNING_SECONDS, sinks_status
@@ -98,9 +100,12 @@ def sink_replay(request, name: str):
 @require_POST
 def sink_remove(request, name: str):
     try:
-        audit_sink_remove(name=name, actor=actor_for_request(request))
+        changeset = audit_sink_remove(name=name, actor=actor_for_request(request))
     except InvalidInput as exc:
         messages.error(request, exc.errors[0].message)
     else:
-        messages.success(request, f"Removed {name}.")
+        if changeset and changeset.status == Changeset.Status.AWAITING_APPROVAL:
+            messages.warning(request, waiting_message(changeset))
+        else:
+            messages.success(request, f"Removed {name}.")
     return redirect("audit_sinks:list")

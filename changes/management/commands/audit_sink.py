@@ -4,7 +4,8 @@
 Adding, removing and replaying are changes through the pipeline, audited as `cli:<os user>`.
 `deliver` runs what the background worker runs: `--once` one pass over every sink (trying sinks
 that back off too), `--loop` until stopped. Exit codes: 0 done; 2 bad input (the field and what is
-wrong); 1 a receiver did not acknowledge (test, deliver --once).
+wrong); 1 a receiver did not acknowledge (test, deliver --once); 4 with CONSOLE_APPROVALS on,
+`remove` waits for another admin's approval on /changes/<id>/ (removing a sink is risky).
 """
 
 import json
@@ -18,6 +19,8 @@ from changes.audit_sinks import (
     audit_sink_replay,
     audit_sink_test,
 )
+from changes.engine import waiting_message
+from changes.models import Changeset
 from console.audit import cli_actor
 from console.audit.sinks.delivery import deliver_all
 from console.audit.sinks.models import AuditSink
@@ -25,6 +28,7 @@ from console.audit.sinks.status import sinks_status
 from console.validation import InvalidInput
 
 LOOP_IDLE_SECONDS = 1.0
+WAITS_FOR_APPROVAL = 4  # as `apply`: the removal waits for another admin
 
 
 def _bad_input(exc: InvalidInput) -> CommandError:
@@ -107,7 +111,9 @@ class Command(BaseCommand):
         self.stdout.write(f"{name} sends again from #{from_seq} at its next delivery.")
 
     def _remove(self, name, **_):
-        audit_sink_remove(name=name, actor=cli_actor(), face="command")
+        changeset = audit_sink_remove(name=name, actor=cli_actor(), face="command")
+        if changeset and changeset.status == Changeset.Status.AWAITING_APPROVAL:
+            raise CommandError(waiting_message(changeset), returncode=WAITS_FOR_APPROVAL)
         self.stdout.write(f"Removed audit sink {name.strip()}.")
 
     def _deliver(self, loop=False, **_):
