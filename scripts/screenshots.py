@@ -112,6 +112,8 @@ def shoot(base_url: str, password: str, pages, widths: list[int], out: Path) -> 
                     sign_in(page, base_url, password)
                     signed_in = True
                 visit(page, base_url, demo_page)
+                if page.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
+                    print(f"warning: {demo_page.name} scrolls sideways at {width} px")
                 path = out / f"{demo_page.name}-{width}.png"
                 page.screenshot(path=str(path), full_page=True)
                 written.append(path)
