@@ -6,8 +6,14 @@ arrives, in order, at least once. A batch signed with another key is refused by 
 """
 
 import json
+import socket
+import subprocess
+import sys
+from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
 from changes.audit_sinks import audit_sink_add, audit_sink_replay, audit_sink_test
 from console.audit.bulk import bulk_append
@@ -186,3 +192,18 @@ def test_backoff_grows_with_jitter_and_is_capped():
     assert max(high) == delivery.BACKOFF_CAP and all(
         lo == hi / 2 for lo, hi in zip(low, high, strict=True)
     )
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="PostgreSQL locks the row instead")
+def test_one_process_delivers_a_sink_and_a_dead_holders_lease_is_taken_back(tmp_path):
+    sink = add("file", "jsonl", str(tmp_path / "a.jsonl"), from_seq=1)
+    later = timezone.now() + timedelta(minutes=1)
+    AuditSink.objects.update(lease_owner="another-host:4242", lease_until=later)
+    assert delivery.deliver_sink(sink).busy  # another host's live lease: skipped
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    AuditSink.objects.update(lease_owner=f"{socket.gethostname()}:{dead.pid}")
+    run = delivery.deliver_sink(sink)
+    assert not run.busy and run.sent == 1  # this host's dead process: taken back at once
+    assert AuditSink.objects.get().lease_owner == ""  # released after the run
