@@ -99,6 +99,7 @@ NOT_PAGES = {
     "credentials:rotation_finish": "POST",
     "vaults:delete": "POST",
     "vaults:reveal": "POST",
+    "vaults:template": "POST",
     "audit_sinks:test": "POST",
     "audit_sinks:replay": "POST",
     "audit_sinks:remove": "POST",
@@ -128,13 +129,20 @@ NOT_PAGES = {
 }
 
 
-def seed_demo_data() -> None:
-    """Apply DEMO_SPEC, refresh the server state and plan one more tenant (not applied)."""
+OUTSIDE_COMPANY = "Umbrella Labs"
+
+
+def seed_demo_data(sandbox=None) -> None:
+    """Apply DEMO_SPEC, refresh the server state and plan one more tenant (not applied). With the
+    sandbox's handle, a company made on the server outside the console is added first (the
+    Tenants page offers to import it)."""
     from django.core.management import call_command
 
     from changes.tenant_input import validate_tenant_entry
     from changes.tenants import tenant_create
 
+    if sandbox is not None:
+        sandbox.seed_company(OUTSIDE_COMPANY)
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "demo.yaml"
         spec.write_text(DEMO_SPEC)

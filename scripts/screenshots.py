@@ -74,7 +74,7 @@ def select(pages, names: list[str]):
     return [p for p in pages if p.name in names]
 
 
-def prepare(env: dict) -> list:
+def prepare(env: dict, sandbox) -> list:
     """Migrate the fresh database, apply the demo data and return the pages (in this process)."""
     os.environ.update(env)
     import django
@@ -87,7 +87,7 @@ def prepare(env: dict) -> list:
 
     call_command("migrate", "--noinput", verbosity=0)
     call_command("createcachetable", verbosity=0)
-    seed_demo_data()
+    seed_demo_data(sandbox)
     pages = demo_pages()
     connections.close_all()
     return pages
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
                 "CLEARML_API_SECRET": sandbox.secret,
                 ENV_NAME: hash_password(password),
             }
-            pages = select(prepare(env), args.pages)
+            pages = select(prepare(env, sandbox), args.pages)
             port = free_port()
             log = open(Path(tmp) / "runserver.log", "wb")  # noqa: SIM115 - closed with tmp
             server = subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py

@@ -17,8 +17,8 @@ BLOCKING = {"serious", "critical"}
 
 
 @pytest.fixture
-def demo(sandbox_settings, transactional_db):
-    seed_demo_data()
+def demo(sandbox, sandbox_settings, transactional_db):
+    seed_demo_data(sandbox)
     return demo_pages()
 
 

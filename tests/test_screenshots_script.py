@@ -24,8 +24,8 @@ def url_names(patterns=None, namespace=None):
 
 
 @pytest.fixture
-def demo(sandbox_settings, transactional_db):
-    seed_demo_data()
+def demo(sandbox, sandbox_settings, transactional_db):
+    seed_demo_data(sandbox)
     return demo_pages()
 
 
@@ -52,6 +52,8 @@ def test_every_listed_page_answers_with_the_demo_data(demo, admin_client):
         assert response.status_code == page.status, page.name
     detail = admin_client.get(next(p.path for p in demo if p.name == "tenant-detail"))
     assert b"acme-research.com" in detail.content
+    tenants = admin_client.get(next(p.path for p in demo if p.name == "tenants")).content
+    assert b"Umbrella Labs" in tenants and b">Import</button>" in tenants
 
 
 def test_the_options_choose_pages_and_widths():
