@@ -697,6 +697,14 @@ def test_web_and_worker_run_with_the_project_folder_read_only(tmp_path, migrated
         "HOME": str(ROOT),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    # The image collects static files when it is built (Dockerfile); a clean checkout has none.
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "collectstatic", "--noinput", "-v", "0"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+    )
     logs = {name: (tmp_path / f"{name}.log").open("w+") for name in ("web", "worker")}
     web = subprocess.Popen(
         read_only_app("sh", str(ROOT / "docker" / "entrypoint.sh")),
