@@ -13,10 +13,11 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from console.audit.archive import ArchiveRefused, archive_by_retention, archive_entries
+from console.audit.archive_models import AuditArchive
 from console.audit.archive_verify import verify_archives
 from console.audit.bulk import bulk_append
 from console.audit.models import AuditEntry
-from console.audit.sinks.models import AuditArchive, AuditSink
+from console.audit.sinks.models import AuditSink
 from console.audit.verify import verify_chain
 
 pytestmark = pytest.mark.django_db

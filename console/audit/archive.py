@@ -26,10 +26,11 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from .archive_format import ROW_FIELDS, manifest_name, row_line, segment_name, sign
+from .archive_models import AuditArchive
 from .chain import compute_hash
 from .models import GENESIS_HASH, AuditEntry
 from .service import audit_record
-from .sinks.models import AuditArchive, AuditSink
+from .sinks.models import AuditSink
 
 SEGMENT = 50_000
 WRITE_LINES = 2000

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .archive_format import row_from_line, signature_ok
+from .archive_models import AuditArchive
 from .chain import compute_hash
 from .models import GENESIS_HASH, AuditEntry
-from .sinks.models import AuditArchive
 
 
 @dataclass

@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 
 from .archive_format import signature_ok
+from .archive_models import AuditArchive
 from .chain import STORED_FIELDS, compute_hash
 from .models import GENESIS_HASH, AuditEntry
-from .sinks.models import AuditArchive
 
 
 @dataclass
