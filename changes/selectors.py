@@ -4,9 +4,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Window
 
 from console.audit.models import AuditEntry
+from console.audit.queries import PAGE_SIZE as AUDIT_PAGE_SIZE
 
 from .models import Changeset
 
@@ -69,23 +70,30 @@ class ChangesetPage:
 
 
 def changeset_page_data(
-    changeset: Changeset, *, entry_fields: Sequence[str], shown: int = 200
+    changeset: Changeset,
+    *,
+    entry_fields: Sequence[str],
+    shown: int = 200,
+    entries_shown: int = AUDIT_PAGE_SIZE,
 ) -> ChangesetPage:
     """A changeset of a SPEC with hundreds of tenants has thousands of steps and entries: the
-    page shows the first `shown` of each and says how many there are (the audit log has all)."""
+    page shows the first `shown` steps and the first `entries_shown` entries (a page of the
+    audit log, which has them all, filtered by the changeset; every call writes two), and says
+    how many there are."""
     counts = dict(
         changeset.steps.values_list("status").annotate(n=Count("id")).values_list("status", "n")
     )
-    entries = changeset_entries(changeset, entry_fields, limit=shown + 1)
-    entry_count = len(entries)
-    if entry_count > shown:
-        entry_count = AuditEntry.objects.filter(changeset=changeset.audit_key).count()
+    # The first `entries_shown` entries and how many there are, in one query (the count is a window
+    # over every entry of the changeset, computed before the limit).
+    entries = AuditEntry.objects.filter(changeset=changeset.audit_key).order_by("seq")
+    entries = entries.only(*entry_fields) if entry_fields else entries
+    entries = list(entries.annotate(entry_total=Window(Count("pk")))[:entries_shown])
     return ChangesetPage(
         steps=list(changeset.steps.all()[:shown]),
         step_count=sum(counts.values()),
         status_counts=counts,
-        entries=entries[:shown],
-        entry_count=entry_count,
+        entries=entries,
+        entry_count=entries[0].entry_total if entries else 0,
     )
 
 

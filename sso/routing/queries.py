@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 import idna
-from django.db.models import Count, OuterRef, Q, Subquery, Value
+from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from sso.models import LoginDomain, RoutingPushJob, WhitelistEntry
@@ -133,7 +133,7 @@ class MapPage:
 def routing_map(*, q: str = "", kind: str = "", tenant_id: int | None = None, page: int = 1):
     """Every domain and whitelisted email with its tenant, domains first, searchable, paged.
 
-    Two counts and at most two slices, whatever the page.
+    Two counts and one slice, whatever the page.
     """
     key = search_key(q)
     domains = LoginDomain.objects.filter(tenant__deleted_at__isnull=True)
@@ -155,26 +155,33 @@ def routing_map(*, q: str = "", kind: str = "", tenant_id: int | None = None, pa
     pages = max(1, -(-total // MAP_PAGE_SIZE))
     page = min(max(1, page), pages)
     start, end = (page - 1) * MAP_PAGE_SIZE, page * MAP_PAGE_SIZE
+    # The page's slice in one query, whichever lists it spans: domains (part 0) by name, then
+    # emails (part 1) by address, as one list.
+    shown = (
+        domains.order_by()
+        .annotate(part=Value(0), key=F("domain"), admin=Value(False))
+        .values_list("part", "key", "admin", "tenant_id", "tenant__name")
+    )
+    listed = (
+        emails.order_by()
+        .annotate(part=Value(1), key=F("email"))
+        .values_list("part", "key", "is_admin", "tenant_id", "tenant__name")
+    )
     rows: list[MapRow] = []
-    if start < domain_total:
-        for domain, tid, name in domains.order_by("domain").values_list(
-            "domain", "tenant_id", "tenant__name"
-        )[start : min(end, domain_total)]:
-            rows.append(MapRow(domain, "domain", tid, name, unicode_domain(domain)))
-    if end > domain_total:
-        e_start, e_end = max(0, start - domain_total), end - domain_total
-        for email, is_admin, tid, name in emails.order_by("email").values_list(
-            "email", "is_admin", "tenant_id", "tenant__name"
-        )[e_start:e_end]:
-            domain = email.rsplit("@", 1)[-1]
-            readable = unicode_domain(domain)
-            rows.append(
-                MapRow(
-                    email,
-                    "admin" if is_admin else "user",
-                    tid,
-                    name,
-                    f"{email.rsplit('@', 1)[0]}@{readable}" if readable else "",
-                )
+    for part, key, is_admin, tid, name in shown.union(listed, all=True).order_by("part", "key")[
+        start:end
+    ]:
+        if part == 0:
+            rows.append(MapRow(key, "domain", tid, name, unicode_domain(key)))
+            continue
+        readable = unicode_domain(key.rsplit("@", 1)[-1])
+        rows.append(
+            MapRow(
+                key,
+                "admin" if is_admin else "user",
+                tid,
+                name,
+                f"{key.rsplit('@', 1)[0]}@{readable}" if readable else "",
             )
+        )
     return MapPage(rows, total, page, pages, domain_total, email_total)
