@@ -15,6 +15,20 @@ SANDBOX_KEY="$key" SANDBOX_SECRET="$secret" $PYTHON manage.py sandbox_apiserver 
 sandbox_pid=$!
 trap 'kill $sandbox_pid 2>/dev/null || true; rm -f var/sandbox.env' EXIT INT TERM
 
+# var/sandbox.env below tells the command line the sandbox is there: wait until it answers.
+$PYTHON - "$SANDBOX_PORT" <<'PY'
+import socket, sys, time
+deadline = time.monotonic() + 60
+while True:
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit("the sandbox apiserver did not start within 60 s")
+        time.sleep(0.1)
+PY
+
 export CLEARML_API_URL="http://127.0.0.1:$SANDBOX_PORT"
 export CLEARML_API_KEY="$key"
 export CLEARML_API_SECRET="$secret"
