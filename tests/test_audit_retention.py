@@ -5,7 +5,11 @@ archiving waits for sinks unless forced (and says so in the log)."""
 import gzip
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -174,3 +178,13 @@ def test_the_database_lets_only_archived_entries_be_deleted(tmp_path, settings):
         with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
     assert AuditEntry.objects.filter(seq=22).exists()
+
+
+def test_a_retention_below_one_day_stops_the_start():
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "AUDIT_RETENTION_DAYS": "0"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "AUDIT_RETENTION_DAYS: 0 is not a number of days" in result.stderr
