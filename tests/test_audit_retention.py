@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from changes.audit_sinks import audit_sink_add, audit_sink_replay
 from console.audit.archive import ArchiveRefused, archive_by_retention, archive_entries
 from console.audit.archive_models import AuditArchive
 from console.audit.archive_verify import verify_archives
@@ -23,6 +24,7 @@ from console.audit.bulk import bulk_append
 from console.audit.models import AuditEntry
 from console.audit.sinks.models import AuditSink
 from console.audit.verify import verify_chain
+from console.validation import InvalidInput
 
 pytestmark = pytest.mark.django_db
 
@@ -188,3 +190,16 @@ def test_a_retention_below_one_day_stops_the_start():
     )
     assert result.returncode != 0
     assert "AUDIT_RETENTION_DAYS: 0 is not a number of days" in result.stderr
+
+
+def test_a_sink_cannot_start_or_replay_inside_the_archive(tmp_path, settings):
+    settings.AUDIT_RETENTION_DAYS = 30
+    old = old_entries(50)
+    recent_entries(2)
+    archive_by_retention(actor="cli:ops", directory=tmp_path)
+    url = str(tmp_path / "a.jsonl")
+    with pytest.raises(InvalidInput, match=f"#1 is archived; the log holds #{old[-1] + 1} onwards"):
+        audit_sink_add(name="late", kind="jsonl", url=url, from_seq=1, actor="admin")
+    _, sink = audit_sink_add(name="late", kind="jsonl", url=url, from_seq=old[-1] + 1, actor="x")
+    with pytest.raises(InvalidInput, match="is archived"):
+        audit_sink_replay(name="late", from_seq=old[-1], actor="admin")

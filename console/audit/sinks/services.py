@@ -109,6 +109,8 @@ def check_sink_input(
             errors.add("ca_file", f"{shown(ca_file)} is not a readable file")
     if from_seq is not None and from_seq < 1:
         errors.add("from", f"{from_seq} is not a sequence number: give 1 or more")
+    elif from_seq is not None and from_seq < (low := _oldest_seq()):
+        errors.add("from", f"#{from_seq} is archived; the log holds #{low} onwards: start there")
     errors.raise_if_any()
 
 
