@@ -20,7 +20,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.db import connection, connections, router, transaction
-from django.db.models import Max
+from django.db.models import Max, Subquery
 from django.utils import timezone
 
 from console.apiserver import ApiClient, ApiError, CallRecord
@@ -322,10 +322,10 @@ def open_steps(tenant: Tenant) -> list[ProvisioningStep]:
 
 
 def latest_run_steps(tenant: Tenant) -> list[ProvisioningStep]:
-    run = tenant.steps.aggregate(m=Max("run"))["m"]
-    if run is None:
-        return []
-    return list(tenant.steps.filter(run=run).select_related("admin").order_by("position"))
+    """The steps of the tenant's latest run, in order (one query: the run is a subquery)."""
+    latest = ProvisioningStep.objects.filter(tenant=tenant).order_by("-run").values("run")[:1]
+    steps = tenant.steps.filter(run=Subquery(latest)).select_related("admin")
+    return list(steps.order_by("position"))
 
 
 # --- the run's own writes ------------------------------------------------------------------------
