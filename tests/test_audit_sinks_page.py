@@ -109,3 +109,20 @@ def test_with_approvals_removing_a_sink_waits_for_a_second_admin(admin_client, t
     changeset_apply(changeset, actor="bob@example.com")
     assert not AuditSink.objects.exists()
     assert AuditEntry.objects.filter(action="audit_sink.delete").count() == 1
+
+
+def test_the_list_shows_lag_and_the_last_error(admin_client, tmp_path):
+    bulk_append([{"actor": "a", "action": "x"}, {"actor": "a", "action": "y"}])
+    AuditSink.objects.create(
+        name="siem",
+        kind="webhook",
+        url="https://siem.example.com/hook",
+        secret_ref="env:SIEM_KEY",
+        last_error="HTTP 503: maintenance",
+        last_error_at=timezone.now(),
+        failures=3,
+        next_attempt_at=timezone.now() + timedelta(seconds=9),
+    )
+    page = admin_client.get("/audit/sinks/").content.decode()
+    assert "2 entries, 0 s" in page and "3 failures" in page and "HTTP 503: maintenance" in page
+    assert "next attempt" in page and "env:SIEM_KEY" not in page
