@@ -18,8 +18,11 @@ apply for a plan that kept its SPEC). The page shows its progress from the journ
 """
 
 import logging
+import time
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 from django_tasks import task
 
@@ -168,12 +171,28 @@ def _release(changeset_id: int) -> None:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_KEY, changeset_id])
 
 
+def _let_calls_in_flight_land(changeset: Changeset) -> None:
+    """The server may still be processing a call the dead worker sent (it lands after its client
+    is gone). Wait until CLEARML_API_TIMEOUT has passed since the last call was sent, so the
+    resume's read calls (a create is looked up before it is sent again) see what it made."""
+    last = ProvisioningStep.objects.filter(
+        changeset=changeset.audit_key, sent_at__isnull=False
+    ).aggregate(last=Max("sent_at"))["last"]
+    if last is None:
+        return
+    timeout = float(settings.CLEARML_API_TIMEOUT)
+    wait = timeout - (timezone.now() - last).total_seconds()
+    if wait > 0:
+        time.sleep(min(wait, timeout))
+
+
 def _take_back(changeset: Changeset) -> None:
     """A changeset left `applying` by a worker that died: failed, so the apply resumes it from
     the journal; a SPEC plan the dead run had not journaled yet is planned (or approved) again,
     so it is applied from its SPEC as it would have been."""
     journaled = ProvisioningStep.objects.filter(changeset=changeset.audit_key).exists()
     if journaled or not (changeset.kind == "spec" and _keeps_its_spec(changeset)):
+        _let_calls_in_flight_land(changeset)
         changeset_finish(changeset, ok=False, error="the worker stopped while applying it")
         return
     status = Changeset.Status.APPROVED if changeset.approved_hash else Changeset.Status.PLANNED

@@ -285,7 +285,21 @@ def test_two_web_replicas_and_two_workers_on_one_database(sandbox, sandbox_env, 
         victim.wait(10)
         workers.remove(victim)
         sandbox.latency_ms = 0
-        workers.append(_start(env, "manage.py", "worker", "--interval", "0.2", "--no-scheduler"))
+        # (CLEARML_API_TIMEOUT: how long the resume waits for the dead worker's calls to land.)
+        third = subprocess.Popen(  # noqa: S603
+            [sys.executable, "manage.py", "worker", "--interval", "0.2", "--no-scheduler"],
+            cwd=ROOT,
+            env={**env, "CLEARML_API_TIMEOUT": "3"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        workers.append(third)
+        printed = ""
+        while "Starting worker" not in printed:  # its loop (and its signal handlers) run
+            line = third.stdout.readline()
+            assert line, printed
+            printed += line
         deadline = time.monotonic() + 60
         while _status(bases[0], bearer, later) != "applied" and time.monotonic() < deadline:
             time.sleep(0.3)

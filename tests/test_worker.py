@@ -132,6 +132,8 @@ def test_a_worker_killed_mid_apply_is_resumed_by_the_next_and_nothing_is_sent_tw
     changeset_enqueue(changeset, actor=ACTOR)
     assert background(changeset).status == "queued"
     sandbox.latency_ms = 1500  # the creates are in flight when the worker is killed
+    # ... and land on the server after it died: the resume waits for the client timeout first.
+    file_db = {**file_db, "CLEARML_API_TIMEOUT": "3"}
 
     with workers(file_db) as [first]:
         assert wait_until(lambda: "system.create_company" in sandbox.calls, 20)

@@ -9,6 +9,8 @@ additions: at start it queues again the applies a killed worker left running
 """
 
 import logging
+import signal
+import sys
 import threading
 
 from django.db import connection
@@ -46,6 +48,10 @@ class Scheduler(threading.Thread):
             connection.close()
 
 
+def _exit_now(signum, frame) -> None:
+    sys.exit(0)
+
+
 class Command(DatabaseWorkerCommand):
     help = (
         "Run the background worker: queued changeset applies, the scheduled server-state "
@@ -76,6 +82,9 @@ class Command(DatabaseWorkerCommand):
             log.addHandler(logging.StreamHandler(self.stdout))
 
     def handle(self, *, tick: float, scheduler: bool, **options) -> None:
+        # Until django-tasks' loop sets its own handlers, a stop request simply ends the start.
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop, _exit_now)
         self.configure_logging(options["verbosity"])
         resumed = resume_stuck()
         if resumed:
