@@ -108,13 +108,33 @@
     root.querySelectorAll("[data-counter][maxlength]").forEach(counterFor);
   };
 
+  // A table wider than its box scrolls inside .table-wrap, a long line inside its <pre>. The
+  // keyboard can scroll one only when the box itself takes focus, so a box that scrolls at this
+  // width joins the Tab order (templates give most <pre> tabindex="0" already).
+  var focusableScrollers = function () {
+    document.querySelectorAll(".table-wrap, pre").forEach(function (box) {
+      var scrolls = box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1;
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        box.dataset.scrollFocus = "1";
+      } else if (!scrolls && box.dataset.scrollFocus) {
+        box.removeAttribute("tabindex");
+        delete box.dataset.scrollFocus;
+      }
+    });
+  };
+
   var onLoad = function () {
     addCounters(document);
     focusErrorSummary();
+    focusableScrollers();
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", onLoad);
   else onLoad();
   document.addEventListener("htmx:afterSettle", function (event) {
     if (event.detail.elt && event.detail.elt.querySelectorAll) addCounters(event.detail.elt);
+    focusableScrollers();
   });
+  window.addEventListener("resize", focusableScrollers);
+  document.addEventListener("toggle", focusableScrollers, true); // a <details> opened
 })();
