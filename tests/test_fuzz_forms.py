@@ -235,6 +235,14 @@ def _build(tmp: Path, sandbox) -> tuple[list[str], list[tuple[str, str]]]:
     apply_spec(yaml.safe_dump(example, allow_unicode=True), tmp)
     out = io.StringIO()
     sandbox.seed_company("Server Only Ltd")  # on the server, not in the console: importable
+    # a group vault (its reveal and delete forms) and an audit sink (its test, replay, remove)
+    vault = tmp / "vault.yaml"
+    vault.write_text("sdk:\n  aws:\n    s3:\n      key: fuzz\n")
+    call_command("vault", "set", "Acme Research", "--file", str(vault), stdout=out, stderr=out)
+    sink = tmp / "audit.jsonl"
+    call_command(
+        "audit_sink", "add", "siem", "--kind", "jsonl", "--url", str(sink), stdout=out, stderr=out
+    )
     call_command("refresh_server_state", stdout=out, stderr=out)
     client = _signed_in()
     acme = Tenant.objects.get(name="Acme Research")
@@ -287,6 +295,8 @@ def _build(tmp: Path, sandbox) -> tuple[list[str], list[tuple[str, str]]]:
         f"/tenants/{initech.pk}/delete/",
         "/account/tokens/",
         "/account/sessions/",
+        f"/vaults/{acme.pk}/",
+        "/audit/sinks/",
         *[f"/changes/{pk}/" for pk in Changeset.objects.values_list("pk", flat=True)],
     ], [("/tenants/groups/export/", merged.content.decode())]
 
