@@ -6,14 +6,13 @@ axe-core comes vendored in axe-playwright-python (axe.min.js), so nothing is dow
 list is scripts/demo_site.py's, the one `make screenshots` photographs."""
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
 from scripts.demo_site import demo_pages, seed_demo_data, sign_in, visit
+from tests.axe_check import serious_violations
 from tests.conftest import TEST_ADMIN_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-BLOCKING = {"serious", "critical"}
 # Open every <details>, then let the page react to the toggle events (console.js makes a table
 # that now scrolls focusable) before axe looks.
 OPEN_DETAILS = """async () => {
@@ -26,16 +25,6 @@ OPEN_DETAILS = """async () => {
 def demo(sandbox, sandbox_settings, transactional_db):
     seed_demo_data(sandbox)
     return demo_pages()
-
-
-def serious_violations(page, axe: Axe) -> list[str]:
-    results = axe.run(page)
-    found = []
-    for v in results.response["violations"]:
-        if v.get("impact") in BLOCKING:
-            targets = [", ".join(n["target"]) for n in v["nodes"][:3]]
-            found.append(f"{v['impact']} {v['id']}: {v['help']} at {targets}")
-    return found
 
 
 # Pages with wide tables and code, checked again at phone width (where more of it scrolls).
@@ -58,7 +47,6 @@ PHONE_PAGES = {
 def test_every_page_has_no_serious_violation_and_no_script_error(
     chromium, live_server, demo, width
 ):
-    axe = Axe()
     context = chromium.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     errors: list[str] = []
@@ -78,7 +66,7 @@ def test_every_page_has_no_serious_violation_and_no_script_error(
         assert response.status == demo_page.status, demo_page.name
         # Collapsed sections ("How this works", feature lists...) are checked open.
         page.evaluate(OPEN_DETAILS)
-        found = serious_violations(page, axe)
+        found = serious_violations(page)
         # An error page's own status is logged by Chromium as a failed resource; nothing else is.
         found += [
             f"console error: {e}"
@@ -87,6 +75,12 @@ def test_every_page_has_no_serious_violation_and_no_script_error(
         ]
         if found:
             problems[demo_page.name] = found
+    # A form answered with errors: the error summary, the fields marked invalid.
+    page.goto(live_server.url + "/tenants/new/")
+    page.get_by_role("button", name="Review the plan").press("Enter")
+    page.locator(".error-summary").wait_for()
+    if found := serious_violations(page):
+        problems["tenant-new with errors"] = found
     context.close()
     assert len(pages) >= (35 if width >= 1000 else len(PHONE_PAGES) + 1)
     assert problems == {}

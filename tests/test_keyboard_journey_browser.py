@@ -9,6 +9,7 @@ import pytest
 
 from sso.models import LoginDomain
 from tenants.models import Tenant
+from tests.axe_check import serious_violations
 from tests.conftest import TEST_ADMIN_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -113,6 +114,7 @@ def test_the_first_hour_with_the_keyboard_only(
     page.keyboard.press("Enter")
     page.wait_for_load_state()
     assert page.get_by_role("status").first.inner_text().startswith("All ")
+    assert serious_violations(page) == []  # the answer that shows new credentials once
     tenant.refresh_from_db()
     assert tenant.status == "active" and tenant.company_id
     assert tenant.company_id in [c["id"] for c in sandbox.companies()]
@@ -138,6 +140,7 @@ def test_the_first_hour_with_the_keyboard_only(
     page.wait_for_url(re.compile(r".*/push/\d+/$"))
     page.get_by_text("Done: the server's routing matches the console's.").wait_for()
     assert sandbox.login_settings(tenant.company_id)["domains"] == ["keyboard.example"]
+    assert serious_violations(page) == []  # the push's progress, once done
 
     # The tenant's Helm values: the onboarding kit's agent values, downloaded
     page.goto(base + f"/tenants/{tenant.pk}/")  # an address typed in the location bar
