@@ -18,10 +18,12 @@ from changes.background import background_run, changeset_enqueue
 from changes.drift import drift_compute, drift_items
 from changes.models import BackgroundApply, Changeset, PeriodicJobState
 from changes.refresh import refresh_server_state
+from changes.routing import routing_add
 from changes.spec.recorded import spec_from_text, spec_plan
 from changes.spec.validate import validate_spec
 from console.apiserver import client_from_settings
-from tenants.models import Tenant
+from sso.models import LoginDomain
+from tenants.models import Tenant, TenantAdmin
 from tests.test_api import call, make_token
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,3 +280,32 @@ def test_the_api_queues_a_spec_apply_for_the_worker(sandbox, sandbox_settings):
     assert sandbox.companies() == []  # nothing sent by the request
     assert background_run(changeset.pk) == "done"
     assert sorted(c["name"] for c in sandbox.companies()) == ["Api One", "Api Two"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_routing_drift_is_adopted_or_pushed_again(admin_client, sandbox, sandbox_settings):
+    client = client_from_settings()
+    company = client.call("system.create_company", {"name": "Routed"})["id"]
+    user = client.call(
+        "auth.create_user",
+        {"name": "Admin", "company": company, "email": "ann@routed.io", "role": "admin"},
+    )["id"]
+    tenant = Tenant.objects.create(name="Routed", company_id=company, status="active")
+    TenantAdmin.objects.create(tenant=tenant, name="Admin", email="ann@routed.io", user_id=user)
+    routing_add(tenant=tenant, kind="domain", values=["routed.io"], actor=ACTOR)
+    sandbox.seed_login(company, domains=["routed.io", "other-routed.io"])  # changed on the server
+    refresh_server_state()
+    [item] = drift_compute()
+    assert item.field == "routing" and "other-routed.io" in item.server["domains"]
+
+    admin_client.post(f"/drift/{tenant.pk}/routing/reapply/")  # the console's routing again
+    assert sandbox.login_settings(company)["domains"] == ["routed.io"]
+    assert drift_items() == []
+
+    sandbox.seed_login(company, domains=["routed.io", "other-routed.io"])
+    refresh_server_state()
+    drift_compute()
+    admin_client.post(f"/drift/{tenant.pk}/routing/adopt/")  # the server's routing, kept
+    domains = LoginDomain.objects.filter(tenant=tenant).values_list("domain", flat=True)
+    assert sorted(domains) == ["other-routed.io", "routed.io"]
+    assert drift_items() == []
