@@ -52,6 +52,8 @@ from django.urls.exceptions import Resolver404
 from hypothesis import given
 from hypothesis import strategies as st
 
+from changes.drift import drift_compute
+from console.apiserver import client_from_settings
 from tests.conftest import TEST_ADMIN_PASSWORD
 from tests.fuzzing import (
     CPU_BUDGET_SECONDS,
@@ -248,6 +250,12 @@ def _build(tmp: Path, sandbox) -> tuple[list[str], list[tuple[str, str]]]:
     acme = Tenant.objects.get(name="Acme Research")
     globex = Tenant.objects.get(name="Globex")
     initech = Tenant.objects.get(name="Initech")
+    # a difference between the console and the server (the drift page's two actions)
+    client_from_settings().call(
+        "system.update_company_settings", {"company": globex.company_id, "allowed_users": 77}
+    )
+    call_command("refresh_server_state", stdout=out, stderr=out)
+    assert drift_compute(), "the fuzz world needs one difference for the drift page's forms"
 
     def post(url: str, data: dict, expect=(302,)):
         response = client.post(url, data)
@@ -297,6 +305,7 @@ def _build(tmp: Path, sandbox) -> tuple[list[str], list[tuple[str, str]]]:
         "/account/sessions/",
         f"/vaults/{acme.pk}/",
         "/audit/sinks/",
+        "/drift/",
         *[f"/changes/{pk}/" for pk in Changeset.objects.values_list("pk", flat=True)],
     ], [("/tenants/groups/export/", merged.content.decode())]
 
