@@ -117,6 +117,8 @@ class _Matcher:
         key = path[-1]
         if is_builtin_secret_name(key):
             return True
+        if not self.names and not self.paths:
+            return False  # no secret fields named: the built-in names are all there is
         segments = _segments(key)
         if any(s in self.names for s in segments):
             return True
