@@ -13,6 +13,9 @@ apply for a plan that kept its SPEC). The page shows its progress from the journ
   tenant leases do: on PostgreSQL the run holds a session advisory lock on its changeset, which
   the server drops with the connection; elsewhere the row names the worker's `host:pid`.
   `resume_stuck` (at every worker start, and as a periodic job) enqueues such runs again.
+- **A routing push of more than BACKGROUND_STEPS calls** (a bulk import's, typically) runs here
+  too (`routing_push_begin`): the worker sends the push job's batches (changes/routing.py), the
+  push page follows them, and a resume re-reads the server before sending what is missing.
 - **New credentials are never made in the background**: their secret is shown once, to the
   person who applied. A changeset with a credentials step is applied in the request as before.
 """
@@ -28,7 +31,9 @@ from django_tasks import task
 
 from console.audit import audit_record
 from console.validation import InvalidInput
-from tenants.models import ProvisioningStep
+from sso.models import RoutingPushJob
+from sso.routing.push import open_job
+from tenants.models import ProvisioningStep, Tenant
 from tenants.provisioning.engine import (
     DEFAULT_CONCURRENCY,
     TenantBusy,
@@ -38,6 +43,7 @@ from tenants.provisioning.engine import (
 from tenants.services import NotAllowed, TenantChanged
 
 from . import apply as pipeline
+from . import routing as routing_changes
 from .engine import changeset_finish
 from .models import BackgroundApply, Changeset, ChangeStep
 from .spec.plan import PlanError
@@ -74,6 +80,11 @@ def _keeps_its_spec(changeset: Changeset) -> bool:
 def runs_in_background(changeset: Changeset) -> bool:
     """Whether applying the changeset is the worker's job: recorded calls of more than
     BACKGROUND_STEPS open steps, or a recorded SPEC plan, without a credentials step."""
+    if changeset.kind == routing_changes.PUSH_KIND:
+        if background_of(changeset) is not None:
+            return True  # once on the worker, its Retry stays there
+        planned = changeset.steps.filter(status=ChangeStep.Status.PLANNED).count()
+        return planned > BACKGROUND_STEPS
     if not changeset.kind.startswith(("tenant.", "spec")) or changeset.kind in pipeline.APPLIERS:
         return False
     open_steps = changeset.steps.filter(status__in=OPEN_STEP_STATUSES)
@@ -91,6 +102,13 @@ def background_of(changeset: Changeset) -> BackgroundApply | None:
 def _refuse_unless_applicable(changeset: Changeset) -> None:
     """The refusals of an apply in the request, before anything is queued. (A recorded SPEC
     plan, approved or not, is applied here from its SPEC.)"""
+    if changeset.kind == routing_changes.PUSH_KIND:
+        if not routing_changes.push_is_open(changeset):
+            raise pipeline.NotApplicable(
+                f"Changeset {changeset.pk} is a routing push that finished or was replaced by a "
+                "newer one; push again from the tenant's routing page."
+            )
+        return
     if changeset.status == Changeset.Status.AWAITING_APPROVAL:
         pipeline.changeset_apply_refusal(changeset)
     recorded_spec = changeset.kind == "spec" and _keeps_its_spec(changeset)
@@ -175,9 +193,12 @@ def _let_calls_in_flight_land(changeset: Changeset) -> None:
     """The server may still be processing a call the dead worker sent (it lands after its client
     is gone). Wait until CLEARML_API_TIMEOUT has passed since the last call was sent, so the
     resume's read calls (a create is looked up before it is sent again) see what it made."""
-    last = ProvisioningStep.objects.filter(
-        changeset=changeset.audit_key, sent_at__isnull=False
-    ).aggregate(last=Max("sent_at"))["last"]
+    if changeset.kind == routing_changes.PUSH_KIND:
+        last = routing_changes.push_last_sent(changeset)
+    else:
+        last = ProvisioningStep.objects.filter(
+            changeset=changeset.audit_key, sent_at__isnull=False
+        ).aggregate(last=Max("sent_at"))["last"]
     if last is None:
         return
     timeout = float(settings.CLEARML_API_TIMEOUT)
@@ -190,6 +211,10 @@ def _take_back(changeset: Changeset) -> None:
     """A changeset left `applying` by a worker that died: failed, so the apply resumes it from
     the journal; a SPEC plan the dead run had not journaled yet is planned (or approved) again,
     so it is applied from its SPEC as it would have been."""
+    if changeset.kind == routing_changes.PUSH_KIND:
+        _let_calls_in_flight_land(changeset)
+        routing_changes.routing_push_take_back(changeset)
+        return
     journaled = ProvisioningStep.objects.filter(changeset=changeset.audit_key).exists()
     if journaled or not (changeset.kind == "spec" and _keeps_its_spec(changeset)):
         _let_calls_in_flight_land(changeset)
@@ -202,6 +227,8 @@ def _take_back(changeset: Changeset) -> None:
 
 def _apply(changeset: Changeset, *, actor: str) -> str:
     """Apply as the page would; the error to show ("" when applied)."""
+    if changeset.kind == routing_changes.PUSH_KIND:
+        return routing_changes.routing_push_run(changeset, actor=actor)
     journaled = ProvisioningStep.objects.filter(changeset=changeset.audit_key).exists()
     if changeset.kind == "spec" and _keeps_its_spec(changeset) and not journaled:
         done = spec_apply_recorded(
@@ -264,3 +291,29 @@ def resume_stuck() -> list[int]:
     if resumed:
         log.warning("resuming the background applies of changesets %s", resumed)
     return resumed
+
+
+def routing_push_begin(*, tenant: Tenant, actor: str, face: str = "form") -> RoutingPushJob:
+    """Push the tenant's routing from a page: a push of more than BACKGROUND_STEPS calls (or one
+    the worker ran before: its Retry) is queued for the worker, a smaller one is sent by the
+    page's polls. Raises InvalidInput, ApiError (the server's routing cannot be read) or
+    changes.apply.NotApplicable."""
+    job = open_job(tenant)
+    earlier = push_background(job) if job is not None else None
+    if earlier is not None:
+        # The worker's push: it runs it (a live run is left alone) or resumes it (Retry).
+        changeset_enqueue(earlier.changeset, actor=actor)
+        return job
+    job = routing_changes.routing_push_start(tenant=tenant, actor=actor, face=face)
+    changeset = Changeset.objects.filter(pk=int(job.changeset)).first() if job.changeset else None
+    if changeset is not None and job.status == RoutingPushJob.Status.RUNNING:
+        if runs_in_background(changeset):
+            changeset_enqueue(changeset, actor=actor)
+    return job
+
+
+def push_background(job: RoutingPushJob) -> BackgroundApply | None:
+    """The worker's run of a push job (None: the page's polls send it)."""
+    if not job.changeset:
+        return None
+    return BackgroundApply.objects.filter(changeset_id=int(job.changeset)).first()

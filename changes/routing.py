@@ -11,9 +11,12 @@
   from the server: the new batches are appended as steps, the dropped ones marked not reached.
 """
 
+import time
 from collections.abc import Sequence
+from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from console.apiserver import client_from_settings
@@ -21,7 +24,14 @@ from console.audit import current_changeset
 from sso.models import RoutingImport, RoutingPushBatch, RoutingPushJob
 from sso.routing import csv_import
 from sso.routing import services as routing
-from sso.routing.push import open_job, push_start, push_step, read_server_state, tenant_act_as
+from sso.routing.push import (
+    open_job,
+    push_start,
+    push_step,
+    push_take_back,
+    read_server_state,
+    tenant_act_as,
+)
 from sso.routing.services import RoutingChange
 from sso.routing.validation import ALLOW_PUBLIC_KEY
 from tenants.models import Tenant
@@ -233,6 +243,64 @@ def routing_push_step(job: RoutingPushJob, budget_seconds: float | None = None) 
         else:
             job = push_step(job, client, budget_seconds=budget_seconds)
     return push_record(job)
+
+
+# -- a push on the background worker (changes/background.py) ---------------------------------------
+PUSH_KIND = "routing.push"
+WORKER_STEP_SECONDS = 1.0  # the changeset's steps are brought up to date this often
+WAIT_FOR_OTHER_SENDER_SECONDS = 120.0
+
+
+def push_job_of(changeset: Changeset) -> RoutingPushJob | None:
+    """The push job a `routing.push` changeset records."""
+    return (
+        RoutingPushJob.objects.select_related("tenant")
+        .filter(changeset=changeset.audit_key)
+        .first()
+    )
+
+
+def push_last_sent(changeset: Changeset) -> datetime | None:
+    """When the push's last call went out (None: none yet)."""
+    job = push_job_of(changeset)
+    if job is None:
+        return None
+    return job.batches.filter(sent_at__isnull=False).aggregate(last=Max("sent_at"))["last"]
+
+
+def push_is_open(changeset: Changeset) -> bool:
+    """Whether the changeset's push can still run: its job is the tenant's unfinished one."""
+    job = push_job_of(changeset)
+    return job is not None and job == open_job(job.tenant)
+
+
+def routing_push_take_back(changeset: Changeset) -> None:
+    """A push left running by a worker that died: the call it was sending has an unknown
+    outcome and the push is failed, so the run that follows resumes it from the server's state."""
+    job = push_job_of(changeset)
+    if job is not None:
+        push_record(push_take_back(job, "the worker stopped while sending this call"))
+
+
+def routing_push_run(changeset: Changeset, *, actor: str) -> str:
+    """Run (or resume) the changeset's push to its end in this process, as the worker does;
+    the error to show ("" when done). A failed push is resumed first: the server is read again
+    and only what is still missing is sent."""
+    job = push_job_of(changeset)
+    if job is None or job != open_job(job.tenant):
+        return "this push is finished or was replaced by a newer one; push again from the tenant"
+    if job.status == JobStatus.FAILED:
+        job = routing_push_start(tenant=job.tenant, actor=actor, face=changeset.face)
+    waited_until = time.monotonic() + WAIT_FOR_OTHER_SENDER_SECONDS
+    while job.status == JobStatus.RUNNING:
+        before = job.batches.filter(status=BatchStatus.APPLIED).count()
+        job = routing_push_step(job, budget_seconds=WORKER_STEP_SECONDS)
+        stuck = job.batches.filter(status=BatchStatus.APPLIED).count() == before
+        if job.status == JobStatus.RUNNING and stuck:
+            if time.monotonic() > waited_until:  # someone else holds the job
+                return "another process kept sending this push; try again later"
+            time.sleep(0.5)
+    return "" if job.status == JobStatus.DONE else job.error or "the push stopped"
 
 
 def push_record(job: RoutingPushJob, *, face: str = "form") -> RoutingPushJob:

@@ -434,6 +434,26 @@ def push_step(job: RoutingPushJob, client, budget_seconds: float | None = None) 
     return job
 
 
+def push_take_back(job: RoutingPushJob, error: str) -> RoutingPushJob:
+    """A running job whose sender died (a killed worker): its lease is void. The batch it left
+    sending is failed with an unknown outcome and the job failed, so a resume (push_start)
+    re-reads the server before deciding what to send. The caller knows the sender is gone and
+    has waited for its call in flight to land."""
+    RoutingPushJob.objects.filter(pk=job.pk).update(lease_until=None)
+    job.refresh_from_db()
+    if job.status != Status.RUNNING:
+        return job
+    stale = job.batches.filter(status=BatchStatus.SENDING).first()
+    if stale is not None:
+        _fail(job, stale, error, True)
+    else:
+        RoutingPushJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(
+            status=Status.FAILED, error=error, updated_at=timezone.now()
+        )
+    job.refresh_from_db()
+    return job
+
+
 def _audit_batch(job, batch, *, outcome: str, calls=(), error: str = ""):
     after = dict(batch.body)
     after["call"] = f"{batch.seq}"

@@ -12,7 +12,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from changes import routing as routing_changes
+from changes.apply import NotApplicable
 from changes.approvals import waiting_for_approval
+from changes.background import push_background, routing_push_begin
 from console.apiserver import ApiError
 from console.audit import actor_for_request, audit_for_target
 from console.ids import parse_id
@@ -379,12 +381,16 @@ def routing_pull_view(request, tenant_id: int):
 @never_cache
 @require_POST
 def routing_push_view(request, tenant_id: int):
-    """Start a push (or resume the open one) and show its progress page."""
+    """Start a push (or resume the open one) and show its progress page. A push of more than a
+    few calls, or a Retry of one, is queued for the background worker."""
     tenant = _tenant(tenant_id)
     try:
-        job = routing_changes.routing_push_start(tenant=tenant, actor=actor_for_request(request))
+        job = routing_push_begin(tenant=tenant, actor=actor_for_request(request))
     except InvalidInput as exc:
         messages.error(request, exc.errors[0].message)
+        return _go(request, reverse("sso:tenant_routing", args=[tenant.pk]))
+    except NotApplicable as exc:
+        messages.error(request, str(exc))
         return _go(request, reverse("sso:tenant_routing", args=[tenant.pk]))
     except ApiError as exc:
         messages.error(request, f"Nothing was pushed: cannot read the server's routing: {exc}")
@@ -407,7 +413,10 @@ def _progress_context(job: RoutingPushJob) -> dict:
     applied = len(result.applied)
     items = sum(b.item_count for b in sendable)
     items_done = sum(b.item_count for b in result.applied)
+    background = push_background(job)
     return {
+        "background": background,
+        "on_worker": background is not None and background.status in ("queued", "running"),
         "job": job,
         "tenant": job.tenant,
         "result": result,
@@ -439,9 +448,9 @@ def routing_push_step_view(request, tenant_id: int, job_id: int):
     The progress fragment posts here again while the job runs (htmx polling); without
     JavaScript, the Continue button does the same.
     """
-    job = routing_changes.routing_push_step(
-        _job(tenant_id, job_id), budget_seconds=STEP_BUDGET_SECONDS
-    )
+    job = _job(tenant_id, job_id)
+    if push_background(job) is None:  # else the worker sends it; the page only follows
+        job = routing_changes.routing_push_step(job, budget_seconds=STEP_BUDGET_SECONDS)
     if _fragment(request):
         return render(request, "sso/routing/_push_progress.html", _progress_context(job))
     return redirect("sso:routing_push_job", tenant_id=tenant_id, job_id=job.pk)
