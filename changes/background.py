@@ -44,6 +44,7 @@ from tenants.services import NotAllowed, TenantChanged
 
 from . import apply as pipeline
 from . import routing as routing_changes
+from . import tenants as tenant_changes
 from .engine import changeset_finish
 from .models import BackgroundApply, Changeset, ChangeStep
 from .spec.plan import PlanError
@@ -317,3 +318,14 @@ def push_background(job: RoutingPushJob) -> BackgroundApply | None:
     if not job.changeset:
         return None
     return BackgroundApply.objects.filter(changeset_id=int(job.changeset)).first()
+
+
+def tenant_apply_queue(*, tenant: Tenant, actor: str, face: str = "form") -> BackgroundApply | None:
+    """Queue the tenant page's Apply (or Resume) for the worker when its changeset is the
+    worker's (more than BACKGROUND_STEPS open steps, no credentials step: a new secret is shown
+    once, in the request). None: the page applies it in the request as before. Raises
+    changes.apply.NotApplicable (its changeset waits for approval, for example)."""
+    changeset = tenant_changes.tenant_apply_changeset(tenant, actor=actor, face=face)
+    if changeset is None or not runs_in_background(changeset):
+        return None
+    return changeset_enqueue(changeset, actor=actor)

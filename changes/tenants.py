@@ -159,6 +159,12 @@ def _changeset_of_open_steps(tenant: Tenant, actor: str, face: str) -> Changeset
     return changeset
 
 
+def tenant_apply_changeset(tenant: Tenant, *, actor: str, face: str = "form") -> Changeset | None:
+    """The changeset an apply of the tenant's open steps runs under (None: nothing left to
+    send), so a face can decide whether the worker applies it (changes/background.py)."""
+    return _changeset_of_open_steps(tenant, actor, face) if open_steps(tenant) else None
+
+
 def tenant_apply(
     *,
     tenant: Tenant,

@@ -7,7 +7,9 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST
 
 from changes import tenants as tenant_changes
+from changes.apply import NotApplicable
 from changes.approvals import waiting_for_approval
+from changes.background import tenant_apply_queue
 from changes.tenant_input import validate_tenant_entry
 from console.audit import actor_for_request
 from console.validation import InvalidInput
@@ -91,7 +93,14 @@ def tenant_apply(request, pk: int):
         messages.error(request, "This tenant is marked as deleted.")
         return redirect("tenants:detail", pk=tenant.pk)
     try:
+        queued = tenant_apply_queue(tenant=tenant, actor=actor_for_request(request))
+        if queued is not None:
+            messages.success(request, "Queued: the worker applies it; this page shows it.")
+            return redirect("changes:detail", pk=queued.changeset_id)
         applied = tenant_changes.tenant_apply(tenant=tenant, actor=actor_for_request(request))
+    except NotApplicable as exc:
+        messages.error(request, str(exc))
+        return redirect("tenants:detail", pk=tenant.pk)
     except TenantBusy as exc:
         messages.warning(request, str(exc))
         return redirect("tenants:detail", pk=tenant.pk)
