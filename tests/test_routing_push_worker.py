@@ -99,6 +99,8 @@ def test_a_large_import_push_is_queued_and_the_page_follows_the_worker(
         e["email"] for e in on_server
     )
     assert Changeset.objects.get(pk=int(job.changeset)).status == "applied"
+    changes_page = text(admin_client.get(reverse("changes:detail", args=[int(job.changeset)])))
+    assert 'id="progress"' in changes_page  # the changeset's page shows the worker's run too
 
 
 @pytest.mark.django_db(transaction=True)
