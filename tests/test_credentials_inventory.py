@@ -229,7 +229,7 @@ def test_a_gateway_key_needs_the_access_key_typed_again(sandbox, acme):
 
 def test_relabel_is_a_changeset(sandbox, acme):
     refresh_server_state()
-    key = next(r.access_key for r in inventory.inventory().rows if not r.marked)
+    key = next(r.access_key for r in inventory.inventory().rows if r.label == "laptop 1")
 
     change = key_changes.credential_relabel(access_key=key, label="ci runner", actor="ops")
 
