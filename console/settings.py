@@ -57,7 +57,7 @@ if CONSOLE_REFRESH_MINUTES <= 0:
 CLEARML_API_TIMEOUT = env.float("CLEARML_API_TIMEOUT", default=10.0)
 # Four-eyes approvals: risky and bulk changesets wait for a second admin (docs/architecture.md).
 CONSOLE_APPROVALS = env.bool("CONSOLE_APPROVALS", default=False)
-# Audit retention (docs/audit-log.md, "Retention and archives"): entries older than this many
+# Audit retention (docs/audit.md, "Retention and archives"): entries older than this many
 # days are moved to signed archive segments in AUDIT_ARCHIVE_DIR; unset keeps everything.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=None)
 if AUDIT_RETENTION_DAYS is not None and AUDIT_RETENTION_DAYS < 1:

@@ -24,7 +24,7 @@ MAX_SKEW = 300
 
 
 def verify(secret: str, timestamp: str, body: bytes, header: str) -> bool:
-    """The receiver's check (docs/audit-log.md): HMAC-SHA256 of "<timestamp>.<body>"."""
+    """The receiver's check (docs/audit.md): HMAC-SHA256 of "<timestamp>.<body>"."""
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_SKEW:
         return False
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)

@@ -1,5 +1,5 @@
 """`manage.py audit_sink {add,list,test,replay,remove,deliver}`: where the audit log is streamed
-(docs/audit-log.md, "Streaming to a SIEM").
+(docs/audit.md, "Streaming to a SIEM").
 
 Adding, removing and replaying are changes through the pipeline, audited as `cli:<os user>`.
 `deliver` runs what the background worker runs: `--once` one pass over every sink (trying sinks

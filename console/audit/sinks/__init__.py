@@ -1,5 +1,5 @@
 """Audit sinks: the audit log streamed to a SIEM (webhook, syslog, JSON-lines file), at least once,
-in order, each sink with its own cursor (docs/audit-log.md, "Streaming to a SIEM").
+in order, each sink with its own cursor (docs/audit.md, "Streaming to a SIEM").
 
 - `models.py`: a sink and its cursor.
 - `wire.py`: an entry as receivers get it (one JSON document per entry).

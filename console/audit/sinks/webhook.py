@@ -2,7 +2,7 @@
 
 Headers: `X-Console-Timestamp` (Unix seconds) and `X-Console-Signature: sha256=<hex>`, the
 HMAC-SHA256 of `"<timestamp>.<body>"` with the sink's secret (`env:NAME`), so a receiver can
-refuse a forged body and an old one replayed (docs/audit-log.md has a receiver's check).
+refuse a forged body and an old one replayed (docs/audit.md has a receiver's check).
 """
 
 import hashlib

@@ -1,6 +1,6 @@
 """`manage.py audit_archive [--dir DIR] [--force]`: move audit entries older than
 AUDIT_RETENTION_DAYS into signed archive segments and remove them from the table
-(docs/audit-log.md, "Retention and archives"). The background worker runs the same hourly.
+(docs/audit.md, "Retention and archives"). The background worker runs the same hourly.
 
 Exit codes: 0 done (or nothing to archive, or retention unset); 1 refused (a sink has not
 delivered the entries, a broken chain, an unwritable directory); --force archives past sinks
