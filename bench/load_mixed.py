@@ -22,7 +22,9 @@ Sets up the deployment on loopback as docker/entrypoint.sh and `make run` do:
    row with its changeset and audit entry, and leaves the tenant's routing waiting for a push.
 
 Prints, per setting, requests/s, p50/p90/p99 latency, responses other than 2xx/3xx, socket
-errors, and the load average before and after. Then checks that every accepted edit (a 302
+errors, and the load average before and after; and the CPU time gunicorn and the PostgreSQL
+backends of the bench's database spent per request, which bounds the rate two idle cores could
+serve whatever else runs on the machine. Then checks that every accepted edit (a 302
 answer) is in the database and audited (one `login.routing.update` audit entry per edit) and runs
 `manage.py verify_audit`.
 
@@ -79,6 +81,35 @@ def parse_args():
 
 def load() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a live process has used; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stack_cpu(gunicorn_pid: int, dbname: str) -> tuple[float, float]:
+    """(CPU seconds of gunicorn's master and workers, of the PostgreSQL backends serving the
+    bench's database) so far."""
+    app = db = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            group = os.getpgid(pid)
+        except (OSError, ProcessLookupError):
+            continue
+        if group == gunicorn_pid:
+            app += process_cpu(pid)
+        elif cmdline.startswith("postgres: ") and f" {dbname} " in cmdline:
+            db += process_cpu(pid)
+    return app, db
 
 
 def free_port() -> int:
@@ -382,7 +413,9 @@ def main() -> int:
                 )
                 input("press Enter to start the measured run ")
             before = load()
+            cpu_before = stack_cpu(proc.pid, dbname)
             result = run_wrk(base, script, args.connections, args.duration)
+            cpu_after = stack_cpu(proc.pid, dbname)
             after = load()
             procs.stop(proc)  # graceful: requests cut off by wrk's end are finished first
             rows, audited_after = count_edits(params, dbname, run)
@@ -408,6 +441,14 @@ def main() -> int:
                 f"database, {audited} audited -- {'OK' if ok else 'MISSES THE TARGET'}"
                 f"\n  [{before} before, {after} after]",
                 flush=True,
+            )
+            app_ms = (cpu_after[0] - cpu_before[0]) * 1000 / max(1, result["requests"])
+            db_ms = (cpu_after[1] - cpu_before[1]) * 1000 / max(1, result["requests"])
+            cores = os.cpu_count() or 1
+            print(
+                f"  CPU per request: gunicorn {app_ms:.1f} ms + PostgreSQL {db_ms:.1f} ms; at that "
+                f"cost {cores} idle cores would serve at most "
+                f"{cores * 1000 / max(0.001, app_ms + db_ms):.0f} req/s"
             )
             if rows < result["posts_302"] or audited != rows:
                 print("  an accepted edit is missing from the database or the audit log")
