@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import resolve
 from django.urls.exceptions import Resolver404
@@ -132,6 +132,47 @@ class RequestSizeLimitMiddleware:
                 content_type="text/plain; charset=utf-8",
             )
         return self.get_response(request)
+
+
+class NulCharacterMiddleware:
+    """Refuse a query or form field holding a NUL character (U+0000) with a 400 naming it.
+
+    PostgreSQL cannot store NUL in a text or JSON value (DataError: a 500 on PostgreSQL that
+    SQLite never shows), no one types one, and every field of every form and query would
+    otherwise need the check. Uploaded files are not looked at: a file may hold any byte."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        field = _field_with_nul(request)
+        if field is None:
+            return self.get_response(request)
+        shown = field.replace("\x00", "\\0")[:60]
+        message = (
+            f"The field \u201c{shown}\u201d holds a NUL character (\\0), which the console "
+            "cannot store; remove it and send the form again."
+        )
+        if is_api_path(request.path_info):
+            return JsonResponse(
+                {"detail": message, "errors": [{"field": shown, "message": message}]}, status=400
+            )
+        return error_response(request, 400, text=message)
+
+
+def _field_with_nul(request) -> str | None:
+    """The name of the first GET or form field whose name or value holds NUL, if any."""
+    sources = [request.GET]
+    if request.method == "POST" and request.content_type in FORM_CONTENT_TYPES:
+        sources.append(request.POST)
+    for source in sources:
+        for name, values in source.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                return name
+    return None
+
+
+FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class RequestIdMiddleware:

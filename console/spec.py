@@ -92,9 +92,31 @@ def parse_spec_text(text: str, source: str = "SPEC") -> dict:
         errors.append(FieldError("version", f"is required (use version: {SPEC_VERSION})"))
     elif data.get("version") != SPEC_VERSION:
         errors.append(FieldError("version", f"must be {SPEC_VERSION}"))
+    errors.extend(_nul_errors(data, ""))
     if errors:
         raise InvalidInput(errors)
     return data
+
+
+NUL_MESSAGE = "holds a NUL character (\\0), which the console cannot store; remove it"
+
+
+def _nul_errors(value, path: str) -> list[FieldError]:
+    """Every key or text value holding NUL (a YAML "\\0" or a JSON "\\u0000"): PostgreSQL
+    cannot store one. The budget has already bounded the depth, so recursion is safe."""
+    if isinstance(value, str):
+        return [FieldError(path, NUL_MESSAGE)] if "\x00" in value else []
+    errors = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            item_path = f"{path}.{_key_path(key)}" if path else _key_path(key)
+            if isinstance(key, str) and "\x00" in key:
+                errors.append(FieldError(item_path, "this key " + NUL_MESSAGE))
+            errors.extend(_nul_errors(item, item_path))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            errors.extend(_nul_errors(item, f"{path}[{index}]"))
+    return errors
 
 
 def load_spec(path: str | Path) -> dict:
