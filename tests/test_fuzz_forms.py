@@ -31,6 +31,7 @@ examples do not see each other. Examples per target: tests/hypothesis_profiles.p
 """
 
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -641,6 +642,13 @@ def body_text(response) -> str:
     return response.content.decode("utf-8", "replace")
 
 
+def _file_name(name: str) -> str:
+    """A generated file name the test client can send: Django refuses to build an upload named
+    "/", "." or ".." on the client side, before any request (a browser sends the base name)."""
+    base = os.path.basename(name)
+    return base if base not in ("", ".", "..") else "upload"
+
+
 def error_messages(response) -> list[str]:
     request = getattr(response, "wsgi_request", None)
     if request is None or not hasattr(request, "_messages"):
@@ -753,7 +761,7 @@ class Runner:
             payload: dict[str, list] = {}
             for name, values in request.data.items():
                 payload[name] = [
-                    SimpleUploadedFile(v[0] or "upload", v[1]) if isinstance(v, tuple) else v
+                    SimpleUploadedFile(_file_name(v[0]), v[1]) if isinstance(v, tuple) else v
                     for v in values
                 ]
             return client.post(path, payload, headers=headers)
