@@ -21,6 +21,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pg_server import server_params
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "bench_audit"
 TARGET_MS = 100.0
@@ -28,7 +30,6 @@ TARGET_MS = 100.0
 
 def prepare_database(reload: bool) -> None:
     """Point Django at `bench_audit` on the same server, creating the database if needed."""
-    import environ
     import psycopg
 
     url = os.environ.get("DATABASE_URL", "")
@@ -36,15 +37,7 @@ def prepare_database(reload: bool) -> None:
         sys.exit(
             "DATABASE_URL must name a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
         )
-    config = environ.Env.db_url_config(url)
-    params = {
-        "host": config.get("HOST") or None,
-        "port": config.get("PORT") or None,
-        "user": config.get("USER") or None,
-        "password": config.get("PASSWORD") or None,
-        "dbname": "postgres",
-    }
-    with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as conn:
+    with psycopg.connect(**server_params(url), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
         if exists and reload:
             conn.execute(f'DROP DATABASE "{BENCH_DB}" WITH (FORCE)')

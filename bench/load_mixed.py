@@ -48,6 +48,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pg_server import server_params
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -116,22 +118,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def server_params(url: str) -> dict:
-    import environ
-
-    if not url.startswith(("postgres://", "postgresql://")):
-        raise SystemExit("--database-url must name a PostgreSQL server (postgres://...)")
-    config = environ.Env.db_url_config(url)
-    params = {
-        "host": config.get("HOST") or None,
-        "port": config.get("PORT") or None,
-        "user": config.get("USER") or None,
-        "password": config.get("PASSWORD") or None,
-        "dbname": "postgres",
-    }
-    return {k: v for k, v in params.items() if v}
 
 
 def sql(params: dict, statement: str, dbname: str = "postgres", args=()) -> list:

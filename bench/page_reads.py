@@ -61,6 +61,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pg_server import server_params
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -131,23 +133,12 @@ def free_port() -> int:
 # --- the scratch database ---------------------------------------------------------------------
 
 
-def server_params(url: str) -> dict:
-    import environ
-
-    if not url.startswith(("postgres://", "postgresql://")):
-        raise SystemExit("--database-url must name a PostgreSQL server (postgres://...)")
-    config = environ.Env.db_url_config(url)
-    host = config.get("HOST") or ""
+def loopback_server_params(url: str) -> dict:
+    params = server_params(url)
+    host = params.get("host", "")
     if not is_loopback(host):
         raise SystemExit(f"--database-url: {host or '(socket)'} is not a loopback address")
-    params = {
-        "host": host,
-        "port": config.get("PORT") or None,
-        "user": config.get("USER") or None,
-        "password": config.get("PASSWORD") or None,
-        "dbname": "postgres",
-    }
-    return {k: v for k, v in params.items() if v}
+    return params
 
 
 def admin_sql(params: dict, sql: str) -> None:
@@ -406,7 +397,7 @@ def pages() -> list[tuple[str, str]]:
 def main() -> int:
     args = parse_args()
     deadline = Deadline(args.deadline)
-    params = server_params(args.database_url)
+    params = loopback_server_params(args.database_url)
     dbname = f"bench_pages_{os.getpid()}"
     tmp = Path(tempfile.mkdtemp(prefix="bench-pages-"))
     procs = Processes()

@@ -101,14 +101,7 @@ def tenant_save_new(*, data: TenantInput, actor: str) -> Tenant:
                 status=Tenant.Status.PLANNED,
             )
             _save_admins(tenant, data.admins)
-            audit_record(
-                actor=actor,
-                action="tenant.create",
-                target_type="tenant",
-                target_id=str(tenant.pk),
-                target_repr=tenant.name,
-                after=tenant_snapshot(tenant),
-            )
+            _audit_tenant(tenant, actor=actor, action="tenant.create")
     except IntegrityError:
         # Another admin saved the same name or email between validation and now.
         raise InvalidInput(
@@ -186,15 +179,7 @@ def tenant_update(
             exclude_features=data.exclude_features,
         )
         tenant.refresh_from_db()
-        audit_record(
-            actor=actor,
-            action="tenant.update",
-            target_type="tenant",
-            target_id=str(tenant.pk),
-            target_repr=tenant.name,
-            before=before,
-            after=tenant_snapshot(tenant),
-        )
+        _audit_tenant(tenant, actor=actor, action="tenant.update", before=before)
         record_run(
             tenant,
             actor=actor,
@@ -227,15 +212,7 @@ def tenant_settings_adopt(*, tenant: Tenant, field: str, value, actor: str) -> T
     with transaction.atomic():
         _claim_version(tenant.pk, tenant.version, **{field: value})
         tenant.refresh_from_db()
-        audit_record(
-            actor=actor,
-            action="tenant.adopt",
-            target_type="tenant",
-            target_id=str(tenant.pk),
-            target_repr=tenant.name,
-            before=before,
-            after=tenant_snapshot(tenant),
-        )
+        _audit_tenant(tenant, actor=actor, action="tenant.adopt", before=before)
     return tenant
 
 
@@ -329,14 +306,7 @@ def tenant_import(*, company: dict, actor: str, admins: list[dict] | None = None
                 internal=bool(user.get("internal", True)),
                 user_id=str(user.get("id") or ""),
             )
-        audit_record(
-            actor=actor,
-            action="tenant.import",
-            target_type="tenant",
-            target_id=str(tenant.pk),
-            target_repr=tenant.name,
-            after=tenant_snapshot(tenant),
-        )
+        _audit_tenant(tenant, actor=actor, action="tenant.import")
     return tenant
 
 
@@ -361,15 +331,7 @@ def tenant_mark_deleted(*, tenant: Tenant, version: int, typed_name: str, actor:
         tenant.whitelist.all().delete()
         bulk_append(supersede_open_steps(tenant, actor=actor))
         tenant.refresh_from_db()
-        audit_record(
-            actor=actor,
-            action="tenant.delete",
-            target_type="tenant",
-            target_id=str(tenant.pk),
-            target_repr=tenant.name,
-            before=before,
-            after=tenant_snapshot(tenant),
-        )
+        _audit_tenant(tenant, actor=actor, action="tenant.delete", before=before)
     return tenant
 
 
@@ -403,3 +365,16 @@ def tenant_discard(*, tenant: Tenant, actor: str) -> None:
             after={"discarded": True},
         )
         tenant.delete()
+
+
+def _audit_tenant(tenant: Tenant, *, actor: str, action: str, before: dict | None = None) -> None:
+    """The audit entry of a change to `tenant`: what it was (`before`) and what it is now."""
+    audit_record(
+        actor=actor,
+        action=action,
+        target_type="tenant",
+        target_id=str(tenant.pk),
+        target_repr=tenant.name,
+        before=before,
+        after=tenant_snapshot(tenant),
+    )

@@ -33,9 +33,13 @@ HASHED_FIELDS = (
 # Fields added later: hashed only when set, so entries written before them verify unchanged.
 OPTIONAL_HASHED_FIELDS = ("changeset", "outcome_of")
 STORED_FIELDS = (*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS)
+# What an entry shows outside the table (the API, the sinks): every stored field and its hash,
+# without `search_text`, the index the audit page searches (derived from the others).
+ENTRY_FIELDS = (*(name for name in STORED_FIELDS if name != "search_text"), "entry_hash")
 HASH_VERSION = 1
 
 __all__ = [
+    "ENTRY_FIELDS",
     "GENESIS_HASH",
     "HASHED_FIELDS",
     "OPTIONAL_HASHED_FIELDS",

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from ninja import Path, Query, Router, Schema
 from pydantic import Field
 
+from console.audit.chain import ENTRY_FIELDS
 from console.audit.forms import AuditFilterForm
 from console.audit.masking import is_builtin_secret_name
 from console.audit.models import AuditEntry
@@ -200,30 +201,8 @@ def _tenant_sso(row: TenantSSOConfig) -> dict:
     }
 
 
-AUDIT_FIELDS = (
-    "seq",
-    "created_at",
-    "request_id",
-    "actor",
-    "action",
-    "target_type",
-    "target_id",
-    "target_repr",
-    "outcome",
-    "error",
-    "before",
-    "after",
-    "changed_fields",
-    "calls",
-    "changeset",
-    "outcome_of",
-    "prev_hash",
-    "entry_hash",
-)
-
-
 def _audit_entry(entry: AuditEntry) -> dict:
-    return {name: getattr(entry, name) for name in AUDIT_FIELDS}
+    return {name: getattr(entry, name) for name in ENTRY_FIELDS}
 
 
 class AuditTextFilters(Schema):

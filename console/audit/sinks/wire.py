@@ -11,34 +11,14 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 
-from ..chain import canonical_time
+from ..chain import ENTRY_FIELDS, canonical_time
 from ..models import AuditEntry
 
-ROW_FIELDS = (
-    "seq",
-    "created_at",
-    "actor",
-    "action",
-    "target_type",
-    "target_id",
-    "target_repr",
-    "outcome",
-    "error",
-    "before",
-    "after",
-    "changed_fields",
-    "calls",
-    "request_id",
-    "changeset",
-    "outcome_of",
-    "prev_hash",
-    "entry_hash",
-)
 TEST_ACTION = "audit_sink.test"
 
 
 def wire_entry(row: dict) -> dict:
-    """The document of one entry, from a `values(*ROW_FIELDS)` row."""
+    """The document of one entry, from a `values(*ENTRY_FIELDS)` row."""
     return {
         "seq": row["seq"],
         "at": canonical_time(row["created_at"]),
@@ -63,7 +43,7 @@ def wire_entry(row: dict) -> dict:
 
 def entries_after(seq: int, limit: int) -> list[dict]:
     """Up to `limit` entries after `seq`, oldest first, as documents."""
-    rows = AuditEntry.objects.filter(seq__gt=seq).order_by("seq").values(*ROW_FIELDS)[:limit]
+    rows = AuditEntry.objects.filter(seq__gt=seq).order_by("seq").values(*ENTRY_FIELDS)[:limit]
     return [wire_entry(r) for r in rows]
 
 
