@@ -6,12 +6,30 @@ import threading
 import time
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from tenants.models import Tenant
 from tenants.provisioning import engine
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _exists_once_unlocked(name: str) -> bool:
+    """Whether the tenant row is there, read while the next group may be committing.
+
+    The test database on SQLite is in memory with a shared cache, where a read of a table that
+    another connection's open transaction has written fails at once with "table is locked"
+    instead of waiting (a file database, as the console runs, waits). Only another run's
+    transaction holds that lock, never this run's own write, so reading again once it is over
+    still shows whether this run's write was committed when commit() returned."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return Tenant.objects.filter(name=name).exists()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def test_runs_queued_behind_a_commit_are_committed_together_and_keep_their_own_outcome():
@@ -38,7 +56,7 @@ def test_runs_queued_behind_a_commit_are_committed_together_and_keep_their_own_o
             errors[name] = str(exc)
         else:
             # Returned: its write is committed (another connection sees it).
-            committed[name] = Tenant.objects.filter(name=name).exists()
+            committed[name] = _exists_once_unlocked(name)
         finally:
             connection.close()  # this thread's own connection
 
