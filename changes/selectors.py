@@ -9,7 +9,7 @@ from django.db.models import Count, Q, Window
 from console.audit.models import AuditEntry
 from console.audit.queries import PAGE_SIZE as AUDIT_PAGE_SIZE
 
-from .models import Changeset
+from .models import Changeset, ChangeStep
 
 PAGE_SIZE = 50
 MAX_QUERY = 200
@@ -26,12 +26,16 @@ class ChangesetFilter:
         return {k: v for k, v in vars(self).items() if v}
 
 
+# The columns templates/changes/_rows.html shows (the JSON ones are not decoded for a list).
+LIST_FIELDS = ("id", "created_at", "kind", "face", "summary", "requested_by", "source", "status")
+
+
 def changeset_page(flt: ChangesetFilter, page: int = 1):
-    """A page of changesets, newest first, each with its step counts."""
-    rows = Changeset.objects.annotate(
-        step_count=Count("steps"),
-        risky_count=Count("steps", filter=Q(steps__risky=True)),
-    ).order_by("-id")
+    """A page of changesets, newest first, each with its step counts.
+
+    The counts are read for the page's changesets only, after paging: counting while paging
+    would join and group every changeset's steps before the database could stop at a page."""
+    rows = Changeset.objects.only(*LIST_FIELDS).order_by("-id")
     if flt.status:
         rows = rows.filter(status=flt.status)
     if flt.kind:
@@ -44,7 +48,20 @@ def changeset_page(flt: ChangesetFilter, page: int = 1):
         if q.isdigit():
             match |= Q(pk=int(q))
         rows = rows.filter(match).distinct()
-    return Paginator(rows, PAGE_SIZE).get_page(page)
+    shown = Paginator(rows, PAGE_SIZE).get_page(page)
+    shown.object_list = list(shown.object_list)
+    counts = {
+        row["changeset"]: row
+        for row in ChangeStep.objects.filter(changeset__in=[c.pk for c in shown.object_list])
+        .order_by()
+        .values("changeset")
+        .annotate(steps=Count("id"), risky=Count("id", filter=Q(risky=True)))
+    }
+    for changeset in shown.object_list:
+        row = counts.get(changeset.pk, {})
+        changeset.step_count = row.get("steps", 0)
+        changeset.risky_count = row.get("risky", 0)
+    return shown
 
 
 def changeset_entries(
