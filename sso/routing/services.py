@@ -203,17 +203,22 @@ def routing_save(
     action: str = "login.routing.update",
     calls=(),
     source: str = "",
+    locked: RoutingSet | None = None,
 ) -> RoutingChange:
     """Make the tenant's routing in the database exactly `routing`, with one audit entry.
 
     Only the difference is written (bulk inserts, one transaction). A domain or an email that
     another tenant took in the meantime makes the database's unique constraint refuse the write;
     that is reported as InvalidInput naming the other tenant, and nothing is saved.
+
+    `locked`: the routing as the caller read it after locking the tenant in its own, still
+    open, transaction (routing_add); then it is neither locked nor read again.
     """
     try:
         with transaction.atomic():
-            _lock_tenant(tenant)
-            change = _diff(tenant_routing(tenant), routing)
+            if locked is None:
+                _lock_tenant(tenant)
+            change = _diff(locked if locked is not None else tenant_routing(tenant), routing)
             if change.empty:
                 return change
             _write(tenant, change, routing)
@@ -437,7 +442,7 @@ def routing_add(
             warnings=checker.warnings,
             public_confirmed=confirmed,
         )
-        return routing_save(tenant=tenant, routing=wanted, actor=actor)
+        return routing_save(tenant=tenant, routing=wanted, actor=actor, locked=current)
 
 
 def routing_remove(*, tenant: Tenant, kind: str, key: str, actor: str) -> RoutingChange:

@@ -227,24 +227,28 @@ def routing_list_view(request, tenant_id: int, kind: str):
     return redirect(f"{url}?{query}#list-{kind}")
 
 
-def _after_list_change(request, tenant, kind, context) -> HttpResponse:
+def _after_list_change(request, tenant, kind, **outcome) -> HttpResponse:
+    """The answer to a list edit: the list re-rendered for htmx, else a redirect carrying the
+    outcome (`_list_context`'s errors, warnings, value, confirm, done) as messages; the list is
+    read only for the fragment."""
     if _fragment(request):
+        context = _list_context(tenant, kind, **outcome)
         response = render(request, "sso/routing/_list.html", {"rl": context})
         response["HX-Trigger"] = "routing-changed"
         return response
-    for warning in context["warnings"]:
+    for warning in outcome.get("warnings", ()):
         messages.warning(request, warning)
     url = reverse("sso:tenant_routing", args=[tenant.pk])
-    if context["errors"]:
-        for error in context["errors"]:
+    if outcome.get("errors"):
+        for error in outcome["errors"]:
             messages.error(request, error)
-        if context["value"]:  # keep what was typed (the htmx answer keeps it in the form)
-            query = [(f"{kind}_value", context["value"][:2000])]
-            for domain, _, ticked in context["confirm"]:  # and the confirmations asked for
+        if outcome.get("value"):  # keep what was typed (the htmx answer keeps it in the form)
+            query = [(f"{kind}_value", outcome["value"][:2000])]
+            for domain, _, ticked in outcome.get("confirm", ()):  # and the confirmations asked for
                 query.append((f"{kind}_confirm" if ticked else f"{kind}_offer", domain))
             url += "?" + urlencode(query)
-    elif context["done"]:
-        messages.success(request, context["done"])
+    elif outcome.get("done"):
+        messages.success(request, outcome["done"])
     return redirect(url + f"#list-{kind}")
 
 
@@ -267,22 +271,22 @@ def routing_add_view(request, tenant_id: int, kind: str):
         )
     except InvalidInput as exc:
         offered = [e.domain for e in exc.errors if isinstance(e, PublicDomainRefused)]
-        context = _list_context(
+        return _after_list_change(
+            request,
             tenant,
             kind,
             errors=[e.message for e in exc.errors],
             value=value,
             confirm=_confirmations(tenant, value, offered, confirmed),
         )
-        return _after_list_change(request, tenant, kind, context)
     added = len(change.domains_added) + len(change.whitelist_added)
-    context = _list_context(
+    return _after_list_change(
+        request,
         tenant,
         kind,
         warnings=[w.message for w in change.warnings],
         done=f"Added {added}. Push to send it to the server.",
     )
-    return _after_list_change(request, tenant, kind, context)
 
 
 @never_cache
@@ -296,14 +300,12 @@ def routing_remove_view(request, tenant_id: int, kind: str):
             tenant=tenant, kind=kind, key=key, actor=actor_for_request(request)
         )
     except InvalidInput as exc:
-        context = _list_context(tenant, kind, errors=[e.message for e in exc.errors])
-        return _after_list_change(request, tenant, kind, context)
+        return _after_list_change(request, tenant, kind, errors=[e.message for e in exc.errors])
     done = f"Removed {key}. Push to send it to the server."
     if kind != "domain":
         done += " A user who already signed in with this email keeps their account."
     done = waiting_for_approval(changeset) or done
-    context = _list_context(tenant, kind, done=done, q=request.POST.get("q", ""))
-    return _after_list_change(request, tenant, kind, context)
+    return _after_list_change(request, tenant, kind, done=done, q=request.POST.get("q", ""))
 
 
 # -- live view: the server's routing and drift -------------------------------------------------
