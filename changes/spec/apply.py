@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import timezone
 
 from console.audit.bulk import bulk_append
 from tenants.models import Tenant, TenantAdmin
@@ -19,9 +20,9 @@ from tenants.provisioning.engine import (
     IssuedSecret,
     RunOutcome,
     record_first_runs,
-    record_run,
+    record_runs,
     run_many,
-    supersede_open_steps,
+    supersede_open_steps_many,
 )
 from tenants.services import tenant_snapshot
 
@@ -121,47 +122,89 @@ def _create_tenants(
     return tenants, rows
 
 
-def _save_tenant(tp: TenantPlan, actor: str, changeset: str) -> tuple[Tenant, dict]:
-    """Save the SPEC's version of a tenant the console already has (_create_tenants saves new
-    ones). Returns the tenant and its audit entry, for the caller to append."""
-    item = tp.input
-    tenant = tp.console
-    before = tenant_snapshot(tenant)
+def _tenant_changes(tp: TenantPlan) -> dict:
+    """The tenant's own fields the SPEC changes."""
+    item, tenant = tp.input, tp.console
     changes: dict = {}
     for key in ("allowed_users", "features", "exclude_features"):
         if key in item.given and getattr(tenant, key) != getattr(item, key):
             changes[key] = getattr(item, key)
     if tp.adopt_company and not tenant.company_id:
         changes["company_id"] = tp.company_id
-    if changes:
-        for key, value in changes.items():
-            setattr(tenant, key, value)
-        tenant.version += 1
-        tenant.save(update_fields=[*changes, "version", "updated_at"])
-    by_email = {a.email: a for a in tenant.admins.all()}
-    added = []
-    for ap in tp.admins:
-        admin = by_email.get(ap.input.email)
-        if admin is None:
-            added.append(_new_admin(tenant, ap))
-        elif ap.adopt and not admin.user_id:
-            admin.user_id = ap.user_id
-            admin.save(update_fields=["user_id"])
-    for admin in TenantAdmin.objects.bulk_create(added):
-        by_email[admin.email] = admin
-    tenant.saved_admins = list(by_email.values())
-    if item.login is not None:
-        from sso.routing.services import routing_save
+    return changes
 
-        routing_save(tenant=tenant, routing=item.login, actor=actor, source="spec")
-    if tp.steps:
-        record_run(tenant, tp.steps, admins=by_email, actor=actor, changeset=changeset)
-    elif tenant.status != Tenant.Status.ACTIVE and tenant.company_id:
-        # Read calls showed the server already holds everything: the open steps are settled.
-        bulk_append(supersede_open_steps(tenant, actor=actor, changeset=changeset))
-        Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.ACTIVE, lease_until=None)
-        tenant.status = Tenant.Status.ACTIVE
-    return tenant, _audit_row(tp, tenant, actor, before)
+
+def _save_tenants(
+    tps: list[TenantPlan], actor: str, changeset: str
+) -> tuple[list[Tenant], list[dict]]:
+    """Save the SPEC's version of tenants the console already has (_create_tenants saves new
+    ones), all together: one UPDATE per set of changed fields for the tenants, one for the
+    admins whose users were found, one INSERT for new admins, and their new runs recorded at
+    once (record_runs); each tenant's routing goes through routing_save, in order.
+
+    Returns the tenants (in the order given) and their audit entries, for the caller to append.
+    """
+    from sso.routing.services import routing_save
+
+    tenants = [tp.console for tp in tps]
+    before = [tenant_snapshot(tenant) for tenant in tenants]
+    now = timezone.now()
+    changed: dict[tuple[str, ...], list[Tenant]] = {}
+    for tp, tenant in zip(tps, tenants, strict=True):
+        changes = _tenant_changes(tp)
+        if changes:
+            for key, value in changes.items():
+                setattr(tenant, key, value)
+            tenant.version += 1
+            tenant.updated_at = now
+            changed.setdefault(tuple(changes), []).append(tenant)
+    for fields, group in changed.items():
+        Tenant.objects.bulk_update(group, [*fields, "version", "updated_at"])
+    by_tenant: dict[int, dict[str, TenantAdmin]] = {}
+    added, adopted = [], []
+    for tp, tenant in zip(tps, tenants, strict=True):
+        by_email = by_tenant[tenant.pk] = {a.email: a for a in tenant.admins.all()}
+        for ap in tp.admins:
+            admin = by_email.get(ap.input.email)
+            if admin is None:
+                added.append(_new_admin(tenant, ap))
+            elif ap.adopt and not admin.user_id:
+                admin.user_id = ap.user_id
+                adopted.append(admin)
+    if adopted:
+        TenantAdmin.objects.bulk_update(adopted, ["user_id"])
+    for admin in TenantAdmin.objects.bulk_create(added):
+        by_tenant[admin.tenant_id][admin.email] = admin
+    for tenant in tenants:
+        tenant.saved_admins = list(by_tenant[tenant.pk].values())
+    pairs = list(zip(tps, tenants, strict=True))
+    for tp, tenant in pairs:
+        if tp.input.login is not None:
+            routing_save(tenant=tenant, routing=tp.input.login, actor=actor, source="spec")
+    record_runs(
+        ((tenant, tp.steps, by_tenant[tenant.pk]) for tp, tenant in pairs if tp.steps),
+        actor=actor,
+        changeset=changeset,
+    )
+    # Read calls showed the server already holds everything: the open steps are settled.
+    settled = [
+        tenant
+        for tp, tenant in pairs
+        if not tp.steps and tenant.status != Tenant.Status.ACTIVE and tenant.company_id
+    ]
+    if settled:
+        closing = supersede_open_steps_many(settled, actor=actor, changeset=changeset)
+        bulk_append([row for tenant in settled for row in closing[tenant.pk]])
+        Tenant.objects.filter(pk__in=[t.pk for t in settled]).update(
+            status=Tenant.Status.ACTIVE, lease_until=None
+        )
+        for tenant in settled:
+            tenant.status = Tenant.Status.ACTIVE
+    rows = [
+        _audit_row(tp, tenant, actor, was)
+        for tp, tenant, was in zip(tps, tenants, before, strict=True)
+    ]
+    return tenants, rows
 
 
 def apply_plan(
@@ -193,13 +236,15 @@ def apply_plan(
         new = [tp for tp in plan.tenants if tp.console is None]
         created, audit_rows = _create_tenants(new, actor, changeset) if new else ([], [])
         created_for = {id(tp): tenant for tp, tenant in zip(new, created, strict=True)}
+        known = [
+            tp for tp in plan.tenants if tp.console is not None and (tp.steps or tp.console_changes)
+        ]
+        saved_as, rows = _save_tenants(known, actor, changeset) if known else ([], [])
+        audit_rows += rows
+        saved_for = {id(tp): tenant for tp, tenant in zip(known, saved_as, strict=True)}
         for tp in plan.tenants:
-            if tp.console is None:
-                tenant = created_for[id(tp)]
-            elif tp.steps or tp.console_changes:
-                tenant, row = _save_tenant(tp, actor, changeset)
-                audit_rows.append(row)
-            else:
+            tenant = created_for.get(id(tp)) or saved_for.get(id(tp))
+            if tenant is None:
                 continue
             plans[tenant.pk] = tp
             saved[tenant.pk] = tenant

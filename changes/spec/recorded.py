@@ -9,8 +9,10 @@ the secret as `env:NAME`).
 
 Applying a recorded changeset re-plans from its SPEC, against the server as it is now, the way
 the plan was made (secrets not resolved), and refuses when the content hash differs from the one
-recorded (and approved): the plan that was shown is the plan that runs. Then it plans as `apply`
-does (reading the server, resolving `env:` secrets) and applies through `spec_apply`.
+recorded (and approved): the plan that was shown is the plan that runs. Resolving `env:` secrets
+changes only tenants' `sso` sections: a SPEC with one is then planned again as `apply` plans it
+(reading the server, resolving them); any other applies the plan just checked. Either goes
+through `spec_apply`.
 """
 
 import json
@@ -277,9 +279,14 @@ def spec_apply_recorded(
         now = spec_change_plan(check, prune=changeset.prune).content_hash()
         if now != expected or changeset.content_hash != expected:
             raise PlanChanged(changeset, expected, now)
-        plan = spec_build_plan(
-            spec, concurrency=concurrency, resolve_secrets=True, prune=changeset.prune
-        )
+        if any(item.sso is not None for item in spec.tenants):
+            plan = spec_build_plan(
+                spec, concurrency=concurrency, resolve_secrets=True, prune=changeset.prune
+            )
+        else:
+            # Resolving secrets changes only tenants' `sso` sections: without any, the plan just
+            # checked is the plan to apply (no second round of read calls).
+            plan = check
     except BaseException:
         _release(changeset, previous)
         raise

@@ -20,7 +20,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.db import connection, connections, router, transaction
-from django.db.models import Max, Subquery
+from django.db.models import Exists, Max, OuterRef, Subquery
 from django.utils import timezone
 
 from console.apiserver import ApiClient, ApiError, CallRecord
@@ -142,6 +142,55 @@ def record_first_runs(
     ProvisioningStep.objects.bulk_create(rows)
 
 
+def record_runs(
+    runs: Iterable[tuple[Tenant, Iterable[StepSpec], dict[str, TenantAdmin]]],
+    *,
+    actor: str,
+    changeset: str = "",
+) -> None:
+    """`record_run(tenant, specs, admins=admins)` for many tenants the console already has, with
+    a few queries whatever their number: their open steps superseded in one UPDATE, their latest
+    runs read in one query, every closing and pending audit entry in one append (each tenant's
+    in record_run's order) and the steps in one INSERT.
+
+    Call inside the caller's transaction, with the tenants' admins already saved.
+    """
+    runs = list(runs)
+    tenants = [tenant for tenant, _, _ in runs]
+    if len({t.pk for t in tenants}) != len(tenants):
+        raise ValueError("record_runs: a tenant appears twice")
+    closing = supersede_open_steps_many(tenants, actor=actor, changeset=changeset)
+    latest: dict[int, int] = {}
+    for chunk in _chunks([t.pk for t in tenants]):
+        rows = ProvisioningStep.objects.filter(tenant_id__in=chunk).order_by().values("tenant_id")
+        latest.update(rows.annotate(m=Max("run")).values_list("tenant_id", "m"))
+    steps: list[ProvisioningStep] = []
+    audit_rows: list[dict] = []
+    at: list[int] = []  # where each step's pending entry is in audit_rows
+    for tenant, specs, admins in runs:
+        tenant.recorded_steps = _step_rows(
+            tenant, (latest.get(tenant.pk) or 0) + 1, specs, admins, changeset
+        )
+        audit_rows += closing[tenant.pk]
+        for step in tenant.recorded_steps:
+            at.append(len(audit_rows))
+            audit_rows.append(_pending_row(step, tenant, actor))
+        steps += tenant.recorded_steps
+    seqs = bulk_append(audit_rows)
+    for step, index in zip(steps, at, strict=True):
+        step.pending_seq = seqs[index]
+    ProvisioningStep.objects.bulk_create(steps)
+
+
+# Tenants per query when many tenants' steps are read at once (bound parameters per statement).
+CHUNK = 500
+
+
+def _chunks(items: list, size: int = CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 def step_action(step: ProvisioningStep) -> str:
     """A step's audit action: the apiserver call it makes (`system.create_company`, …)."""
     return step.endpoint
@@ -186,34 +235,40 @@ def _audit_pending(
 def unaudited_outcomes(tenant: Tenant, *, actor: str) -> list[dict]:
     """Outcome entries for finished steps that have none: their run was killed after the step
     finished and before it wrote its audit entries (they are written at the end of a run)."""
-    finished = tenant.steps.filter(
-        pending_seq__isnull=False,
-        status__in=[ProvisioningStep.Status.DONE, ProvisioningStep.Status.FAILED],
-    )
-    steps = {s.pending_seq: s for s in finished}
-    if not steps:
-        return []
-    audited = set(
-        AuditEntry.objects.filter(outcome_of__in=list(steps)).values_list("outcome_of", flat=True)
-    )
-    return [
-        {
-            "actor": actor,
-            "action": step_action(step),
-            "target_type": "tenant",
-            "target_id": str(tenant.pk),
-            "target_repr": tenant.name,
-            "after": step_audit_view(step),
-            "outcome": "success" if step.status == ProvisioningStep.Status.DONE else "failure",
-            "error": (
-                f"{step.error + '; ' if step.error else ''}recorded by a later run: the run that "
-                "sent this call stopped before writing its outcome"
-            ),
-            "outcome_of": seq,
-        }
-        for seq, step in sorted(steps.items())
-        if seq not in audited
-    ]
+    return unaudited_outcomes_many([tenant], actor=actor)[tenant.pk]
+
+
+def unaudited_outcomes_many(tenants: list[Tenant], *, actor: str) -> dict[int, list[dict]]:
+    """`unaudited_outcomes` of many tenants, by tenant id, in one query per CHUNK tenants."""
+    out: dict[int, list[dict]] = {t.pk: [] for t in tenants}
+    names = {t.pk: t.name for t in tenants}
+    audited = AuditEntry.objects.filter(outcome_of=OuterRef("pending_seq"))
+    for chunk in _chunks(list(out)):
+        finished = ProvisioningStep.objects.filter(
+            tenant_id__in=chunk,
+            pending_seq__isnull=False,
+            status__in=[ProvisioningStep.Status.DONE, ProvisioningStep.Status.FAILED],
+        ).filter(~Exists(audited))
+        for step in finished.order_by("tenant_id", "pending_seq"):
+            out[step.tenant_id].append(
+                {
+                    "actor": actor,
+                    "action": step_action(step),
+                    "target_type": "tenant",
+                    "target_id": str(step.tenant_id),
+                    "target_repr": names[step.tenant_id],
+                    "after": step_audit_view(step),
+                    "outcome": (
+                        "success" if step.status == ProvisioningStep.Status.DONE else "failure"
+                    ),
+                    "error": (
+                        f"{step.error + '; ' if step.error else ''}recorded by a later run: the "
+                        "run that sent this call stopped before writing its outcome"
+                    ),
+                    "outcome_of": step.pending_seq,
+                }
+            )
+    return out
 
 
 def supersede_open_steps(tenant: Tenant, *, actor: str, changeset: str = "") -> list[dict]:
@@ -222,39 +277,50 @@ def supersede_open_steps(tenant: Tenant, *, actor: str, changeset: str = "") -> 
 
     A step sent without an answer has an unknown outcome: the new plan read the server and goes
     on from what it found there. A step never sent was not made."""
-    closing = unaudited_outcomes(tenant, actor=actor)
-    open_rows = list(tenant.steps.filter(status__in=OPEN))
-    if not open_rows:
-        return closing
-    tenant.steps.filter(pk__in=[r.pk for r in open_rows]).update(
-        status=ProvisioningStep.Status.SUPERSEDED
-    )
+    return supersede_open_steps_many([tenant], actor=actor, changeset=changeset)[tenant.pk]
+
+
+def supersede_open_steps_many(
+    tenants: list[Tenant], *, actor: str, changeset: str = ""
+) -> dict[int, list[dict]]:
+    """`supersede_open_steps` of many tenants, by tenant id: each tenant's entries in its order
+    (its unaudited outcomes, then its open steps'), a few queries per CHUNK tenants."""
+    closing = unaudited_outcomes_many(tenants, actor=actor)
+    names = {t.pk: t.name for t in tenants}
     by = f" by changeset {changeset}" if changeset else ""
-    for step in open_rows:
-        if step.pending_seq is None:
+    for chunk in _chunks(list(closing)):
+        open_rows = list(ProvisioningStep.objects.filter(tenant_id__in=chunk, status__in=OPEN))
+        if not open_rows:
             continue
-        if step.sent_at is not None and step.status != ProvisioningStep.Status.FAILED:
-            error = (
-                f"outcome unknown: sent, and no answer was recorded; replaced{by}, whose plan "
-                "read the server and continues from what it holds"
+        for pks in _chunks([r.pk for r in open_rows]):
+            ProvisioningStep.objects.filter(pk__in=pks).update(
+                status=ProvisioningStep.Status.SUPERSEDED
             )
-        elif step.status == ProvisioningStep.Status.FAILED:
-            error = f"failed earlier ({step.error}); replaced{by}"
-        else:
-            error = f"not sent: the run stopped before this call; replaced{by}"
-        closing.append(
-            {
-                "actor": actor,
-                "action": step_action(step),
-                "target_type": "tenant",
-                "target_id": str(tenant.pk),
-                "target_repr": tenant.name,
-                "after": {**step_audit_view(step), "status": "superseded"},
-                "outcome": "failure",
-                "error": error,
-                "outcome_of": step.pending_seq,
-            }
-        )
+        for step in open_rows:
+            if step.pending_seq is None:
+                continue
+            if step.sent_at is not None and step.status != ProvisioningStep.Status.FAILED:
+                error = (
+                    f"outcome unknown: sent, and no answer was recorded; replaced{by}, whose "
+                    "plan read the server and continues from what it holds"
+                )
+            elif step.status == ProvisioningStep.Status.FAILED:
+                error = f"failed earlier ({step.error}); replaced{by}"
+            else:
+                error = f"not sent: the run stopped before this call; replaced{by}"
+            closing[step.tenant_id].append(
+                {
+                    "actor": actor,
+                    "action": step_action(step),
+                    "target_type": "tenant",
+                    "target_id": str(step.tenant_id),
+                    "target_repr": names[step.tenant_id],
+                    "after": {**step_audit_view(step), "status": "superseded"},
+                    "outcome": "failure",
+                    "error": error,
+                    "outcome_of": step.pending_seq,
+                }
+            )
     return closing
 
 
@@ -562,12 +628,13 @@ def run_tenant(
     # (claim), so nobody else changes its company id or its admins' user ids meanwhile.
     tenant.run_user_ids = {a.email: a.user_id for a in tenant.run_admins if a.user_id}
     tenant.run_created = set()
-    # Credentials calls whose answer was lost (in this run or an earlier one). A first run none
-    # of whose steps was sent cannot have any.
+    # Credentials calls whose answer was lost (in this run or an earlier one), consulted by the
+    # run's credentials steps only. A first run none of whose steps was sent cannot have any.
     first_try = all(s.run == 1 and s.sent_at is None for s in steps)
+    credentials = any(s.kind == ProvisioningStep.Kind.CREDENTIALS_CREATE for s in steps)
     tenant.run_lost_admins = (
         set()
-        if first_try
+        if first_try or not credentials
         else set(
             ProvisioningStep.objects.filter(
                 tenant=tenant,
