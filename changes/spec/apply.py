@@ -28,6 +28,8 @@ from tenants.services import tenant_snapshot
 
 from .plan import AdminPlan, ClientFactory, Plan, TenantPlan
 
+READ_CHUNK = 500  # tenants per query when their rows are locked or read together
+
 
 @dataclass
 class ApplyResult:
@@ -144,6 +146,7 @@ def _save_tenants(
 
     Returns the tenants (in the order given) and their audit entries, for the caller to append.
     """
+    from sso.routing.queries import tenants_routing
     from sso.routing.services import routing_save
 
     tenants = [tp.console for tp in tps]
@@ -178,9 +181,23 @@ def _save_tenants(
     for tenant in tenants:
         tenant.saved_admins = list(by_tenant[tenant.pk].values())
     pairs = list(zip(tps, tenants, strict=True))
-    for tp, tenant in pairs:
-        if tp.input.login is not None:
-            routing_save(tenant=tenant, routing=tp.input.login, actor=actor, source="spec")
+    routed = [(tp, tenant) for tp, tenant in pairs if tp.input.login is not None]
+    # Every routing tenant locked, then its routing read, at once: routing_save then neither
+    # locks nor reads (`locked`). The locks last until the caller's transaction ends.
+    current = {}
+    for start in range(0, len(routed), READ_CHUNK):
+        chunk = [tenant for _, tenant in routed[start : start + READ_CHUNK]]
+        locking = Tenant.objects.select_for_update().filter(pk__in=[t.pk for t in chunk])
+        list(locking.order_by("pk").values_list("pk", flat=True))
+        current |= tenants_routing(chunk)
+    for tp, tenant in routed:
+        routing_save(
+            tenant=tenant,
+            routing=tp.input.login,
+            actor=actor,
+            source="spec",
+            locked=current[tenant.pk],
+        )
     record_runs(
         ((tenant, tp.steps, by_tenant[tenant.pk]) for tp, tenant in pairs if tp.steps),
         actor=actor,
