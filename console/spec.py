@@ -158,12 +158,19 @@ def spec_error_lines(exc: InvalidInput, source: str) -> list[str]:
     return lines
 
 
+# Control characters, and the line and paragraph separators (U+2028, U+2029) that terminals and
+# str.splitlines() also break lines at: each message must stay on its one line.
+_UNPRINTABLE = frozenset({"Cc", "Zl", "Zp"})
+
+
 def printable(text: str) -> str:
-    """`text` with its control characters written as Python escapes."""
-    if not any(unicodedata.category(ch) == "Cc" for ch in text):
+    """`text` with its control characters and line separators written as Python escapes."""
+    if not any(unicodedata.category(ch) in _UNPRINTABLE for ch in text):
         return text
     return "".join(
-        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) == "Cc" else ch
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in _UNPRINTABLE
+        else ch
         for ch in text
     )
 

@@ -106,3 +106,21 @@ def test_a_values_file_with_nested_mapping_keys_is_refused_by_the_merge_and_the_
     with pytest.raises(AuditInputError) as info:
         audit_inputs([("values.yaml", text.encode())])
     assert "values.yaml" in str(info.value)
+
+
+@pytest.mark.django_db
+def test_a_key_with_line_separators_stays_on_its_one_message_line(tmp_path):
+    """U+2028, U+2029 and NEL in a key: str.splitlines() and terminals break lines at them, so
+    the message escapes them like control characters (the SPEC fuzzer found a line cut in two)."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        "version: 1\nidentity_providers:\n  - provider: keycloak\n"
+        '    "a\\x85b\\u2028c\\u2029d": 1\n'
+    )
+    with pytest.raises(CommandError) as info:
+        call_command("plan", str(path))
+    assert info.value.returncode == 2
+    lines = str(info.value).splitlines()
+    assert any("a\\x85b\\u2028c\\u2029d" in line for line in lines), lines
+    for line in lines:
+        assert line.startswith(f"{path}: ")
