@@ -309,3 +309,11 @@ def test_routing_drift_is_adopted_or_pushed_again(admin_client, sandbox, sandbox
     domains = LoginDomain.objects.filter(tenant=tenant).values_list("domain", flat=True)
     assert sorted(domains) == ["other-routed.io", "routed.io"]
     assert drift_items() == []
+
+
+def test_an_idle_worker_looks_for_queued_tasks_four_times_a_second_by_default():
+    from changes.management.commands.worker import Command
+
+    parser = Command().create_parser("manage.py", "worker")
+    assert parser.parse_args([]).interval == 0.25
+    assert parser.parse_args(["--interval", "2"]).interval == 2
