@@ -142,12 +142,12 @@ def _save_tenants(
     """Save the SPEC's version of tenants the console already has (_create_tenants saves new
     ones), all together: one UPDATE per set of changed fields for the tenants, one for the
     admins whose users were found, one INSERT for new admins, and their new runs recorded at
-    once (record_runs); each tenant's routing goes through routing_save, in order.
+    once (record_runs), and every tenant's routing at once (routing_save_locked).
 
     Returns the tenants (in the order given) and their audit entries, for the caller to append.
     """
     from sso.routing.queries import tenants_routing
-    from sso.routing.services import routing_save
+    from sso.routing.services import routing_save_locked
 
     tenants = [tp.console for tp in tps]
     before = [tenant_snapshot(tenant) for tenant in tenants]
@@ -182,22 +182,23 @@ def _save_tenants(
         tenant.saved_admins = list(by_tenant[tenant.pk].values())
     pairs = list(zip(tps, tenants, strict=True))
     routed = [(tp, tenant) for tp, tenant in pairs if tp.input.login is not None]
-    # Every routing tenant locked, then its routing read, at once: routing_save then neither
-    # locks nor reads (`locked`). The locks last until the caller's transaction ends.
+    # Every routing tenant locked, then its routing read, at once: routing_save_locked takes
+    # what was read. The locks last until the caller's transaction ends.
     current = {}
     for start in range(0, len(routed), READ_CHUNK):
         chunk = [tenant for _, tenant in routed[start : start + READ_CHUNK]]
         locking = Tenant.objects.select_for_update().filter(pk__in=[t.pk for t in chunk])
         list(locking.order_by("pk").values_list("pk", flat=True))
         current |= tenants_routing(chunk)
-    for tp, tenant in routed:
-        routing_save(
-            tenant=tenant,
-            routing=tp.input.login,
-            actor=actor,
-            source="spec",
-            locked=current[tenant.pk],
-        )
+    # Their routing saved at once, and its entries appended where one routing_save per tenant
+    # would have written them: before the runs' pending entries.
+    routing_rows = routing_save_locked(
+        [(tenant, tp.input.login, current[tenant.pk]) for tp, tenant in routed],
+        actor=actor,
+        source="spec",
+    )
+    if routing_rows:
+        bulk_append(routing_rows)
     record_runs(
         ((tenant, tp.steps, by_tenant[tenant.pk]) for tp, tenant in pairs if tp.steps),
         actor=actor,

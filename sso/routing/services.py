@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from console.audit import audit_record
 from console.validation import FieldError, InvalidInput
-from sso.models import LoginDomain, WhitelistEntry
+from sso.models import LoginDomain, RoutingPushJob, WhitelistEntry
 from tenants.models import Tenant
 
 from .push import (
+    STALE_PLAN,
     PushResult,
     RoutingDiff,
     RoutingPushFailed,
@@ -57,6 +59,7 @@ __all__ = [
     "routing_push_calls",
     "routing_remove",
     "routing_save",
+    "routing_save_locked",
     "routing_save_new",
     "routing_validate",
     "spec_login_validate",
@@ -177,6 +180,23 @@ def _diff(current: RoutingSet, wanted: RoutingSet) -> RoutingChange:
     )
 
 
+def _audit_row(
+    tenant: Tenant, change: RoutingChange, *, actor: str, action: str, source: str
+) -> dict:
+    """The entry `routing_save` writes for a change, as `audit_record` keyword arguments."""
+    before, after = change.audit_lists()
+    _audit_after(change, after, source)
+    return {
+        "actor": actor,
+        "action": action,
+        "target_type": "tenant",
+        "target_id": str(tenant.pk),
+        "target_repr": tenant.name,
+        "before": before,
+        "after": after,
+    }
+
+
 def _audit_after(change: RoutingChange, after: dict, source: str) -> dict:
     if change.public_confirmed:
         after[ALLOW_PUBLIC_KEY] = list(change.public_confirmed)
@@ -271,19 +291,7 @@ def routing_save_new(
                 WhitelistEntry(tenant=tenant, email=e, is_admin=is_admin, position=i)
                 for i, e in enumerate(emails)
             ]
-        before, after = change.audit_lists()
-        _audit_after(change, after, source)
-        rows.append(
-            {
-                "actor": actor,
-                "action": action,
-                "target_type": "tenant",
-                "target_id": str(tenant.pk),
-                "target_repr": tenant.name,
-                "before": before,
-                "after": after,
-            }
-        )
+        rows.append(_audit_row(tenant, change, actor=actor, action=action, source=source))
     try:
         with transaction.atomic():
             LoginDomain.objects.bulk_create(domains, batch_size=WRITE_CHUNK)
@@ -295,6 +303,155 @@ def routing_save_new(
             errors = [FieldError(path, "another change was saved at the same time; retry")]
         raise InvalidInput(errors) from None
     return rows
+
+
+def routing_save_locked(
+    triples: list[tuple[Tenant, RoutingSet, RoutingSet]],
+    *,
+    actor: str,
+    action: str = "login.routing.update",
+    source: str = "",
+) -> list[dict]:
+    """`routing_save(..., locked=current)` for many existing tenants at once: `triples` holds
+    (tenant, wanted routing, its routing as the caller read it after locking the tenant in its
+    own, still open, transaction).
+
+    Writes what one `routing_save` per tenant, in the order given, would write (the same rows,
+    positions and running pushes stopped), with a fixed number of queries whatever the number
+    of tenants: the changed tenants' rows read once, one DELETE per list, one UPDATE per list
+    for the rows whose role or place changes, one INSERT per list, one UPDATE of their running
+    pushes. A tenant whose routing is already `wanted` writes nothing. Returns the audit entries
+    `routing_save` would have written, in order (`audit_record` keyword arguments); the caller
+    appends them with `console.audit.bulk.bulk_append` inside the same transaction, where
+    `routing_save` would have written them. A domain or an email another tenant took in the
+    meantime is refused as in `routing_save` (InvalidInput naming that tenant, for the first
+    tenant in order that meets one) and nothing is saved.
+    """
+    changes = []
+    for tenant, wanted, current in triples:
+        change = _diff(current, wanted)
+        if not change.empty:
+            changes.append((tenant, wanted, change))
+    if not changes:
+        return []
+    try:
+        with transaction.atomic():
+            _write_many(changes)
+            _invalidate_pushes([tenant.pk for tenant, _, _ in changes])
+    except IntegrityError:
+        raise _first_conflict(changes) from None
+    return [
+        _audit_row(tenant, change, actor=actor, action=action, source=source)
+        for tenant, _, change in changes
+    ]
+
+
+def _invalidate_pushes(tenant_ids: list[int]) -> None:
+    """`push_invalidate` for many tenants: one UPDATE per chunk of tenants."""
+    now = timezone.now()
+    for chunk in _chunks(tenant_ids):
+        RoutingPushJob.objects.filter(
+            tenant_id__in=chunk, status=RoutingPushJob.Status.RUNNING
+        ).update(status=RoutingPushJob.Status.FAILED, error=STALE_PLAN, updated_at=now)
+
+
+def _stored_rows(model, key: str, tenant_ids: list[int]) -> dict[int, dict[str, tuple]]:
+    """`{tenant id: {key: (row id, is_admin, position)}}` of the tenants' rows of one model."""
+    out: dict[int, dict[str, tuple]] = {pk: {} for pk in tenant_ids}
+    admin = "is_admin" if model is WhitelistEntry else "pk"
+    for chunk in _chunks(tenant_ids):
+        rows = model.objects.filter(tenant_id__in=chunk).order_by()
+        for pk, tenant_id, value, is_admin, position in rows.values_list(
+            "pk", "tenant_id", key, admin, "position"
+        ):
+            out[tenant_id][value] = (pk, is_admin is True, position)
+    return out
+
+
+def _list_positions(
+    stored: dict[str, int], wanted: list[str], fresh: list[str], renumber: bool
+) -> dict[str, int]:
+    """`_positions` for a list whose stored rows were read already (`stored`: key -> position)."""
+    if renumber:
+        return {k: i for i, k in enumerate(wanted) if stored.get(k) != i}
+    if not fresh:
+        return {}
+    start = max(stored.values()) + 1 if stored else 0
+    return {k: start + i for i, k in enumerate(fresh)}
+
+
+def _write_many(changes: list[tuple[Tenant, RoutingSet, RoutingChange]]) -> None:
+    """`_write` for many tenants, each list's rows read, deleted, updated and inserted at once."""
+    ids = [tenant.pk for tenant, _, _ in changes]
+    domain_rows = _stored_rows(LoginDomain, "domain", ids)
+    email_rows = _stored_rows(WhitelistEntry, "email", ids)
+    gone_domains: list[int] = []
+    gone_emails: list[int] = []
+    moved_domains: list[LoginDomain] = []
+    moved_emails: list[WhitelistEntry] = []
+    new_domains: list[LoginDomain] = []
+    new_emails: list[WhitelistEntry] = []
+    for tenant, wanted, change in changes:
+        # Positions are worked out from the rows as they are, before anything is written.
+        domains, emails = domain_rows[tenant.pk], email_rows[tenant.pk]
+        domain_at = _list_positions(
+            {d: position for d, (_, _, position) in domains.items()},
+            wanted.domains,
+            change.domains_added,
+            "domains" in change.reordered,
+        )
+        new = {**change.whitelist_added, **change.role_changed}
+        email_at: dict[str, int] = {}
+        for name, is_admin in (("admins", True), ("users", False)):
+            email_at |= _list_positions(
+                {e: position for e, (_, a, position) in emails.items() if a is is_admin},
+                wanted.lists()[name],
+                [e for e, a in new.items() if a is is_admin],
+                name in change.reordered,
+            )
+        gone_domains += [domains[d][0] for d in change.domains_removed]
+        gone_emails += [emails[e][0] for e in change.whitelist_removed]
+        added = set(change.domains_added)
+        moved_domains += [
+            LoginDomain(pk=domains[d][0], position=p)
+            for d, p in domain_at.items()
+            if d not in added
+        ]
+        # A role change always gives the email a place in its new list, so it is among these.
+        moved_emails += [
+            WhitelistEntry(pk=emails[e][0], is_admin=new.get(e, emails[e][1]), position=p)
+            for e, p in email_at.items()
+            if e not in change.whitelist_added
+        ]
+        new_domains += [
+            LoginDomain(tenant=tenant, domain=d, position=domain_at[d])
+            for d in change.domains_added
+        ]
+        new_emails += [
+            WhitelistEntry(tenant=tenant, email=e, is_admin=a, position=email_at[e])
+            for e, a in change.whitelist_added.items()
+        ]
+    for model, pks in ((LoginDomain, gone_domains), (WhitelistEntry, gone_emails)):
+        for chunk in _chunks(pks):
+            model.objects.filter(pk__in=chunk).delete()
+    LoginDomain.objects.bulk_update(moved_domains, ["position"], batch_size=1_000)
+    WhitelistEntry.objects.bulk_update(moved_emails, ["is_admin", "position"], batch_size=1_000)
+    LoginDomain.objects.bulk_create(new_domains, batch_size=WRITE_CHUNK)
+    WhitelistEntry.objects.bulk_create(new_emails, batch_size=WRITE_CHUNK)
+
+
+def _first_conflict(changes: list[tuple[Tenant, RoutingSet, RoutingChange]]) -> InvalidInput:
+    """After a unique-constraint failure of a bulk save: the error `routing_save` would have
+    raised, for the first tenant in order whose keys another tenant has (in the database, or
+    an earlier tenant of the same save, whose rows one save per tenant would have written)."""
+    claimed: dict[str, str] = {}  # key an earlier tenant of this save adds -> its name
+    for tenant, routing, change in changes:
+        added = [*change.domains_added, *change.whitelist_added]
+        errors = _conflicts(tenant, routing, {k: claimed[k] for k in added if k in claimed})
+        if errors:
+            return InvalidInput(errors)
+        claimed |= dict.fromkeys(added, tenant.name)
+    return _conflict_error(changes[0][0], changes[0][1])
 
 
 def _positions(rows, key: str, wanted: list[str], fresh: list[str], renumber: bool) -> dict:
@@ -366,14 +523,17 @@ def _write(tenant: Tenant, change: RoutingChange, wanted: RoutingSet) -> None:
     )
 
 
-def _conflicts(tenant: Tenant, routing: RoutingSet) -> list[FieldError]:
-    """After a unique-constraint failure: which keys another tenant won, and who."""
+def _conflicts(
+    tenant: Tenant, routing: RoutingSet, pending: dict[str, str] | None = None
+) -> list[FieldError]:
+    """After a unique-constraint failure: which keys another tenant won, and who (`pending`:
+    keys other tenants were saving in the same failed write, and theirs)."""
     checker = RoutingChecker(tenant_name=tenant.name, tenant_id=tenant.pk)
     domains = checker._owners(LoginDomain, "domain", list(routing.domains))
     emails = checker._owners(WhitelistEntry, "email", list(routing.whitelist))
     return [
         FieldError(routing.path_of(key), checker.conflict_message(key, owner))
-        for key, owner in sorted({**domains, **emails}.items())
+        for key, owner in sorted({**(pending or {}), **domains, **emails}.items())
     ]
 
 
