@@ -276,7 +276,9 @@ def measure(
         calls = ProvisioningStep.objects.filter(changeset=changeset.audit_key).count()
         per_tenant = calls / tenants if tenants else 0
         bound = math.ceil(tenants / WIDTH) * per_tenant * latency_ms / 1000
-        poll = interval if interval is not None else "default (1 s)"
+        from changes.management.commands.worker import POLL_SECONDS
+
+        poll = interval if interval is not None else f"default ({POLL_SECONDS:g} s)"
         reader = "" if reader_every == 0.02 else f", progress reader every {reader_every:g} s"
         error = progress.background.error
         first = first_at if first_at is not None else float("nan")
