@@ -3,18 +3,32 @@
 The Tenants page merges the apiserver's companies, as the last refresh read them (the snapshot,
 console.snapshot; a page never calls the server), with what the console knows. It costs a
 fixed number of database queries whatever the number of tenants: one for the snapshot's
-companies, one for the console's tenants with their counts (admins, credentials, and the routing
-counts the caller adds as subqueries: `annotations`) and, when searching, whether an admin's email
-matches; one for the admins of the shown page, and one for the shown page's routing as last
-read.
-"""
+companies; one for what filtering and sorting need of every tenant (its name, company and
+status, and, when searching, whether an admin's email matches); when sorted by a count, one for
+the counted rows' tenant ids; one for the shown page's counts and admins, and one for the shown
+page's routing as last read. Rows are made for the shown page only (bench/scale_pages.py:
+10,000 tenants)."""
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
+from operator import attrgetter, itemgetter
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, Expression, OuterRef, Subquery
+from django.db.models import (
+    BooleanField,
+    Count,
+    Expression,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from console.snapshot import queries as snapshot
@@ -134,6 +148,20 @@ class RoutingAsRead:
     same: bool  # the same number of domains and emails as the console (and its first domain)
 
 
+def _sync(company_id: str, on_server: bool | None) -> str:
+    if not company_id:
+        return "none"
+    if on_server is None:
+        return "unknown"
+    return "on_server" if on_server else "missing"
+
+
+def _attention(status: str, on_server: bool | None) -> bool:
+    return status in (Tenant.Status.FAILED, Tenant.Status.PLANNED) or (
+        status == Tenant.Status.ACTIVE and on_server is False
+    )
+
+
 @dataclass
 class TenantRow:
     name: str
@@ -159,24 +187,51 @@ class TenantRow:
 
     @property
     def attention(self) -> bool:
-        return self.status in (Tenant.Status.FAILED, Tenant.Status.PLANNED) or (
-            self.status == Tenant.Status.ACTIVE and self.on_server is False
-        )
+        return _attention(self.status, self.on_server)
 
     @property
     def sync(self) -> str:
         """on_server | missing | unknown (never read, or created since the last read) | none
         (no company on the apiserver yet)."""
-        if not self.company_id:
-            return "none"
-        if self.on_server is None:
-            return "unknown"
-        return "on_server" if self.on_server else "missing"
+        return _sync(self.company_id, self.on_server)
+
+
+class _Entry(NamedTuple):
+    """A row of the list before it is paged: what filtering and sorting need (a TenantRow is
+    made for the shown page only)."""
+
+    folded: str  # fold(name): the list is in this order, then by company id
+    company_id: str
+    tenant_id: int | None
+    name: str
+    status: str
+    origin: str
+    on_server: bool | None
+    platform: bool
+    sort_count: int | None  # the count the list is sorted by; None: not sorted by one, or outside
+
+    @property
+    def outside(self) -> bool:
+        return self.tenant_id is None
+
+    def row(self, count_field: str | None = None) -> TenantRow:
+        row = TenantRow(
+            name=self.name,
+            company_id=self.company_id,
+            tenant_id=self.tenant_id,
+            status=self.status,
+            origin=self.origin,
+            on_server=self.on_server,
+            platform=self.platform,
+        )
+        if count_field and not self.outside:
+            setattr(row, count_field, self.sort_count)
+        return row
 
 
 def tenant_counts() -> dict[str, Expression]:
     """The tenants' admins and the credentials the console issued them, as subqueries of a
-    Tenant query (one query for every tenant; the Tenants page sorts by them)."""
+    Tenant query (the shown page's counts)."""
     credentials = IssuedCredential.objects.filter(admin__tenant=OuterRef("pk"))
     admins = TenantAdmin.objects.filter(tenant=OuterRef("pk"), released=False)
     return {
@@ -194,6 +249,18 @@ def count_of(rows, group: str) -> Expression:
     return Coalesce(Subquery(counted[:1]), 0)
 
 
+def counted_rows() -> dict[str, QuerySet]:
+    """The rows `tenant_counts` counts, as each one's tenant id: {TenantRow field: a flat
+    values_list}. Sorting by a count reads these once and counts them in Python, rather than a
+    subquery per tenant (the same numbers: tests/test_tenant_list_sql_order.py)."""
+    return {
+        "admin_count": TenantAdmin.objects.filter(released=False).values_list(
+            "tenant_id", flat=True
+        ),
+        "credential_count": IssuedCredential.objects.values_list("admin__tenant_id", flat=True),
+    }
+
+
 # The sort keys that order by a count, and the TenantRow field holding it.
 SORT_COUNTS = {
     "domains": "domain_count",
@@ -201,30 +268,136 @@ SORT_COUNTS = {
     "admins": "admin_count",
     "credentials": "credential_count",
 }
-# What each sort key orders by; rows without a value (companies the console does not manage)
-# come last either way.
+SYNC_ORDER = {"missing": 0, "unknown": 1, "none": 2, "on_server": 3}
+# What each sort key orders by (of a list entry); entries without a value (companies the
+# console does not manage) come last either way.
 SORT_COLUMNS = {
-    "status": lambda r: "~" if r.outside else r.status,
-    "domains": lambda r: r.domain_count,
-    "whitelist": lambda r: r.whitelist_count,
-    "admins": lambda r: r.admin_count,
-    "credentials": lambda r: r.credential_count,
-    "sync": lambda r: {"missing": 0, "unknown": 1, "none": 2, "on_server": 3}[r.sync],
+    "status": lambda e: "~" if e.tenant_id is None else e.status,  # outside: last
+    **dict.fromkeys(SORT_COUNTS, attrgetter("sort_count")),
+    "sync": lambda e: SYNC_ORDER[_sync(e.company_id, e.on_server)],
 }
 
 
-def sort_rows(rows: list[TenantRow], sort: str) -> None:
-    """Sort in place by `sort` (a key of SORTS; "-" first for descending), ties by name."""
-    rows.sort(key=lambda r: (fold(r.name), r.company_id))
+def sort_rows(rows: list[_Entry], sort: str) -> None:
+    """Sort list entries in place by `sort` (a key of SORTS; "-" first for descending), ties by
+    name: the folded name, then the company id."""
+    rows.sort(key=itemgetter(1))  # two sorts on one key each: stable, and quicker than a pair
+    rows.sort(key=itemgetter(0))
     descending = sort.startswith("-")
     column = SORT_COLUMNS.get(sort.removeprefix("-"))
     if column is None:
         if descending:
             rows.reverse()
         return
-    known = [r for r in rows if column(r) is not None]
-    known.sort(key=column, reverse=descending)  # stable: ties keep the name order
-    rows[:] = known + [r for r in rows if column(r) is None]
+    # Grouped by value, each group in name order (as a stable sort keeps ties either way), the
+    # groups in order of their value; entries without a value last.
+    groups: dict = {}
+    for row in rows:
+        groups.setdefault(column(row), []).append(row)
+    unvalued = groups.pop(None, [])
+    rows[:] = [row for value in sorted(groups, reverse=descending) for row in groups[value]]
+    rows += unvalued
+
+
+# An entry made from a tuple of its fields, without the Python-level __new__ of a NamedTuple
+# (ten thousand entries: a few milliseconds).
+_new_entry = partial(tuple.__new__, _Entry)
+
+
+def _flag(condition: Q) -> Expression:
+    return ExpressionWrapper(condition, output_field=BooleanField())
+
+
+def _entries(
+    *,
+    server: ServerCompanies,
+    query: str,
+    kind: str,
+    sort: str,
+    annotations: dict[str, Expression] | None,
+    counted: dict[str, QuerySet] | None,
+) -> list[_Entry]:
+    """Console tenants and server companies as one list of entries, filtered and sorted.
+
+    One query reads, for every tenant, only what filtering and sorting need: its name, company,
+    status, whether it is deleted and whether it was created after the companies were read (both
+    worked out in SQL: reading the dates cost most of the time), and whether an admin's email
+    matches the search. Sorting by a count reads the counted rows' tenant ids (one more query),
+    or, for a count the caller gives only as a subquery, adds it to that query."""
+    on_server = {c["id"] for c in server.companies} if server.ok else None
+    wanted = fold(query) if query else ""
+    entries: list[_Entry] = []
+    # The companies the console knows, its deleted tenants' included: a company the console
+    # marked deleted but the server still lists is not "outside".
+    taken: set[str] = set()
+    if kind == "outside":
+        if on_server is not None:
+            taken.update(Tenant.objects.order_by().values_list("company_id", flat=True))
+    else:
+        tenants = Tenant.objects.order_by()
+        if kind == "deleted":
+            tenants = tenants.filter(deleted_at__isnull=False)
+        elif kind != "all":  # the deleted ones' companies matter only next to the server's
+            tenants = tenants.filter(deleted_at__isnull=True)
+        sorted_by = SORT_COUNTS.get(sort.removeprefix("-"))
+        # The caller's counts come first (its annotations override this package's counts in
+        # `tenant_page`): as the counted rows when given, else as the subquery.
+        subqueries, rows = annotations or {}, counted or {}
+        if sorted_by not in subqueries:
+            rows = {**counted_rows(), **rows}
+        counts: dict[str, Expression] = {}  # the count as a column, when it is a subquery
+        tally: Counter | None = None
+        if sorted_by in rows:
+            tally = Counter(rows[sorted_by].order_by())
+        elif sorted_by in subqueries:
+            counts["sort_count"] = subqueries[sorted_by]
+        matches = TenantAdmin.objects.filter(email__icontains=wanted).values("tenant")
+        columns = {
+            "is_deleted": _flag(Q(deleted_at__isnull=False)),
+            "is_newer": _flag(Q(created_at__gt=server.fetched_at))
+            if on_server is not None
+            else Value(False),
+            # an admin's email matches: asked in the same query
+            "admin_matches": _flag(Q(pk__in=matches)) if len(wanted) >= 3 else Value(False),
+            **counts,
+        }
+        read = tenants.annotate(**columns).values_list(
+            "pk", "name", "company_id", "status", "origin", *columns
+        )
+        deleted_only = kind == "deleted"
+        for pk, name, company_id, status, origin, deleted, newer, matched, *count in read:
+            taken.add(company_id)
+            if deleted != deleted_only:
+                continue
+            if on_server is None:
+                state = None
+            elif company_id in on_server:
+                state = True
+            else:  # a tenant created after the snapshot was read: the snapshot cannot tell
+                state = None if newer else False
+            if kind == "attention" and not _attention(status, state):
+                continue
+            folded = fold(name)
+            if query and not (wanted in folded or wanted in company_id.lower() or matched):
+                continue
+            value = count[0] if count else tally[pk] if tally is not None else None
+            entries.append(
+                _new_entry((folded, company_id, pk, name, status, origin, state, False, value))
+            )
+    if kind in ("all", "outside") and on_server is not None:
+        for company in server.companies:
+            company_id, name = company["id"], company["name"]
+            if company_id in taken:
+                continue
+            folded = fold(name)
+            if query and not (wanted in folded or wanted in company_id.lower()):
+                continue
+            platform = company_id == server.platform_id
+            entries.append(
+                _new_entry((folded, company_id, None, name, "", "", True, platform, None))
+            )
+    sort_rows(entries, sort)
+    return entries
 
 
 def tenant_rows(
@@ -234,83 +407,20 @@ def tenant_rows(
     kind: str = "all",
     sort: str = "name",
     annotations: dict[str, Expression] | None = None,
+    counted: dict[str, QuerySet] | None = None,
 ) -> list[TenantRow]:
     """Console tenants and server companies as one list (no admins yet), sorted by `sort`.
 
     `annotations`: more counts for each tenant, {TenantRow field: subquery} (sign-in routing
-    lives above this package, so its caller adds them). Only the count `sort` orders by is read
-    here, for every tenant; `tenant_page` reads the others for the shown page only."""
-    on_server = {c["id"]: c for c in server.companies} if server.ok else None
-    rows: list[TenantRow] = []
-    known_ids = set()
-    # A company the console marked deleted but the server still lists is not "outside".
-    deleted_ids = set()
-    sorted_by = SORT_COUNTS.get(sort.removeprefix("-"))
-    every = {**tenant_counts(), **(annotations or {})}
-    counts = {sorted_by: every[sorted_by]} if sorted_by in every else {}
-    wanted = fold(query) if query else ""
-    if len(wanted) >= 3:  # an admin's email matches: asked in the same query
-        admins = TenantAdmin.objects.filter(tenant=OuterRef("pk"), email__icontains=wanted)
-        counts["admin_matches"] = Exists(admins)
-    by_admin: set[int] = set()
-    # One query for the shown tenants and the deleted ones' companies alike.
-    for pk, name, company_id, status, origin, created_at, deleted_at, *more in (
-        Tenant.objects.annotate(**counts)
-        .order_by()
-        .values_list(
-            "pk", "name", "company_id", "status", "origin", "created_at", "deleted_at", *counts
-        )
-    ):
-        extra = dict(zip(counts, more, strict=True))
-        if extra.pop("admin_matches", False):
-            by_admin.add(pk)
-        if deleted_at is not None and company_id:
-            deleted_ids.add(company_id)
-        if (deleted_at is not None) != (kind == "deleted"):
-            continue
-        if company_id:
-            known_ids.add(company_id)
-        known = on_server is not None and (
-            company_id in on_server or not (created_at and created_at > server.fetched_at)
-        )
-        rows.append(
-            TenantRow(
-                name=name,
-                company_id=company_id,
-                tenant_id=pk,
-                status=status,
-                origin=origin,
-                # a tenant created after the snapshot was read: the snapshot cannot tell
-                on_server=company_id in on_server if known else None,
-                **extra,
-            )
-        )
-    if kind in ("all", "outside") and on_server is not None:
-        for company in server.companies:
-            if company["id"] in known_ids or company["id"] in deleted_ids:
-                continue
-            rows.append(
-                TenantRow(
-                    name=company["name"],
-                    company_id=company["id"],
-                    on_server=True,
-                    platform=company["id"] == server.platform_id,
-                )
-            )
-    if kind == "console":
-        rows = [r for r in rows if not r.outside]
-    elif kind == "outside":
-        rows = [r for r in rows if r.outside]
-    elif kind == "attention":
-        rows = [r for r in rows if r.attention]
-    if query:
-        rows = [
-            r
-            for r in rows
-            if wanted in fold(r.name) or wanted in r.company_id.lower() or r.tenant_id in by_admin
-        ]
-    sort_rows(rows, sort)
-    return rows
+    lives above this package, so its caller adds them). `counted`: the rows some of those
+    counts count, as each one's tenant id, {TenantRow field: a flat values_list}; sorting by
+    such a count reads them once instead of a subquery per tenant. Only the count `sort` orders
+    by is read here, for every tenant; `tenant_page` reads the others for the shown page only."""
+    entries = _entries(
+        server=server, query=query, kind=kind, sort=sort, annotations=annotations, counted=counted
+    )
+    counted_field = SORT_COUNTS.get(sort.removeprefix("-"))
+    return [entry.row(counted_field) for entry in entries]
 
 
 def tenant_page(
@@ -322,9 +432,15 @@ def tenant_page(
     per_page=PER_PAGE,
     sort: str = "name",
     annotations: dict[str, Expression] | None = None,
+    counted: dict[str, QuerySet] | None = None,
 ) -> Page:
-    rows = tenant_rows(server=server, query=query, kind=kind, sort=sort, annotations=annotations)
-    page = Paginator(rows, per_page).get_page(number)
+    """A page of `tenant_rows`: the whole list is filtered and sorted as entries, and rows are
+    made, with their counts, admins and routing, for the shown page only."""
+    entries = _entries(
+        server=server, query=query, kind=kind, sort=sort, annotations=annotations, counted=counted
+    )
+    page = Paginator(entries, per_page).get_page(number)
+    page.object_list = [entry.row() for entry in page.object_list]
     _add_counts_and_admins(page.object_list, {**tenant_counts(), **(annotations or {})})
     if server.ok:
         _routing_as_read(page.object_list)

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from changes import tenants as tenant_changes
 from console.audit import actor_for_request
 from console.validation import InvalidInput
+from sso.models import LoginDomain, WhitelistEntry
 from sso.routing.queries import routing_counts
 from tenants.queries import FILTERS, SORTS, server_companies, tenant_page
 from web.tenants.views.common import render_page
@@ -35,6 +36,7 @@ def tenant_list(request):
         sort=sort,
         number=request.GET.get("page", 1),
         annotations=routing_counts(),
+        counted=routing_rows(),
     )
     params = {"q": query, "show": kind, "sort": sort}
     context = {
@@ -45,6 +47,16 @@ def tenant_list(request):
         "next_url": _page_url(params, page.next_page_number()) if page.has_next() else "",
     }
     return render_page(request, "tenants/list.html", context, fragment="tenants/_rows.html")
+
+
+def routing_rows() -> dict:
+    """The rows `routing_counts` counts, as each one's tenant id: sorting by domains or the
+    whitelist reads them once instead of a subquery per tenant (tests/test_tenant_list_sql_order.py
+    checks the two agree)."""
+    return {
+        "domain_count": LoginDomain.objects.values_list("tenant_id", flat=True),
+        "whitelist_count": WhitelistEntry.objects.values_list("tenant_id", flat=True),
+    }
 
 
 def _page_url(params: dict, number: int) -> str:
