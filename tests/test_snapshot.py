@@ -10,6 +10,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from changes.management.commands.refresh_server_state import Command as RefreshCommand
 from changes.refresh import refresh_server_state
@@ -346,3 +347,18 @@ def test_the_live_view_shows_the_last_failure_next_to_the_older_read(admin_clien
     page = text(admin_client.get(reverse("sso:routing_live", args=[acme.pk]), headers=HTMX))
     assert "The last refresh could not read the server's routing" in page
     assert "no such user to act as" in page and "The server's routing as of" in page
+
+
+def test_rows_reads_each_asked_row_of_several_kinds_in_one_query(django_assert_num_queries):
+    for kind, key in [("routing", "c1"), ("routing", "c2"), ("routing", "c3"), ("companies", "")]:
+        ServerSnapshot.objects.create(
+            kind=kind, key=key, data={"k": key}, fetched_at=timezone.now()
+        )
+    with django_assert_num_queries(1):
+        found = queries.rows(
+            ("routing", "c1"), ("routing", "c3"), ("routing", "gone"), ("companies", None)
+        )
+    assert sorted(found) == [("companies", ""), ("routing", "c1"), ("routing", "c3")]
+    assert found[("routing", "c3")].data == {"k": "c3"}
+    with django_assert_num_queries(0):  # nothing asked: nothing read
+        assert queries.rows() == {}

@@ -64,9 +64,14 @@ def row(kind: str, key: str = "") -> SnapshotRow | None:
 
 def rows(*wanted: tuple[str, str]) -> dict[tuple[str, str], SnapshotRow]:
     """Several rows in one query, by (kind, key); a row never written is absent."""
-    match = Q(pk__in=[])
+    keys: dict[str, set[str]] = {}
     for kind, key in wanted:
-        match |= Q(kind=kind, key=key or "")
+        keys.setdefault(kind, set()).add(key or "")
+    # One `key IN (...)` per kind: a condition per row made building the query cost more than
+    # running it (6 ms for the Tenants page's 50 routing rows).
+    match = Q(pk__in=[])
+    for kind, wanted_keys in keys.items():
+        match |= Q(kind=kind, key__in=sorted(wanted_keys))
     return {(obj.kind, obj.key): _row(obj) for obj in ServerSnapshot.objects.filter(match)}
 
 
