@@ -38,7 +38,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pg_server import server_params
+from processes import Processes
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -140,44 +140,6 @@ def manage(env: dict, *args: str, timeout: float = 300) -> str:
     if done.returncode != 0:
         raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
     return done.stdout
-
-
-class Processes:
-    """Every process this run started, stopped in reverse order."""
-
-    def __init__(self):
-        self.started: list[tuple[str, subprocess.Popen]] = []
-
-    def start(self, name: str, argv: list[str], env: dict, stdout) -> subprocess.Popen:
-        proc = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdout=stdout,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # its own process group: its children go with it
-        )
-        self.started.append((name, proc))
-        return proc
-
-    def stop(self, proc: subprocess.Popen) -> None:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # workers left behind, same process group
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.started = [(n, p) for n, p in self.started if p is not proc]
-
-    def stop_all(self) -> None:
-        for _, proc in reversed(list(self.started)):
-            self.stop(proc)
 
 
 def start_sandbox(procs: Processes, env: dict) -> tuple[str, str, str]:

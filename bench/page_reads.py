@@ -51,7 +51,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -62,6 +61,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pg_server import server_params
+from processes import Processes
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -178,46 +178,6 @@ def manage(env: dict, deadline: Deadline, *args: str, cap: float = 180) -> str:
             f"manage.py {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
         )
     return done.stdout
-
-
-class Processes:
-    """Every process this run started, stopped in reverse order by `stop_all`."""
-
-    def __init__(self):
-        self.started: list[tuple[str, subprocess.Popen]] = []
-
-    def start(self, name: str, argv: list[str], env: dict, stdout) -> subprocess.Popen:
-        proc = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdout=stdout,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # its own process group: its children go with it
-        )
-        self.started.append((name, proc))
-        return proc
-
-    def stop_all(self) -> None:
-        for name, proc in reversed(self.started):
-            if proc.poll() is None:
-                proc.terminate()  # gunicorn: graceful stop of its workers
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    print(f"{name} did not stop on SIGTERM; killing its process group")
-                    try:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    proc.wait(timeout=10)
-            # Workers left behind by a killed master (same process group, started by us).
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        self.started.clear()
 
 
 def start_sandbox(procs: Processes, env: dict, deadline: Deadline) -> tuple[str, str, str]:
