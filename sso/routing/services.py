@@ -243,16 +243,8 @@ def routing_save(
                 return change
             _write(tenant, change, routing)
             push_invalidate(tenant)
-            before, after = change.audit_lists()
-            _audit_after(change, after, source)
             audit_record(
-                actor=actor,
-                action=action,
-                target_type="tenant",
-                target_id=str(tenant.pk),
-                target_repr=tenant.name,
-                before=before,
-                after=after,
+                **_audit_row(tenant, change, actor=actor, action=action, source=source),
                 calls=calls,
             )
     except IntegrityError:

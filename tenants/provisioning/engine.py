@@ -211,16 +211,27 @@ def step_audit_view(step: ProvisioningStep) -> dict:
     return view
 
 
-def _pending_row(step: ProvisioningStep, tenant: Tenant, actor: str) -> dict:
+def _step_entry(step: ProvisioningStep, *, actor: str, tenant_id: int, name: str, **fields) -> dict:
+    """An audit entry of the step's call on its tenant, as `audit_record` keyword arguments."""
     return {
         "actor": actor,
         "action": step_action(step),
         "target_type": "tenant",
-        "target_id": str(tenant.pk),
-        "target_repr": tenant.name,
-        "after": {**step_audit_view(step), "body": step.body},
-        "outcome": "pending",
+        "target_id": str(tenant_id),
+        "target_repr": name,
+        **fields,
     }
+
+
+def _pending_row(step: ProvisioningStep, tenant: Tenant, actor: str) -> dict:
+    return _step_entry(
+        step,
+        actor=actor,
+        tenant_id=tenant.pk,
+        name=tenant.name,
+        after={**step_audit_view(step), "body": step.body},
+        outcome="pending",
+    )
 
 
 def _audit_pending(
@@ -251,22 +262,21 @@ def unaudited_outcomes_many(tenants: list[Tenant], *, actor: str) -> dict[int, l
         ).filter(~Exists(audited))
         for step in finished.order_by("tenant_id", "pending_seq"):
             out[step.tenant_id].append(
-                {
-                    "actor": actor,
-                    "action": step_action(step),
-                    "target_type": "tenant",
-                    "target_id": str(step.tenant_id),
-                    "target_repr": names[step.tenant_id],
-                    "after": step_audit_view(step),
-                    "outcome": (
+                _step_entry(
+                    step,
+                    actor=actor,
+                    tenant_id=step.tenant_id,
+                    name=names[step.tenant_id],
+                    after=step_audit_view(step),
+                    outcome=(
                         "success" if step.status == ProvisioningStep.Status.DONE else "failure"
                     ),
-                    "error": (
+                    error=(
                         f"{step.error + '; ' if step.error else ''}recorded by a later run: the "
                         "run that sent this call stopped before writing its outcome"
                     ),
-                    "outcome_of": step.pending_seq,
-                }
+                    outcome_of=step.pending_seq,
+                )
             )
     return out
 
@@ -309,17 +319,16 @@ def supersede_open_steps_many(
             else:
                 error = f"not sent: the run stopped before this call; replaced{by}"
             closing[step.tenant_id].append(
-                {
-                    "actor": actor,
-                    "action": step_action(step),
-                    "target_type": "tenant",
-                    "target_id": str(step.tenant_id),
-                    "target_repr": names[step.tenant_id],
-                    "after": {**step_audit_view(step), "status": "superseded"},
-                    "outcome": "failure",
-                    "error": error,
-                    "outcome_of": step.pending_seq,
-                }
+                _step_entry(
+                    step,
+                    actor=actor,
+                    tenant_id=step.tenant_id,
+                    name=names[step.tenant_id],
+                    after={**step_audit_view(step), "status": "superseded"},
+                    outcome="failure",
+                    error=error,
+                    outcome_of=step.pending_seq,
+                )
             )
     return closing
 
@@ -727,18 +736,17 @@ def run_audit_rows(
                 record.result_msg = scrub_text(record.result_msg, sent)
                 record.error = scrub_text(record.error, sent)
         rows.append(
-            {
-                "actor": actor,
-                "action": step_action(step),
-                "target_type": "tenant",
-                "target_id": str(tenant.pk),
-                "target_repr": tenant.name,
-                "after": step_audit_view(step),
-                "calls": records,
-                "outcome": "success" if status == ProvisioningStep.Status.DONE else "failure",
-                "error": scrub_text(error, sent).strip(),
-                "outcome_of": step.pending_seq,
-            }
+            _step_entry(
+                step,
+                actor=actor,
+                tenant_id=tenant.pk,
+                name=tenant.name,
+                after=step_audit_view(step),
+                calls=records,
+                outcome="success" if status == ProvisioningStep.Status.DONE else "failure",
+                error=scrub_text(error, sent).strip(),
+                outcome_of=step.pending_seq,
+            )
         )
     if not outcome.ran and not outcome.ok:
         rows.append(
