@@ -73,6 +73,17 @@ def parse_spec_text(text: str, source: str = "SPEC") -> dict:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecFileError(FieldError("", f"{source}: not valid YAML{where}: {problem}")) from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors of explicitly tagged scalars (`!!float .nanx`, `!!timestamp x`,
+        # `!!int 0b2`) fail with these instead of a YAMLError, and without a position.
+        raise SpecFileError(
+            FieldError(
+                "",
+                f"{source}: not valid YAML: a value written with a type tag (!!float, !!int, "
+                f"!!timestamp, …) is not of that type ({str(exc)[:200]}); remove the tag or "
+                "fix the value",
+            )
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

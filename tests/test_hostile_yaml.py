@@ -124,3 +124,18 @@ def test_a_key_with_line_separators_stays_on_its_one_message_line(tmp_path):
     assert any("a\\x85b\\u2028c\\u2029d" in line for line in lines), lines
     for line in lines:
         assert line.startswith(f"{path}: ")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "value", ["!!float .nanname", "!!timestamp not-a-date", "!!int 0b2", "!!float 1e99999x"]
+)
+def test_a_value_that_is_not_of_its_type_tag_is_a_clear_error(tmp_path, value):
+    """PyYAML's tagged-scalar constructors fail with ValueError or AttributeError, not a
+    YAMLError (the SPEC fuzzer found the traceback)."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(f"version: 1\ntenants:\n  - name: {value}\n")
+    with pytest.raises(CommandError) as info:
+        call_command("plan", str(path))
+    assert info.value.returncode == 2
+    assert "not valid YAML: a value written with a type tag" in str(info.value)
