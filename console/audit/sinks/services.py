@@ -66,9 +66,9 @@ def _check_url(kind: str, url: str, errors: ErrorCollector) -> None:
         path = Path(url)
         if not path.is_absolute():
             errors.add("url", f"{shown(url)} is not an absolute file path")
-        elif not path.parent.is_dir():
+        elif not _looks_up(path.parent, Path.is_dir):
             errors.add("url", f"the directory of {shown(url)} does not exist: create it first")
-        elif path.is_dir():
+        elif _looks_up(path, Path.is_dir):
             errors.add("url", f"{shown(url)} is a directory: give a file path")
         elif path.suffix not in JSONL_SUFFIXES:
             # The console appends to this file: never to a configuration file or a script.
@@ -90,6 +90,15 @@ def _check_secret(kind: str, secret: str, errors: ErrorCollector) -> None:
         errors.add("secret", f"{shown(name)} is not an environment variable name")
 
 
+def _looks_up(path: Path, test) -> bool:
+    """`test(path)` (Path.is_dir, Path.is_file), False for a path the system cannot look up at
+    all (a name over its length limit raises OSError instead of answering False)."""
+    try:
+        return test(path)
+    except OSError:
+        return False
+
+
 def check_sink_input(
     *, name: str, kind: str, url: str, secret: str, ca_file: str, from_seq: int | None
 ) -> None:
@@ -105,7 +114,7 @@ def check_sink_input(
         _check_secret(kind, secret, errors)
         if ca_file and kind == AuditSink.Kind.JSONL:
             errors.add("ca_file", "a jsonl sink makes no TLS connection: leave it empty")
-        elif ca_file and not Path(ca_file).is_file():
+        elif ca_file and not _looks_up(Path(ca_file), Path.is_file):
             errors.add("ca_file", f"{shown(ca_file)} is not a readable file")
     if from_seq is not None and from_seq < 1:
         errors.add("from", f"{from_seq} is not a sequence number: give 1 or more")
