@@ -31,3 +31,13 @@ def test_a_ca_file_too_long_to_look_up_is_refused_naming_it():
             from_seq=None,
         )
     assert "ca_file" in fields(info.value)
+
+
+def test_a_start_sequence_of_thousands_of_digits_is_refused_naming_it(admin_client):
+    from django.urls import reverse
+
+    answer = admin_client.post(
+        reverse("audit_sinks:list"),
+        {"name": "s2", "kind": "jsonl", "url": "/tmp/s2.jsonl", "from": "9" * 5000},
+    )
+    assert answer.status_code in (200, 400)

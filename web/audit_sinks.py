@@ -31,7 +31,10 @@ def _number(value: str) -> int | None:
     value = (value or "").strip()
     if not value:
         return None
-    return int(value) if value.lstrip("-").isdigit() else -1  # -1: refused, naming the field
+    # -1: refused, naming the field (also past 18 digits, which no sequence number reaches and
+    # int() refuses past 4,300 with a ValueError)
+    digits = value.lstrip("-")
+    return int(value) if digits.isdigit() and len(digits) <= 18 else -1
 
 
 def _page(request, *, errors=None, data=None, status=200):
