@@ -26,7 +26,7 @@ class ChangesetFilter:
         return {k: v for k, v in vars(self).items() if v}
 
 
-# The columns templates/changes/_rows.html shows (the JSON ones are not decoded for a list).
+# The columns templates/jinja2/changes/rows.jinja shows (the JSON ones are not decoded for a list).
 LIST_FIELDS = ("id", "created_at", "kind", "face", "summary", "requested_by", "source", "status")
 
 

@@ -63,16 +63,28 @@ _MAX_URLS = 20_000
 _PLAIN = (int, str)
 
 
+def cached_reverse(view_name: str, args: tuple = (), kwargs: tuple = (), current_app=None):
+    """reverse(), remembered by everything it depends on (`kwargs` as sorted pairs); None when
+    an argument is not a plain int or str (str() of another type may change: not cached)."""
+    if not all(type(a) in _PLAIN for a in args) or not all(type(v) in _PLAIN for _, v in kwargs):
+        return None
+    key = (get_urlconf() or settings.ROOT_URLCONF, get_script_prefix(), view_name, args, kwargs)
+    key += (current_app,)
+    url = _URLS.get(key)
+    if url is None:
+        url = reverse(view_name, args=args, kwargs=dict(kwargs), current_app=current_app)
+        if len(_URLS) >= _MAX_URLS:
+            _URLS.clear()
+        _URLS[key] = url
+    return url
+
+
 class CachedURLNode(URLNode):
     def render(self, context):
         if self.asvar:
             return super().render(context)
         args = tuple(arg.resolve(context) for arg in self.args)
         kwargs = tuple(sorted((k, v.resolve(context)) for k, v in self.kwargs.items()))
-        if not all(type(a) in _PLAIN for a in args) or not all(
-            type(v) in _PLAIN for _, v in kwargs
-        ):
-            return super().render(context)  # str() of another type may change: not cached
         view_name = self.view_name.resolve(context)
         try:
             current_app = context.request.current_app
@@ -81,20 +93,9 @@ class CachedURLNode(URLNode):
                 current_app = context.request.resolver_match.namespace
             except AttributeError:
                 current_app = None
-        key = (
-            get_urlconf() or settings.ROOT_URLCONF,
-            get_script_prefix(),
-            view_name,
-            args,
-            kwargs,
-            current_app,
-        )
-        url = _URLS.get(key)
+        url = cached_reverse(view_name, args, kwargs, current_app)
         if url is None:
-            url = reverse(view_name, args=args, kwargs=dict(kwargs), current_app=current_app)
-            if len(_URLS) >= _MAX_URLS:
-                _URLS.clear()
-            _URLS[key] = url
+            return super().render(context)
         return conditional_escape(url) if context.autoescape else url
 
 

@@ -46,7 +46,7 @@ def changeset_list(request):
     flt = _filter(request)
     page = changeset_page(flt, page=request.GET.get("page") or 1)
     context = {"page": page, "filter": flt, "statuses": Changeset.Status.choices}
-    return render_page(request, "changes/list.html", context, fragment="changes/_rows.html")
+    return render_page(request, "changes/list.html", context, fragment="changes/rows.jinja")
 
 
 # The audit entries' columns templates/changes/detail.html shows (the others are not read).
