@@ -229,6 +229,8 @@ LOGIN_REDIRECT_URL = "dashboard"
 # console/accounts/sessions.py); before sign-in (the OIDC state) the cookie lasts until the
 # browser closes.
 SESSION_COOKIE_AGE = int(CONSOLE_SESSION_HOURS * 3600)
+# Django's database sessions, read with one SQL statement (console/request_reads.py).
+SESSION_ENGINE = "console.request_reads"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # mozilla-django-oidc (console/oidc/): authorization code flow with PKCE (S256) and a nonce; the

@@ -26,6 +26,7 @@ from django.core.cache import cache
 from django.views.decorators.debug import sensitive_variables
 
 from .admin_password import check_password, configured_hash
+from .request_reads import user_by_id
 
 ADMIN_USERNAME = "admin"
 SLOWDOWN_AFTER = 2
@@ -54,7 +55,7 @@ class AdminPasswordBackend(BaseBackend):
     def get_user(self, user_id):
         if not settings.CONSOLE_LOCAL_ADMIN:
             return None  # break-glass switched off: its sessions end too
-        user = get_user_model().objects.filter(pk=user_id).first()
+        user = user_by_id(user_id)
         if user is None or user.username != ADMIN_USERNAME:
             return None
         _keep_marker_current(user)

@@ -13,6 +13,7 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.models import Session
 from django.db.models import QuerySet
 from django.dispatch import receiver
@@ -158,7 +159,9 @@ def _django_session_live(key: str) -> bool:
 
 
 def _uses_database_sessions() -> bool:
-    return settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
+    """Django's database sessions, or a store built on them (console/request_reads.py)."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    return issubclass(store, DatabaseSessionStore)
 
 
 def _forget_expired(user) -> None:

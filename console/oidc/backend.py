@@ -27,6 +27,7 @@ from django.core.exceptions import SuspiciousOperation
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from requests.auth import HTTPBasicAuth
 
+from console.request_reads import user_by_id
 from console.roles import LOCAL_ADMIN
 
 from .discovery import ProviderUnavailable, oidc_configured, provider_metadata
@@ -225,7 +226,7 @@ class ConsoleOIDCBackend(OIDCAuthenticationBackend):
     def get_user(self, user_id):
         if not oidc_configured():
             return None  # OpenID Connect switched off: its sessions end
-        user = self.UserModel.objects.filter(pk=user_id).first()
+        user = user_by_id(user_id)
         if user is None or user.get_username() == LOCAL_ADMIN:
             return None
         if not user.get_username().startswith(USERNAME_PREFIX) or not user.is_active:
