@@ -3,7 +3,7 @@
     .venv/bin/python bench/worker_apply.py [--tenants 200] [--latency-ms 20] [--interval 1]
                                            [--database sqlite|postgres|both]
                                            [--database-url postgres://postgres@127.0.0.1:5432/postgres]
-                                           [--reader-every 0.02]
+                                           [--reader-every 0.02] [--profile out.txt]
 
 For each database (a fresh SQLite file with the console's settings, or a scratch PostgreSQL
 database `console_worker_<pid>`, dropped at the end): migrates it, starts `manage.py
@@ -25,7 +25,12 @@ about 10 ms of CPU, which at 20 ms takes a third of a core from the worker on 2 
 - time from enqueue to the run seen `running`, and to the first finished step (the page's
   progress moving); target: under 1 s;
 - total time from enqueue to `done`, against the 8-wide bound ceil(tenants/8) x calls per
-  tenant x latency (200 tenants of 5 calls at 20 ms: 2.5 s); target: within 1.5x of it.
+  tenant x latency (200 tenants of 5 calls at 20 ms: 2.5 s); target: within 1.5x of it;
+- the CPU time the worker process used from enqueue to `done` (user + system, from /proc), and
+  that of this measuring process (the progress reader's queries).
+
+`--profile PATH` attaches py-spy (.venv/bin/py-spy) to the worker from enqueue to `done` and
+writes its samples (raw, 200 a second, `--database` and `--scenario` appended to the name).
 
 Prints the load average next to each figure: the machine has 2 cores and other work runs on it.
 """
@@ -70,6 +75,7 @@ def parse_args():
         default=0.02,
         help="seconds between two calls of the page's progress reader (default 0.02)",
     )
+    parser.add_argument("--profile", default="", help="py-spy samples of the worker to this file")
     return parser.parse_args()
 
 
@@ -99,6 +105,12 @@ def spec_text(count: int, with_login: bool, with_admins: bool = True) -> str:
                 f"admins: [lead{i}@partner.example]}}",
             ]
     return "\n".join(lines) + "\n"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (its threads included), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -171,6 +183,8 @@ def run_one(kind: str, scenario: str, args, tmp: Path) -> None:
         if args.interval is not None:
             argv += ["--interval", str(args.interval)]
         argv += ["--reader-every", str(args.reader_every)]
+        if args.profile:
+            argv += ["--profile", f"{args.profile}.{kind}.{scenario}"]
         subprocess.run(argv, env=env, check=False, timeout=900)
     finally:
         if dbname:
@@ -184,6 +198,7 @@ def measure(
     latency_ms: int,
     interval: float | None,
     reader_every: float = 0.02,
+    profile: str = "",
 ) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
     os.environ.setdefault("CONSOLE_ADMIN_PASSWORD_BCRYPT", "$2b$04$" + "x" * 53)
@@ -245,6 +260,16 @@ def measure(
         steps = changeset.steps.count()
         time.sleep(2)  # the worker is idle, polling, as it is when someone presses Apply
         before = load()
+        profiler = None
+        if profile:
+            spy = [str(Path(PYTHON).parent / "py-spy"), "record", "-r", "200", "-f", "raw"]
+            profiler = subprocess.Popen(
+                [*spy, "-o", profile, "--pid", str(worker.pid)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1)  # attached
+        worker_cpu, own_cpu = cpu_seconds(worker.pid), time.process_time()
         started = time.perf_counter()
         changeset_enqueue(changeset, actor="bench")
         running_at = first_at = None
@@ -272,6 +297,10 @@ def measure(
                 raise SystemExit("the apply did not finish within 600 s")
             time.sleep(0.02)
         total = time.perf_counter() - started
+        worker_cpu, own_cpu = cpu_seconds(worker.pid) - worker_cpu, time.process_time() - own_cpu
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
         after = load()
         calls = ProvisioningStep.objects.filter(changeset=changeset.audit_key).count()
         per_tenant = calls / tenants if tenants else 0
@@ -294,6 +323,11 @@ def measure(
             f"  enqueue -> done:           {total:.2f} s; 8-wide bound {bound:.2f} s; "
             f"ratio {total / bound if bound else 0:.2f}x (target <= 1.5x = {1.5 * bound:.2f} s)"
         )
+        print(
+            f"  CPU enqueue -> done: worker {worker_cpu:.2f} s "
+            f"({1000 * worker_cpu / calls if calls else 0:.2f} ms per call), "
+            f"this process (progress reader) {own_cpu:.2f} s"
+        )
         print(f"  [{before} before, {after} after]", flush=True)
         ok = status == BackgroundApply.Status.DONE and first_at is not None and first_at < 1
         return 0 if ok and total <= 1.5 * bound else 1
@@ -311,8 +345,11 @@ def main() -> int:
         parser.add_argument("--latency-ms", type=int)
         parser.add_argument("--interval", type=float, default=None)
         parser.add_argument("--reader-every", type=float, default=0.02)
+        parser.add_argument("--profile", default="")
         a = parser.parse_args()
-        return measure(a.measure, a.scenario, a.tenants, a.latency_ms, a.interval, a.reader_every)
+        return measure(
+            a.measure, a.scenario, a.tenants, a.latency_ms, a.interval, a.reader_every, a.profile
+        )
     args = parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-worker-"))
     try:
