@@ -1,6 +1,8 @@
 """The Jinja2 row lists (console/jinja2.py, console/htmx.py render_page): the filters read as
 Django's, every value is escaped, and a page shows its rows once, htmx the rows alone."""
 
+import html
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -12,6 +14,8 @@ from hypothesis import strategies as st
 
 from changes.models import Changeset
 from changes.selectors import PAGE_SIZE
+from console.audit.bulk import bulk_append
+from console.audit.queries import PAGE_SIZE as AUDIT_PAGE_SIZE
 
 DJANGO = Engine(builtins=["console.templatetags.fast_builtins"])
 JINJA = engines["jinja2"]
@@ -63,9 +67,7 @@ def test_filters_give_what_djangos_give(jinja, django, value):
 def test_url_is_reverse_and_every_value_is_escaped():
     assert ours("{{ url('changes:detail', 7) }}") == reverse("changes:detail", args=[7])
     assert ours("{{ url('changes:list') }}") == reverse("changes:list")
-    assert ours("{{ v }}", v='<script>"x"</script>') == (
-        "&lt;script&gt;&#34;x&#34;&lt;/script&gt;"
-    )
+    assert ours("{{ v }}", v='<script>"x"</script>') == ("&lt;script&gt;&#34;x&#34;&lt;/script&gt;")
 
 
 @pytest.mark.django_db
@@ -105,3 +107,74 @@ def test_changes_paging_links_keep_the_filter(admin_client):
     html = page.content.decode()
     assert 'href="?requested_by=bob&amp;page=1" rel="prev"' in html
     assert "Page 2 of 2" in html
+
+
+HOSTILE = "<script>alert('x')</script> & \"co\""
+HOSTILE_SHOWN = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &#34;co&#34;"
+
+
+@pytest.mark.django_db
+def test_audit_page_shows_its_rows_once_escaped_and_htmx_gets_the_rows_alone(admin_client):
+    bulk_append(
+        [
+            dict(
+                actor=HOSTILE,
+                action="tenant.create",
+                target_type="tenant",
+                target_id="c-1",
+                target_repr=HOSTILE,
+                outcome="failure",
+                error="e" * 130,
+                calls=[{"endpoint": "system.create_company", "status": 400}],
+            ),
+            dict(actor="admin", action="tenant.update", target_type="tenant", target_id="c-9"),
+        ]
+    )
+    page = admin_client.get(reverse("audit:list")).content.decode()
+    assert "<html" in page
+    assert page.count('<table class="audit-table">') == 1
+    assert page.count(HOSTILE_SHOWN) == 2  # the actor and the target
+    assert "<script>alert" not in page
+    assert "e" * 119 + "…" in page  # the error, cut at 120
+    assert "1 call (400)" in page
+    assert re.search(r'<span class="badge">tenant</span> c-9\s*</td>', page)  # no name: the id
+    assert "Showing entries #2 to #1." in page
+
+    response = admin_client.get(reverse("audit:list"), {"actor": HOSTILE}, HTTP_HX_REQUEST="true")
+    rows = response.content.decode()
+    assert "<html" not in rows and "<form" not in rows
+    assert rows.count('<table class="audit-table">') == 1
+    assert "Showing entries #1 to #1 that match the filter." in rows
+    assert HOSTILE_SHOWN in rows
+    assert response["HX-Push-Url"].startswith(reverse("audit:list") + "?actor=")
+    assert "HX-Request" in response["Vary"]
+
+
+@pytest.mark.django_db
+def test_audit_paging_links_keep_the_filter_and_follow_the_pages(admin_client):
+    bulk_append(
+        [dict(actor="bob", action="group.update") for _ in range(AUDIT_PAGE_SIZE + 5)]
+        + [dict(actor="carol", action="group.update")]
+    )
+    first = admin_client.get(reverse("audit:list"), {"actor": "bob"}).content.decode()
+    older = re.search(r'<a [^>]*href="([^"]+)" hx-get="\1"[^>]* rel="next">Older →</a>', first)
+    assert older is not None and older[1] == "/audit/?actor=bob&amp;before=6"
+    assert 'rel="prev"' not in first
+    second = admin_client.get(html.unescape(older[1]), HTTP_HX_REQUEST="true").content.decode()
+    assert "Showing entries #5 to #1 that match the filter." in second
+    assert 'href="/audit/?actor=bob" hx-get="/audit/?actor=bob"' in second  # Newest
+    assert 'href="/audit/?actor=bob&amp;after=5"' in second and 'rel="prev"' in second
+    assert 'href="/audit/export.csv?actor=bob" download' in second
+
+
+@pytest.mark.django_db
+def test_audit_filter_errors_are_listed_escaped_instead_of_rows(admin_client):
+    response = admin_client.get(
+        reverse("audit:list"), {"since": "<b>soon</b>", "outcome": "x"}, HTTP_HX_REQUEST="true"
+    )
+    rows = response.content.decode()
+    assert "The filter is not valid." in rows
+    assert "<li>Outcome: Select a valid choice. x is not one of the available choices.</li>" in rows
+    assert "<li>From: Enter a valid date.</li>" in rows
+    assert "<table" not in rows and "<b>soon" not in rows
+    assert "HX-Push-Url" not in response

@@ -11,7 +11,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from console.htmx import wants_fragment
+from console.htmx import render_rows, wants_fragment
 
 from . import export
 from .forms import AuditFilterForm
@@ -97,8 +97,9 @@ def audit_list(request):
         "csv_url": reverse("audit:export", args=["csv"]) + _query_string(query),
         "jsonl_url": reverse("audit:export", args=["jsonl"]) + _query_string(query),
     }
+    rows = render_rows(request, "audit/rows.jinja", context)
     if wants_fragment(request):
-        response = render(request, "audit/_rows.html", context)
+        response = HttpResponse(rows)
         if valid:
             # The address bar gets the tidy URL (no empty fields), which the page also accepts.
             cursor = {k: request.GET[k] for k in ("before", "after") if _cursor(request.GET.get(k))}
@@ -106,7 +107,7 @@ def audit_list(request):
     else:
         context.update(recent_choices())
         context["known_actions"] = sorted(set(KNOWN_ACTIONS) | set(context["actions"]))
-        response = render(request, "audit/list.html", context)
+        response = render(request, "audit/list.html", {**context, "rows_html": rows})
     patch_vary_headers(response, ["HX-Request"])
     return response
 
