@@ -8,6 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
 from console.apiserver import (
     ApiBadRequest,
@@ -50,6 +51,11 @@ class Scripted(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(text.encode())
             return
+        if kind == "cookie":
+            kind = "ok"
+            cookie = True
+        else:
+            cookie = False
         status = 200 if kind == "ok" else payload.pop("status")
         meta = {
             "id": "1",
@@ -62,6 +68,8 @@ class Scripted(BaseHTTPRequestHandler):
         data = payload if kind == "ok" else {}
         out = json.dumps({"meta": meta, "data": data}).encode()
         self.send_response(status)
+        if cookie:
+            self.send_header("Set-Cookie", "lb=node-2; Path=/")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
@@ -107,6 +115,32 @@ def test_it_posts_json_with_basic_auth_and_returns_the_data(client):
     assert headers["Authorization"].startswith("Basic ")
     assert client.recorded[0].trx == "trx-123"
     assert client.recorded[0].status == 200
+
+
+def test_the_thread_session_sends_what_a_plain_session_post_sends(server):
+    """The client sends over thread_session without Session.post's per-call merging; the server
+    must see the same request as through Session.post (a plain session, which merges)."""
+    from console.apiserver.session import thread_session
+
+    url = f"http://127.0.0.1:{server.server_port}"
+    for session in (thread_session(), requests.Session()):
+        api = ApiClient(url=url, key="KEY123", secret=SECRET, timeout=1.0, session=session)
+        api.call("login.set_domains", {"domains": ["a.example"]}, act_as="u-1")
+    (_, fast_body, fast), (_, plain_body, plain) = Scripted.received
+    assert fast_body == plain_body == {"domains": ["a.example"]}
+    assert fast == plain
+
+
+def test_a_cookie_the_apiserver_sets_is_sent_back(server):
+    session = requests.Session()
+    session.trust_env = False  # as thread_session's: the client prepares requests itself
+    url = f"http://127.0.0.1:{server.server_port}"
+    client = ApiClient(url=url, key="KEY123", secret=SECRET, timeout=1.0, session=session)
+    Scripted.script["server.info"] = [("cookie", {})]
+    client.call("server.info")
+    client.call("server.info")
+    assert "Cookie" not in Scripted.received[0][2]
+    assert Scripted.received[1][2]["Cookie"] == "lb=node-2"
 
 
 def test_act_as_and_impersonate_as_become_headers(client):
