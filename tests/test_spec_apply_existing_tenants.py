@@ -143,3 +143,31 @@ def test_a_recorded_plan_without_sso_reads_the_server_once_when_applied(sandbox,
     assert calls.count("system.get_companies") == 1
     assert calls.count("system.create_company") == len(NAMES)
     assert done.changeset.status == "applied"
+
+
+def test_tenants_given_different_values_each_keep_their_own(tmp_path, sandbox, sandbox_settings):
+    """Existing tenants are updated together, one UPDATE per set of equal values: each tenant
+    still gets its own values and its own next version."""
+    apply(tmp_path, spec(with_login=False), "first.yaml")
+    Tenant.objects.filter(name="Tenant B").update(version=7)
+    versions = dict(Tenant.objects.values_list("name", "version"))
+    given = {
+        "Tenant A": "    allowed_users: 30\n    features: [experiments]\n",
+        "Tenant B": "    allowed_users: 30\n    features: [experiments]\n",
+        "Tenant C": "    allowed_users: 40\n    features: [experiments, pipelines]\n",
+    }
+    lines = ["version: 1", "tenants:"]
+    for i, name in enumerate(NAMES):
+        lines += [f"  - name: {name}", f"    admins: [{{name: Admin {i}, email: a{i}@t{i}.io}}]"]
+    text = "\n".join(lines) + "\n"
+    for name, extra in given.items():
+        text = text.replace(f"  - name: {name}\n", f"  - name: {name}\n{extra}")
+    apply(tmp_path, text, "second.yaml")
+
+    tenants = {t.name: t for t in Tenant.objects.all()}
+    assert {n: (t.allowed_users, t.features) for n, t in tenants.items()} == {
+        "Tenant A": (30, ["experiments"]),
+        "Tenant B": (30, ["experiments"]),
+        "Tenant C": (40, ["experiments", "pipelines"]),
+    }
+    assert {n: t.version for n, t in tenants.items()} == {n: v + 1 for n, v in versions.items()}

@@ -7,6 +7,7 @@ again re-plans from what the server and the console hold, so it finishes the job
 creating anything twice.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -136,6 +137,21 @@ def _tenant_changes(tp: TenantPlan) -> dict:
     return changes
 
 
+def _update_alike(model, objs: list, fields: list[str]) -> None:
+    """`model.objects.bulk_update(objs, fields)`, as one UPDATE ... WHERE pk IN (...) per set of
+    equal values: a SPEC gives many tenants the same values, and bulk_update's CASE with a
+    branch per row and field costs far more to build than one such UPDATE."""
+    groups: dict[tuple, tuple[list, list[int]]] = {}
+    for obj in objs:
+        values = [getattr(obj, name) for name in fields]
+        key = tuple((type(v), json.dumps(v) if isinstance(v, list | dict) else v) for v in values)
+        groups.setdefault(key, (values, []))[1].append(obj.pk)
+    for values, pks in groups.values():
+        for start in range(0, len(pks), READ_CHUNK):
+            rows = model.objects.filter(pk__in=pks[start : start + READ_CHUNK])
+            rows.update(**dict(zip(fields, values, strict=True)))
+
+
 def _save_tenants(
     tps: list[TenantPlan], actor: str, changeset: str
 ) -> tuple[list[Tenant], list[dict]]:
@@ -162,7 +178,7 @@ def _save_tenants(
             tenant.updated_at = now
             changed.setdefault(tuple(changes), []).append(tenant)
     for fields, group in changed.items():
-        Tenant.objects.bulk_update(group, [*fields, "version", "updated_at"])
+        _update_alike(Tenant, group, [*fields, "version", "updated_at"])
     by_tenant: dict[int, dict[str, TenantAdmin]] = {}
     added, adopted = [], []
     for tp, tenant in zip(tps, tenants, strict=True):
