@@ -178,3 +178,43 @@ def test_audit_filter_errors_are_listed_escaped_instead_of_rows(admin_client):
     assert "<li>From: Enter a valid date.</li>" in rows
     assert "<table" not in rows and "<b>soon" not in rows
     assert "HX-Push-Url" not in response
+
+
+@pytest.mark.django_db
+def test_changeset_page_lists_its_steps_escaped(admin_client):
+    from changes.models import ChangeStep
+
+    changeset = Changeset.objects.create(
+        kind="tenant.update", summary="s", requested_by="alice", status="planned"
+    )
+    ChangeStep.objects.bulk_create(
+        [
+            ChangeStep(
+                changeset=changeset,
+                position=1,
+                kind="tenant.update",
+                target="tenant:<b>Acme</b>",
+                before={"name": "a<b"},
+                after={"name": "x" * 200},
+                call={"endpoint": "organization.update"},
+                risky=True,
+            ),
+            ChangeStep(
+                changeset=changeset,
+                position=2,
+                kind="login.routing.update",
+                target="tenant:Beta",
+                after={"description": "set <domains>"},
+            ),
+        ]
+    )
+    html = admin_client.get(reverse("changes:detail", args=[changeset.pk])).content.decode()
+    assert html.count('<table class="change-steps">') == 1
+    assert "2 steps: 2 planned." in html
+    assert "tenant:&lt;b&gt;Acme&lt;/b&gt;" in html and "<b>Acme" not in html
+    assert '<span class="badge badge-warn">risky</span>' in html
+    assert "calls <code>organization.update</code>" in html
+    assert "{&#39;name&#39;: &#39;a&lt;b&#39;}" in html  # the value before, as Django shows it
+    assert "{&#39;name&#39;: &#39;" + "x" * 109 + "…" in html  # cut at 120 characters
+    assert "set &lt;domains&gt;" in html and '<div class="hint">console only</div>' in html
+    assert "No audit entry yet: nothing has been applied." in html

@@ -21,7 +21,7 @@ from changes.models import Changeset
 from changes.progress import changeset_progress
 from changes.selectors import ChangesetFilter, changeset_page, changeset_page_data
 from console.audit import actor_for_request
-from console.htmx import render_page
+from console.htmx import render_page, render_rows
 from console.reauth import require_recent_signin
 from console.roles import request_role
 from tenants.provisioning.engine import TenantBusy
@@ -77,6 +77,7 @@ def _detail(request, changeset: Changeset, *, refused: str = "", status: int = 2
         "refused": refused,
         "progress": changeset_progress(changeset),
     }
+    context["lists_html"] = render_rows(request, "changes/detail_lists.jinja", context)
     return render(request, "changes/detail.html", context, status=status)
 
 
