@@ -127,7 +127,9 @@ def plain_json(value: Any) -> Any:
     """The value exactly as a JSON column gives it back (so the hash is stable)."""
     if value is None:
         return None
-    return _strip_nul(json.loads(json.dumps(value, default=_json_default)))
+    text = json.dumps(value, default=_json_default)
+    # json.dumps writes a NUL (in a key or a value) as \u0000: without one there is none to strip.
+    return _strip_nul(json.loads(text)) if "\\u0000" in text else json.loads(text)
 
 
 def _call_dict(call: Any) -> dict:
@@ -255,15 +257,37 @@ def lock_chain(using: str) -> None:
     # database's write lock. Elsewhere the unique seq and prev_hash columns refuse a fork.
 
 
+_HEAD_SQL: dict[tuple[str, str], str] = {}
+
+
 def chain_head(using: str) -> tuple[int, str, datetime | None]:
-    """(seq, entry_hash, created_at) of the newest entry; (0, genesis, None) for an empty log."""
-    head = (
-        AuditEntry.objects.using(using)
-        .order_by("-seq")
-        .values_list("seq", "entry_hash", "created_at")
-        .first()
-    )
-    return head if head else (0, GENESIS_HASH, None)
+    """(seq, entry_hash, created_at) of the newest entry; (0, genesis, None) for an empty log.
+
+    Read once per append, under the chain lock: the ORM's query for it (the same SQL) cost
+    several times the query itself, so its SQL is made once and its time converted as the ORM
+    would."""
+    connection = connections[using]
+    sql = _HEAD_SQL.get((using, connection.vendor))
+    if sql is None:
+        query = AuditEntry.objects.using(using).order_by("-seq")
+        query = query.values_list("seq", "entry_hash", "created_at")[:1].query
+        sql, params = query.get_compiler(using).as_sql()
+        if params:  # the LIMIT is written into the SQL; anything else would need its value
+            raise AssertionError(f"chain_head: unexpected parameters {params!r}")
+        _HEAD_SQL[using, connection.vendor] = sql
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+    if row is None:
+        return (0, GENESIS_HASH, None)
+    seq, entry_hash, created_at = row
+    column = AuditEntry._meta.get_field("created_at").cached_col
+    for convert in (
+        *connection.ops.get_db_converters(column),
+        *column.output_field.get_db_converters(connection),
+    ):
+        created_at = convert(created_at, column, connection)
+    return seq, entry_hash, created_at
 
 
 def next_link(head: tuple[int, str, datetime | None], now: datetime) -> dict:
