@@ -105,7 +105,7 @@ def routing_map_view(request):
     if not _fragment(request):
         context["tenants"] = list(routing_tenants())
     return render_page(
-        request, "sso/routing/map.html", context, fragment="sso/routing/_map_results.html"
+        request, "sso/routing/map.html", context, fragment="sso/routing/map_results.jinja"
     )
 
 
