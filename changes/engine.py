@@ -278,7 +278,9 @@ def local_change(
                 desired=desired,
             )
             try:
-                with transaction.atomic():
+                # A savepoint only where a held change must be undone and its changeset kept;
+                # any other exception leaves the outer block too, which undoes everything.
+                with transaction.atomic(savepoint=approvals_on()):
                     with current_changeset(changeset.audit_key):
                         result.append(write())
                     made = _written_steps(changeset, result[0], steps)
