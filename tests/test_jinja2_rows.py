@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from django.template import Context, Engine, engines
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone as django_timezone
 from hypothesis import given, settings
@@ -16,6 +17,10 @@ from changes.models import Changeset
 from changes.selectors import PAGE_SIZE
 from console.audit.bulk import bulk_append
 from console.audit.queries import PAGE_SIZE as AUDIT_PAGE_SIZE
+from console.snapshot import store as snapshot_store
+from sso.models import LoginDomain
+from tenants.models import Tenant, TenantAdmin
+from tenants.queries import PER_PAGE as TENANTS_PER_PAGE
 
 DJANGO = Engine(builtins=["console.templatetags.fast_builtins"])
 JINJA = engines["jinja2"]
@@ -218,3 +223,105 @@ def test_changeset_page_lists_its_steps_escaped(admin_client):
     assert "{&#39;name&#39;: &#39;" + "x" * 109 + "…" in html  # cut at 120 characters
     assert "set &lt;domains&gt;" in html and '<div class="hint">console only</div>' in html
     assert "No audit entry yet: nothing has been applied." in html
+
+
+@pytest.fixture
+def tenant_list(settings):
+    """A tenant of the console with a hostile name, admin and domain; one created outside it; the
+    platform company; and a failed tenant, as the server was last read."""
+    settings.CLEARML_API_URL = "http://apiserver.invalid"
+    hostile = Tenant.objects.create(name=HOSTILE, company_id="c-1", status="active")
+    TenantAdmin.objects.create(tenant=hostile, name="A", email="a<b>@x.io")
+    TenantAdmin.objects.create(tenant=hostile, name="Z", email="z@x.io")
+    for position, domain in enumerate(("x.io", "y.io")):
+        LoginDomain.objects.create(tenant=hostile, domain=domain, position=position)
+    failed = Tenant.objects.create(name="Broken", company_id="c-2", status="failed")
+    read_at = django_timezone.now() + timedelta(minutes=1)
+    companies = [{"id": "c-1", "name": "x"}, {"id": "c-out", "name": "Outside"}]
+    companies += [{"id": "c-platform", "name": "Platform"}]
+    snapshot_store.snapshot_put(snapshot_store.COMPANIES, "", {"companies": companies}, read_at)
+    snapshot_store.snapshot_put(
+        snapshot_store.SERVER, "", {"platform_company": {"id": "c-platform"}}, read_at
+    )
+    snapshot_store.snapshot_put(
+        snapshot_store.ROUTING, "c-1", {"domains": ["x.io"], "whitelist": ["w@x.io"]}
+    )
+    return {"hostile": hostile, "failed": failed}
+
+
+@pytest.mark.django_db
+def test_tenants_page_shows_its_rows_once_escaped_and_htmx_gets_the_rows_alone(
+    admin_client, tenant_list
+):
+    page = admin_client.get(reverse("tenants:list")).content.decode()
+    assert "<html" in page
+    assert page.count('<table class="tenant-table">') == 1
+    detail = reverse("tenants:detail", args=[tenant_list["hostile"].pk])
+    assert f'<a class="cut" href="{detail}" title="{HOSTILE_SHOWN}">{HOSTILE_SHOWN}</a>' in page
+    assert "<script>alert" not in page
+    assert 'title="a&lt;b&gt;@x.io, z@x.io">a&lt;b&gt;@x.io</span>' in page  # admins
+    assert '<span class="hint">+1</span>' in page  # the second domain
+    assert "1 domain and 1 whitelisted email" in page and "Routing differs" in page
+    failed = reverse("tenants:detail", args=[tenant_list["failed"].pk])
+    assert f'<a class="button button-small" href="{failed}">Resume…</a>' in page
+    assert "Platform company" in page and "Created outside the console" in page
+    assert "4 tenants" in page
+
+    response = admin_client.get(reverse("tenants:list"), {"q": "<script>"}, HTTP_HX_REQUEST="true")
+    rows = response.content.decode()
+    assert "<html" not in rows and 'role="search"' not in rows
+    assert rows.count('<table class="tenant-table">') == 1
+    assert "1 tenant matching “&lt;script&gt;”" in rows
+    assert HOSTILE_SHOWN in rows and "Broken" not in rows
+    assert "HX-Request" in response["Vary"]
+
+
+@pytest.mark.django_db
+def test_tenants_sort_and_page_links_keep_the_search(admin_client, tenant_list):
+    for i in range(TENANTS_PER_PAGE):
+        Tenant.objects.create(name=f"Tenant {i:02d} & co", company_id=f"c-t{i}", status="active")
+    html = admin_client.get(reverse("tenants:list"), {"q": "&", "sort": "-name"}).content.decode()
+    assert (
+        '<th aria-sort="descending"><a class="sort" href="/tenants/?q=%26&amp;show=all&amp;'
+        'sort=name" hx-get="/tenants/?q=%26&amp;show=all&amp;sort=name" hx-target="#tenant-rows" '
+        'hx-push-url="true">Name ▼</a></th>'
+    ) in html
+    assert (
+        '<th aria-sort="none"><a class="sort" href="/tenants/?q=%26&amp;show=all&amp;sort=sync"'
+        in (html)
+    )
+    assert (
+        '<a class="button button-small" href="/tenants/?q=%26&amp;show=all&amp;sort=-name&amp;'
+        'page=2" hx-get="/tenants/?q=%26&amp;show=all&amp;sort=-name&amp;page=2" '
+        'hx-target="#tenant-rows" hx-push-url="true" rel="next">Next →</a>'
+    ) in html
+    assert "Page 1 of 2" in html
+    second = admin_client.get(
+        reverse("tenants:list"), {"q": "&", "sort": "-name", "page": 2}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Page 2 of 2" in second and 'rel="prev">← Previous</a>' in second
+    assert 'rel="next"' not in second
+    assert "51 tenants matching “&amp;”" in second
+    assert second.count("<tr>") == 2  # the heading and the 51st tenant
+
+
+@pytest.mark.django_db
+def test_tenants_import_form_carries_a_csrf_token_the_server_accepts(tenant_list):
+    from console.signin import admin_user
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user(), backend="console.signin.AdminPasswordBackend")
+    html = client.get(reverse("tenants:list")).content.decode()
+    form = re.search(
+        r'<form method="post" action="/tenants/import/">'
+        r'<input type="hidden" name="csrfmiddlewaretoken" value="([^"]+)">\s*'
+        r'<input type="hidden" name="company_id" value="c-out">',
+        html,
+    )
+    assert form is not None
+    assert html.count('name="csrfmiddlewaretoken"') >= 1
+    url = reverse("tenants:import")
+    assert client.post(url, {"company_id": "c-gone"}).status_code == 403  # no token
+    answer = client.post(url, {"company_id": "c-gone", "csrfmiddlewaretoken": form[1]})
+    assert answer.status_code == 302  # past the CSRF check: refused by name, not by CSRF
+    assert answer["Location"] == reverse("tenants:list")

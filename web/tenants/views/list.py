@@ -46,7 +46,7 @@ def tenant_list(request):
         "prev_url": _page_url(params, page.previous_page_number()) if page.has_previous() else "",
         "next_url": _page_url(params, page.next_page_number()) if page.has_next() else "",
     }
-    return render_page(request, "tenants/list.html", context, fragment="tenants/_rows.html")
+    return render_page(request, "tenants/list.html", context, fragment="tenants/rows.jinja")
 
 
 def routing_rows() -> dict:
