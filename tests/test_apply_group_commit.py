@@ -79,3 +79,31 @@ def test_runs_queued_behind_a_commit_are_committed_together_and_keep_their_own_o
     assert committed == {"first": True, "second": True}
     assert errors == {"bad": "this run's write failed"}
     assert sorted(Tenant.objects.values_list("name", flat=True)) == ["first", "second"]
+
+
+def test_an_audit_append_that_fails_takes_back_only_its_own_runs_writes(monkeypatch):
+    """The runs' audit entries are appended inside their writes' transaction (no savepoint of
+    their own): when one run's entry cannot be written, the group's transaction is rolled back
+    and each run is committed again on its own, so the other run's writes and entry are kept."""
+    from console.audit import bulk
+    from console.audit.models import AuditEntry
+
+    chain_hash = bulk.compute_hash
+
+    def compute_hash(fields):  # fails under the chain lock, as a write would
+        if fields["actor"] == "bad":
+            raise RuntimeError("this entry cannot be written")
+        return chain_hash(fields)
+
+    monkeypatch.setattr(bulk, "compute_hash", compute_hash)
+    entry = {"actor": "t", "action": "tenant.apply", "target_type": "tenant"}
+    good = engine._Ticket([lambda: Tenant.objects.create(name="good")], [entry])
+    bad = engine._Ticket([lambda: Tenant.objects.create(name="bad")], [{**entry, "actor": "bad"}])
+    engine._GroupCommit._write([good, bad])
+    assert good.error is None
+    assert str(bad.error) == "this entry cannot be written"
+    assert list(Tenant.objects.values_list("name", flat=True)) == ["good"]
+    assert list(AuditEntry.objects.values_list("action", flat=True)) == ["tenant.apply"]
+    # The connection is usable afterwards, with the chain intact.
+    engine._write([lambda: Tenant.objects.create(name="after")], [entry])
+    assert AuditEntry.objects.count() == 2

@@ -47,9 +47,15 @@ def _json(value) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
-def bulk_append(rows: Iterable[dict], *, batch_size: int = 5000) -> list[int]:
+def bulk_append(
+    rows: Iterable[dict], *, batch_size: int = 5000, savepoint: bool = True
+) -> list[int]:
     """Append entries in order; each row holds `audit_record`'s keyword arguments, plus optional
-    `created_at` and `request_id`. Returns the sequence numbers written, in order."""
+    `created_at` and `request_id`. Returns the sequence numbers written, in order.
+
+    `savepoint=False`: inside the caller's transaction, without a savepoint of its own (two
+    statements fewer); a failure here then fails the caller's whole transaction, for a caller
+    that lets it end that transaction anyway."""
     using = router.db_for_write(AuditEntry)
     connection = connections[using]
     table = connection.ops.quote_name(AuditEntry._meta.db_table)
@@ -57,7 +63,7 @@ def bulk_append(rows: Iterable[dict], *, batch_size: int = 5000) -> list[int]:
     written: list[int] = []
     rows = iter(rows)
     first = [_prepared(row) for row in islice(rows, PREPARED_BEFORE_LOCK)]
-    with transaction.atomic(using=using):
+    with transaction.atomic(using=using, savepoint=savepoint):
         lock_chain(using)
         entries = _chained(chain(first, map(_prepared, rows)), chain_head(using))
         with connection.cursor() as cursor:

@@ -817,7 +817,8 @@ def _write(writes: list, audit_rows: list[dict]) -> None:
         with transaction.atomic():
             _run_writes(writes)
             if audit_rows:
-                bulk_append(audit_rows)
+                # No savepoint: a failure rolls back this whole transaction either way.
+                bulk_append(audit_rows, savepoint=False)
 
 
 def _one_statement(writes: list) -> bool:
