@@ -178,8 +178,27 @@ def _kind(value: object) -> str:
     return "missing" if value is _MISSING else "scalar"
 
 
+def _mask_one(value, path, matcher, secrets):
+    """`_mask` of a value the other side does not have (a new entry's `after`, a removed one's
+    `before`): the same walk over one side, for the many entries that have only one."""
+    if path and matcher.is_secret(path):
+        _collect_strings(value, secrets)
+        return MASK_SET if _present(value) else UNSET
+    if isinstance(value, dict):
+        return {
+            key: _mask_one(item, (*path, str(key)), matcher, secrets) for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask_one(item, path, matcher, secrets) for item in value]
+    return value
+
+
 def _mask(before, after, path, matcher, secrets, before_given):
     """Walk before and after together; return both with every secret replaced by a marker."""
+    if before is _MISSING:
+        return _MISSING, _MISSING if after is _MISSING else _mask_one(after, path, matcher, secrets)
+    if after is _MISSING:
+        return _mask_one(before, path, matcher, secrets), _MISSING
     if path and matcher.is_secret(path):
         _collect_strings(before if before is not _MISSING else None, secrets)
         _collect_strings(after if after is not _MISSING else None, secrets)
@@ -301,7 +320,14 @@ def scrub_text(text: str, secret_values: Iterable[str]) -> str:
     MIN_SCRUB_LENGTH are left alone: replacing "a" everywhere would destroy the text."""
     if not text:
         return text
-    for value in sorted(secret_values, key=len, reverse=True):
+    return _scrub_text(text, sorted(secret_values, key=len, reverse=True))
+
+
+def _scrub_text(text: str, longest_first: list[str]) -> str:
+    """scrub_text with the secret values already sorted, longest first."""
+    if not text:
+        return text
+    for value in longest_first:
         if value and len(value) >= MIN_SCRUB_LENGTH and value in text:
             text = text.replace(value, SCRUBBED)
     return text
@@ -312,14 +338,20 @@ def scrub(value: object, secret_values: Iterable[str]) -> object:
     secret_values = [v for v in secret_values if v]
     if not secret_values:
         return value
+    # Sorted once for the whole value, not again for each of its strings.
+    return _scrub(value, secret_values, sorted(secret_values, key=len, reverse=True))
+
+
+def _scrub(value: object, secret_values: list[str], longest_first: list[str]) -> object:
     if isinstance(value, str):
-        return value if value in MARKERS else scrub_text(value, secret_values)
+        return value if value in MARKERS else _scrub_text(value, longest_first)
     if isinstance(value, dict):
         return {
-            scrub_text(str(k), secret_values): scrub(v, secret_values) for k, v in value.items()
+            _scrub_text(str(k), longest_first): _scrub(v, secret_values, longest_first)
+            for k, v in value.items()
         }
     if isinstance(value, list):
-        return [scrub(v, secret_values) for v in value]
+        return [_scrub(v, secret_values, longest_first) for v in value]
     if isinstance(value, int | float) and not isinstance(value, bool):
         # A numeric secret (a PIN-like password) must not survive as a number either.
         return SCRUBBED if str(value) in secret_values else value
