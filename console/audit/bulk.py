@@ -43,8 +43,13 @@ def _chained(prepared: Iterable[tuple[dict, datetime]], head) -> Iterator[dict]:
         yield fields
 
 
+# json.dumps(value, ensure_ascii=False), without building an encoder for each of the four JSON
+# columns of every row.
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _json(value) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
+    return None if value is None else _ENCODE(value)
 
 
 def bulk_append(
