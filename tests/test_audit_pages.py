@@ -303,12 +303,12 @@ def test_export_memory_stays_flat_as_the_log_grows(admin_client):
 
 
 def test_the_slice_partial_shows_one_objects_recent_entries(log):
-    html = render_to_string("audit/_slice.html", {"entries": audit_for_target("tenant", "c-1")})
+    html = render_to_string("audit/slice.jinja", {"entries": audit_for_target("tenant", "c-1")})
     assert "login.domains.set" in html and "tenant.create" in html
     assert 'href="/audit/2/"' in html and 'href="/audit/1/"' in html
     assert "group.update" not in html
     assert 'href="/audit/?target_type=tenant&amp;target=c-1"' in html
-    empty = render_to_string("audit/_slice.html", {"entries": audit_for_target("tenant", "none")})
+    empty = render_to_string("audit/slice.jinja", {"entries": audit_for_target("tenant", "none")})
     assert "No audit entries yet." in empty
 
 

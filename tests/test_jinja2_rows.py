@@ -325,3 +325,27 @@ def test_tenants_import_form_carries_a_csrf_token_the_server_accepts(tenant_list
     answer = client.post(url, {"company_id": "c-gone", "csrfmiddlewaretoken": form[1]})
     assert answer.status_code == 302  # past the CSRF check: refused by name, not by CSRF
     assert answer["Location"] == reverse("tenants:list")
+
+
+@pytest.mark.django_db
+def test_the_jinja_tag_shows_a_list_inside_a_django_template_with_only_its_values():
+    from console.audit import audit_for_target, audit_record
+
+    audit_record(
+        actor="<script>x</script>",
+        action="tenant.update",
+        target_type="tenant",
+        target_id="t-1",
+        before={"name": "a"},
+        after={"name": "b"},
+    )
+    page = engines["django"].from_string(
+        '{% load jinja_include %}<main>{% jinja "audit/slice.jinja" entries=entries %}'
+        "{{ secret }}</main>"
+    )
+    html = page.render({"entries": audit_for_target("tenant", "t-1"), "secret": "kept-out"})
+    assert html.startswith('<main><section class="card audit-slice">')
+    assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script>" not in html
+    assert 'href="/audit/?target_type=tenant&amp;target=t-1"' in html
+    assert html.endswith("kept-out</main>")  # the page's own value, outside the list
+    assert html.count("kept-out") == 1

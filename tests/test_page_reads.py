@@ -89,7 +89,7 @@ def test_the_tables_link_and_label_every_entry(admin_client):
     assert ">Failure</span>" in html and '<div class="hint">name</div>' in html
     from django.template.loader import render_to_string
 
-    html = render_to_string("audit/_slice.html", {"entries": audit_for_target("tenant", "7")})
+    html = render_to_string("audit/slice.jinja", {"entries": audit_for_target("tenant", "7")})
     assert 'href="/audit/1/"' in html and "2025-03-10 12:34</time>" in html
     assert ">Failure</span>" in html and '<td class="hint">name' in html
 

@@ -168,8 +168,8 @@ def export_queryset(flt: AuditFilter) -> QuerySet:
     return filtered(flt).order_by("seq")
 
 
-# The columns templates/audit/_slice.html shows: a page passes them to audit_for_target so the
-# entries' JSON (the change before and after, the calls) is not read and decoded for nothing.
+# The columns templates/jinja2/audit/slice.jinja shows: a page passes them to audit_for_target so
+# the entries' JSON (the change before and after, the calls) is not read and decoded for nothing.
 SLICE_FIELDS = (
     "seq",
     "created_at",
