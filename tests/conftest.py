@@ -35,3 +35,13 @@ def admin_client(client, django_user_model):
 
     client.force_login(admin_user(), backend="console.signin.AdminPasswordBackend")
     return client
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _strict_jinja2():
+    """A name a Jinja2 list (templates/jinja2/) gets wrong fails the test that renders it; in
+    production a missing value renders empty, as it does in Django's templates."""
+    from django.template import engines
+    from jinja2 import StrictUndefined
+
+    engines["jinja2"].env.undefined = StrictUndefined

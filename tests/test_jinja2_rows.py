@@ -349,3 +349,10 @@ def test_the_jinja_tag_shows_a_list_inside_a_django_template_with_only_its_value
     assert 'href="/audit/?target_type=tenant&amp;target=t-1"' in html
     assert html.endswith("kept-out</main>")  # the page's own value, outside the list
     assert html.count("kept-out") == 1
+
+
+def test_a_misspelt_name_fails_the_test_that_renders_it():
+    from jinja2 import UndefinedError
+
+    with pytest.raises(UndefinedError):
+        ours("{{ row.tenat_id }}", row=object())
