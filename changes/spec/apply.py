@@ -7,7 +7,6 @@ again re-plans from what the server and the console hold, so it finishes the job
 creating anything twice.
 """
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -144,7 +143,7 @@ def _update_alike(model, objs: list, fields: list[str]) -> None:
     groups: dict[tuple, tuple[list, list[int]]] = {}
     for obj in objs:
         values = [getattr(obj, name) for name in fields]
-        key = tuple((type(v), json.dumps(v) if isinstance(v, list | dict) else v) for v in values)
+        key = tuple((type(v), repr(v) if isinstance(v, list | dict) else v) for v in values)
         groups.setdefault(key, (values, []))[1].append(obj.pk)
     for values, pks in groups.values():
         for start in range(0, len(pks), READ_CHUNK):

@@ -184,12 +184,13 @@ def _post(
     """`session.post(url, json=body, headers=headers, timeout=timeout)`.
 
     Session.post merges the session's cookies, parameters, hooks, authentication and the
-    environment's settings into each request; that merging costs about a third of the client's
-    CPU per call (the worker makes thousands of calls in a row). When the session has nothing of
-    those to merge (no cookies so far, no parameters or hooks, and the environment read once by
-    thread_session), the request is prepared from the session's headers and authentication
-    directly and sent through the same session (connections, proxies, TLS verification,
-    redirects and cookies of the answer as before). Otherwise it is Session.post itself.
+    environment's settings into each request; that merging costs about 0.17 ms of the client's
+    0.8-1.0 ms of CPU per call (the worker makes thousands of calls in a row). When the session
+    has nothing of those to merge (no cookies so far, no parameters or hooks, and the
+    environment read once by thread_session), the request is prepared from the session's
+    headers and authentication directly and sent through the same session (connections,
+    proxies, TLS verification, redirects and cookies of the answer as before). Otherwise it is
+    Session.post itself.
     """
     if session.trust_env or session.cookies or session.params or any(session.hooks.values()):
         return session.post(url, json=body, headers=headers, timeout=timeout)
