@@ -60,8 +60,16 @@ class Progress:
         )
 
 
-def changeset_progress(changeset: Changeset) -> Progress:
+def background_progress(changeset: Changeset) -> Progress | None:
+    """The progress of the changeset's background apply; None (one query) when it was never
+    queued, as for every change applied in its request."""
     background = BackgroundApply.objects.filter(changeset=changeset).first()
+    return None if background is None else changeset_progress(changeset, background=background)
+
+
+def changeset_progress(changeset: Changeset, *, background=None) -> Progress:
+    if background is None:
+        background = BackgroundApply.objects.filter(changeset=changeset).first()
     journal = {
         (tenant, run, position): status
         for tenant, run, position, status in ProvisioningStep.objects.filter(

@@ -223,6 +223,7 @@ def test_changeset_page_lists_its_steps_escaped(admin_client):
     assert "{&#39;name&#39;: &#39;" + "x" * 109 + "…" in html  # cut at 120 characters
     assert "set &lt;domains&gt;" in html and '<div class="hint">console only</div>' in html
     assert "No audit entry yet: nothing has been applied." in html
+    assert 'id="progress"' not in html  # never queued for the worker: no progress to show
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from changes.approvals import ApprovalRefused, changeset_approve, changeset_reje
 from changes.background import changeset_enqueue, runs_in_background
 from changes.engine import who_approves
 from changes.models import Changeset
-from changes.progress import changeset_progress
+from changes.progress import background_progress, changeset_progress
 from changes.selectors import ChangesetFilter, changeset_page, changeset_page_data
 from console.audit import actor_for_request
 from console.htmx import render_page, render_rows
@@ -75,7 +75,7 @@ def _detail(request, changeset: Changeset, *, refused: str = "", status: int = 2
             changeset, actor=actor_for_request(request), role=request_role(request)
         ),
         "refused": refused,
-        "progress": changeset_progress(changeset),
+        "progress": background_progress(changeset),
     }
     context["lists_html"] = render_rows(request, "changes/detail_lists.jinja", context)
     return render(request, "changes/detail.html", context, status=status)
