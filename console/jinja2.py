@@ -29,8 +29,6 @@ def url(view_name: str, *args, **kwargs) -> str:
 
 def date(value, arg=None) -> str:
     """Django's `|date` filter: the value in the current time zone, then formatted."""
-    if value in (None, ""):
-        return ""
     return fast_date(template_localtime(value), arg)
 
 

@@ -17,11 +17,10 @@ from django.utils import timezone
 
 from console.snapshot import store
 from sso.models import LoginDomain, WhitelistEntry
-from sso.routing.queries import routing_counts
+from sso.routing.queries import routing_counts, routing_rows
 from tenants.models import IssuedCredential, Tenant, TenantAdmin
 from tenants.provisioning.lookups import fold
 from tenants.queries import FILTERS, SORTS, server_companies, tenant_page, tenant_rows
-from web.tenants.views.list import routing_rows
 
 pytestmark = pytest.mark.django_db
 
