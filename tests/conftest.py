@@ -38,6 +38,17 @@ def admin_client(client, django_user_model):
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _check_prepared_queries():
+    """Every prepared query a test runs (console/prepared.py) is compared with what Django
+    answers for the same queryset and values; a difference fails the test."""
+    from console import prepared
+
+    prepared.CHECK = True
+    yield
+    prepared.CHECK = False
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _strict_jinja2():
     """A name a Jinja2 list (templates/jinja2/) gets wrong fails the test that renders it; in
     production a missing value renders empty, as it does in Django's templates."""
