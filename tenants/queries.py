@@ -31,6 +31,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from console.prepared import Prepared
 from console.snapshot import queries as snapshot
 from console.snapshot.store import COMPANIES, ROUTING, SERVER, USERS
 from tenants.models import IssuedCredential, Tenant, TenantAdmin
@@ -457,12 +458,8 @@ def _add_counts_and_admins(rows: list[TenantRow], counts: dict[str, Expression])
     if not shown:
         return
     counted = set()
-    for pk, email, *more in (
-        Tenant.objects.filter(pk__in=list(shown))
-        .annotate(**counts)
-        .order_by("pk", "admins__id")
-        .values_list("pk", "admins__email", *counts)
-    ):
+    read = _COUNTS_AND_ADMINS.fetch({"names": tuple(counts)}, {"counts": counts}, ids=list(shown))
+    for pk, email, *more in read:
         row = shown[pk]
         if pk not in counted:
             counted.add(pk)
@@ -470,6 +467,16 @@ def _add_counts_and_admins(rows: list[TenantRow], counts: dict[str, Expression])
                 setattr(row, name, value)
         if email is not None:
             row.admins.append(email)
+
+
+_COUNTS_AND_ADMINS = Prepared(
+    lambda names, counts, ids: (
+        Tenant.objects.filter(pk__in=ids)
+        .annotate(**counts)
+        .order_by("pk", "admins__id")
+        .values_list("pk", "admins__email", *names)
+    )
+)
 
 
 def _routing_as_read(rows: list[TenantRow]) -> None:
