@@ -4,10 +4,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, Window
+from django.db.models import Count, Q, QuerySet, Window
 
 from console.audit.models import AuditEntry
 from console.audit.queries import PAGE_SIZE as AUDIT_PAGE_SIZE
+from console.prepared import Prepared
 
 from .models import Changeset, ChangeStep
 
@@ -97,21 +98,44 @@ def changeset_page_data(
     page shows the first `shown` steps and the first `entries_shown` entries (a page of the
     audit log, which has them all, filtered by the changeset; every call writes two), and says
     how many there are."""
-    counts = dict(
-        changeset.steps.values_list("status").annotate(n=Count("id")).values_list("status", "n")
-    )
+    counts = dict(_STATUS_COUNTS.fetch(changeset=changeset.pk))
     # The first `entries_shown` entries and how many there are, in one query (the count is a window
     # over every entry of the changeset, computed before the limit).
-    entries = AuditEntry.objects.filter(changeset=changeset.audit_key).order_by("seq")
-    entries = entries.only(*entry_fields) if entry_fields else entries
-    entries = list(entries.annotate(entry_total=Window(Count("pk")))[:entries_shown])
+    shape = {"fields": tuple(entry_fields), "size": entries_shown}
+    entries = _FIRST_ENTRIES.fetch(shape, audit_key=changeset.audit_key)
     return ChangesetPage(
-        steps=list(changeset.steps.all()[:shown]),
+        steps=_FIRST_STEPS.fetch({"size": shown}, changeset=changeset.pk),
         step_count=sum(counts.values()),
         status_counts=counts,
         entries=entries,
         entry_count=entries[0].entry_total if entries else 0,
     )
+
+
+# The changeset page's three reads, compiled once per process (console/prepared.py).
+_STATUS_COUNTS = Prepared(
+    lambda changeset: (
+        ChangeStep.objects.filter(changeset=changeset)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+)
+_FIRST_STEPS = Prepared(
+    lambda size, changeset: ChangeStep.objects.filter(changeset=changeset).order_by("position")[
+        :size
+    ]
+)
+
+
+def _first_entries(fields: tuple[str, ...], size: int, audit_key) -> QuerySet:
+    entries = AuditEntry.objects.filter(changeset=audit_key).order_by("seq")
+    entries = entries.only(*fields) if fields else entries
+    return entries.annotate(entry_total=Window(Count("pk")))[:size]
+
+
+_FIRST_ENTRIES = Prepared(_first_entries)
 
 
 def changeset_as_dict(changeset: Changeset) -> dict:

@@ -12,6 +12,8 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from console.prepared import Prepared
+
 from .models import AuditEntry
 
 PAGE_SIZE = 50
@@ -147,9 +149,13 @@ def audit_page(
         has_older = qs.filter(seq__lt=rows[-1].seq).exists()
         is_first = False
     else:
-        if before is not None:
-            qs = qs.filter(seq__lt=before)
-        rows = list(qs.order_by("-seq")[: size + 1])
+        if flt.is_empty():  # the page as opened: its query is compiled once per process
+            shape = {"size": size + 1, "paged": before is not None}
+            rows = _NEWEST.fetch(shape, **({"before": before} if before is not None else {}))
+        else:
+            if before is not None:
+                qs = qs.filter(seq__lt=before)
+            rows = list(qs.order_by("-seq")[: size + 1])
         has_older = len(rows) > size
         rows = rows[:size]
         has_newer = before is not None and bool(rows)
@@ -161,6 +167,14 @@ def audit_page(
         is_first=is_first,
         filter_query=flt.as_query(),
     )
+
+
+def _newest(size: int, paged: bool, before=None) -> QuerySet:
+    entries = AuditEntry.objects.filter(seq__lt=before) if paged else AuditEntry.objects.all()
+    return entries.order_by("-seq")[:size]
+
+
+_NEWEST = Prepared(_newest)
 
 
 def export_queryset(flt: AuditFilter) -> QuerySet:

@@ -7,9 +7,11 @@ and says how old it is ("as of ...", templates/console/_snapshot_age.html).
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.timesince import timesince
+
+from console.prepared import Prepared
 
 from .models import ServerRead, ServerSnapshot
 from .store import COMPANIES, ERROR_KEY, READ_NAME, ROUTING, SERVER, USERS
@@ -58,8 +60,13 @@ def _row(obj: ServerSnapshot) -> SnapshotRow:
 
 
 def row(kind: str, key: str = "") -> SnapshotRow | None:
-    obj = ServerSnapshot.objects.filter(kind=kind, key=key or "").first()
-    return _row(obj) if obj is not None else None
+    found = _ROW.fetch(kind=kind, key=key or "")
+    return _row(found[0]) if found else None
+
+
+_ROW = Prepared(
+    lambda kind, key: ServerSnapshot.objects.filter(kind=kind, key=key).order_by("pk")[:1]
+)
 
 
 def rows(*wanted: tuple[str, str]) -> dict[tuple[str, str], SnapshotRow]:
@@ -69,10 +76,20 @@ def rows(*wanted: tuple[str, str]) -> dict[tuple[str, str], SnapshotRow]:
         keys.setdefault(kind, set()).add(key or "")
     # One `key IN (...)` per kind: a condition per row made building the query cost more than
     # running it (6 ms for the Tenants page's 50 routing rows).
+    found = _ROWS.fetch(
+        {"kinds": tuple(keys)}, **{f"keys{i}": sorted(k) for i, k in enumerate(keys.values())}
+    )
+    return {(obj.kind, obj.key): _row(obj) for obj in found}
+
+
+def _rows_of(kinds: tuple[str, ...], **keys) -> QuerySet:
     match = Q(pk__in=[])
-    for kind, wanted_keys in keys.items():
-        match |= Q(kind=kind, key__in=sorted(wanted_keys))
-    return {(obj.kind, obj.key): _row(obj) for obj in ServerSnapshot.objects.filter(match)}
+    for i, kind in enumerate(kinds):
+        match |= Q(kind=kind, key__in=keys[f"keys{i}"])
+    return ServerSnapshot.objects.filter(match)
+
+
+_ROWS = Prepared(_rows_of)
 
 
 def companies() -> Companies:
