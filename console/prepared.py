@@ -17,7 +17,8 @@ Arguments given as `shape` change the SQL (a LIMIT, which optional filter applie
 compiled once. `inputs` go to `build` too but are not part of the key: objects the shape already
 determines (the expressions a caller adds, which cannot be compared). Every other keyword is a
 value bound to a placeholder; a list or tuple becomes one placeholder per item, so its length is
-part of the shape too (an empty list gives no rows, as Django answers `pk__in=[]`). A value may
+part of the shape too (an empty list gives no rows, as Django answers `pk__in=[]`; a list longer
+than MAX_ITEMS goes through Django each time, so a process keeps few plans). A value may
 not be None: Django writes `IS NULL` for None, so the caller picks that query.
 
 What comes back is what Django would give for the same queryset: tuples for `values_list`,
@@ -37,7 +38,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Expression, QuerySet
+from django.db.models import Count, Expression, QuerySet, Value
 from django.db.models.query import (
     FlatValuesListIterable,
     ModelIterable,
@@ -45,6 +46,10 @@ from django.db.models.query import (
     ValuesListIterable,
 )
 
+# A longer list is not compiled for its length: each length is a plan kept for the process's life.
+MAX_ITEMS = 200
+# Past this many shapes (a page number in a LIMIT), a query goes through Django each time.
+MAX_PLANS = 64
 # The test suite turns this on: each call is compared with Django's answer for the same values.
 CHECK = False
 
@@ -102,11 +107,15 @@ class Prepared:
         for name, value in values.items():
             if value is None or (isinstance(value, list | tuple) and None in value):
                 raise ValueError(f"prepared query: {name} is None; choose the query for it")
-        key = (
-            tuple(sorted(shape.items())),
-            tuple((n, len(v) if isinstance(v, list | tuple) else -1) for n, v in values.items()),
+        lengths = tuple(
+            (n, len(v) if isinstance(v, list | tuple) else -1) for n, v in values.items()
         )
+        if any(length > MAX_ITEMS for _, length in lengths):
+            return list(self._build(**shape, **inputs, **values))
+        key = (tuple(sorted(shape.items())), lengths)
         plan = self._plans.get(key)
+        if plan is None and len(self._plans) >= MAX_PLANS:
+            return list(self._build(**shape, **inputs, **values))
         if plan is None:
             with self._lock:
                 plan = self._plans.get(key) or self._compile(key, {**shape, **inputs}, values)
@@ -128,6 +137,18 @@ class Prepared:
         plan = _plan_for(queryset)
         self._plans[key] = plan
         return plan
+
+
+def counted(queryset: QuerySet) -> QuerySet:
+    """The number of rows `queryset` matches, as a queryset of one value (grouped by a constant,
+    which Django leaves out of GROUP BY: one COUNT over every row), so it can be prepared."""
+    return (
+        queryset.order_by()
+        .annotate(_all=Value(1))
+        .values("_all")
+        .annotate(_n=Count("pk"))
+        .values_list("_n", flat=True)
+    )
 
 
 def _plan_for(queryset: QuerySet) -> _Plan:

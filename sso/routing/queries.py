@@ -6,6 +6,7 @@ import idna
 from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from console.prepared import Prepared, counted
 from sso.models import LoginDomain, RoutingPushJob, WhitelistEntry
 from tenants.models import Tenant
 
@@ -146,41 +147,18 @@ def routing_map(*, q: str = "", kind: str = "", tenant_id: int | None = None, pa
     Two counts and one slice, whatever the page.
     """
     key = search_key(q)
-    domains = LoginDomain.objects.filter(tenant__deleted_at__isnull=True)
-    emails = WhitelistEntry.objects.filter(tenant__deleted_at__isnull=True)
-    if key:
-        domains = domains.filter(Q(domain__contains=key) | Q(tenant__name__icontains=q.strip()))
-        emails = emails.filter(Q(email__contains=key) | Q(tenant__name__icontains=q.strip()))
-    if tenant_id:
-        domains = domains.filter(tenant_id=tenant_id)
-        emails = emails.filter(tenant_id=tenant_id)
-    if kind == "domain":
-        emails = emails.none()
-    elif kind in ("admin", "user"):
-        domains = domains.none()
-        emails = emails.filter(is_admin=kind == "admin")
-    domain_total = domains.count()
-    email_total = emails.count()
+    shape = {"searched": bool(key), "one_tenant": bool(tenant_id), "kind": kind}
+    values = {"key": key, "name": q.strip()} if key else {}
+    values.update({"tenant_id": tenant_id} if tenant_id else {})
+    domain_total = (_DOMAIN_TOTAL.fetch(shape, **values) or [0])[0]
+    email_total = (_EMAIL_TOTAL.fetch(shape, **values) or [0])[0]
     total = domain_total + email_total
     pages = max(1, -(-total // MAP_PAGE_SIZE))
     page = min(max(1, page), pages)
     start, end = (page - 1) * MAP_PAGE_SIZE, page * MAP_PAGE_SIZE
-    # The page's slice in one query, whichever lists it spans: domains (part 0) by name, then
-    # emails (part 1) by address, as one list.
-    shown = (
-        domains.order_by()
-        .annotate(part=Value(0), key=F("domain"), admin=Value(False))
-        .values_list("part", "key", "admin", "tenant_id", "tenant__name")
-    )
-    listed = (
-        emails.order_by()
-        .annotate(part=Value(1), key=F("email"))
-        .values_list("part", "key", "is_admin", "tenant_id", "tenant__name")
-    )
+    shown = _MAP_SLICE.fetch({**shape, "start": start, "end": end}, **values)
     rows: list[MapRow] = []
-    for part, key, is_admin, tid, name in shown.union(listed, all=True).order_by("part", "key")[
-        start:end
-    ]:
+    for part, key, is_admin, tid, name in shown:
         if part == 0:
             rows.append(MapRow(key, "domain", tid, name, unicode_domain(key)))
             continue
@@ -195,3 +173,44 @@ def routing_map(*, q: str = "", kind: str = "", tenant_id: int | None = None, pa
             )
         )
     return MapPage(rows, total, page, pages, domain_total, email_total)
+
+
+def _map_lists(searched: bool, one_tenant: bool, kind: str, key="", name="", tenant_id=None):
+    """The map's domains and whitelisted emails of live tenants, as the filters narrow them."""
+    domains = LoginDomain.objects.filter(tenant__deleted_at__isnull=True)
+    emails = WhitelistEntry.objects.filter(tenant__deleted_at__isnull=True)
+    if searched:
+        domains = domains.filter(Q(domain__contains=key) | Q(tenant__name__icontains=name))
+        emails = emails.filter(Q(email__contains=key) | Q(tenant__name__icontains=name))
+    if one_tenant:
+        domains = domains.filter(tenant_id=tenant_id)
+        emails = emails.filter(tenant_id=tenant_id)
+    if kind == "domain":
+        emails = emails.none()
+    elif kind in ("admin", "user"):
+        domains = domains.none()
+        emails = emails.filter(is_admin=kind == "admin")
+    return domains, emails
+
+
+def _map_slice(start: int, end: int, **filters):
+    """The page's slice in one query, whichever lists it spans: domains (part 0) by name, then
+    emails (part 1) by address, as one list."""
+    domains, emails = _map_lists(**filters)
+    shown = (
+        domains.order_by()
+        .annotate(part=Value(0), key=F("domain"), admin=Value(False))
+        .values_list("part", "key", "admin", "tenant_id", "tenant__name")
+    )
+    listed = (
+        emails.order_by()
+        .annotate(part=Value(1), key=F("email"))
+        .values_list("part", "key", "is_admin", "tenant_id", "tenant__name")
+    )
+    return shown.union(listed, all=True).order_by("part", "key")[start:end]
+
+
+# The map's two counts and its slice, compiled once per filter combination (console/prepared.py).
+_DOMAIN_TOTAL = Prepared(lambda **filters: counted(_map_lists(**filters)[0]))
+_EMAIL_TOTAL = Prepared(lambda **filters: counted(_map_lists(**filters)[1]))
+_MAP_SLICE = Prepared(_map_slice)
