@@ -19,7 +19,9 @@ determines (the expressions a caller adds, which cannot be compared). Every othe
 value bound to a placeholder; a list or tuple becomes one placeholder per item, so its length is
 part of the shape too (an empty list gives no rows, as Django answers `pk__in=[]`; a list longer
 than MAX_ITEMS goes through Django each time, so a process keeps few plans). A value may
-not be None: Django writes `IS NULL` for None, so the caller picks that query.
+not be None: Django writes `IS NULL` for None, so the caller picks that query. A datetime, date,
+time or UUID is adapted as Django's field for it would (SQLite keeps a datetime as naive UTC
+text); its type is part of the key.
 
 What comes back is what Django would give for the same queryset: tuples for `values_list`,
 values for `values_list(flat=True)`, dicts for `values`, model instances (with annotations, from
@@ -34,11 +36,22 @@ import operator
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Count, Expression, QuerySet, Value
+from django.db.models import (
+    Count,
+    DateField,
+    DateTimeField,
+    Expression,
+    QuerySet,
+    TimeField,
+    UUIDField,
+    Value,
+)
 from django.db.models.query import (
     FlatValuesListIterable,
     ModelIterable,
@@ -112,7 +125,10 @@ class Prepared:
         )
         if any(length > MAX_ITEMS for _, length in lengths):
             return list(self._build(**shape, **inputs, **values))
-        key = (tuple(sorted(shape.items())), lengths)
+        # A value's type is part of the key: it picks how the value is adapted (a datetime is
+        # bound as the database stores it, as Django's field would).
+        types = tuple(_kind_of(v) for v in values.values())
+        key = (tuple(sorted(shape.items())), lengths, types)
         plan = self._plans.get(key)
         if plan is None and len(self._plans) >= MAX_PLANS:
             return list(self._build(**shape, **inputs, **values))
@@ -127,9 +143,9 @@ class Prepared:
     def _compile(self, key: tuple, arguments: dict, values: dict) -> _Plan:
         placeholders = {
             name: (
-                [Param(name, i) for i in range(len(value))]
+                [Param(name, i, _field_for(item)) for i, item in enumerate(value)]
                 if isinstance(value, list | tuple)
-                else Param(name)
+                else Param(name, output_field=_field_for(value))
             )
             for name, value in values.items()
         }
@@ -137,6 +153,21 @@ class Prepared:
         plan = _plan_for(queryset)
         self._plans[key] = plan
         return plan
+
+
+# Values the database driver takes as they are (ints, strings, bools) need no field; these are
+# adapted as Django's field for them would (SQLite stores a datetime as naive UTC text).
+_FIELDS = {datetime: DateTimeField, date: DateField, time: TimeField, UUID: UUIDField}
+
+
+def _field_for(value):
+    field = _FIELDS.get(type(value))
+    return field() if field else None
+
+
+def _kind_of(value) -> tuple:
+    items = value if isinstance(value, list | tuple) else (value,)
+    return tuple(type(item) for item in items if type(item) in _FIELDS)
 
 
 def counted(queryset: QuerySet) -> QuerySet:
@@ -184,7 +215,11 @@ def _maker(queryset: QuerySet, compiler) -> Callable[[list, str], list]:
         return lambda rows, _alias: [row[0] for row in rows]
     if kind is ValuesIterable:
         query = queryset.query
-        names = [*query.extra_select, *query.values_select, *query.annotation_select]
+        names = (
+            list(query.selected)
+            if query.selected
+            else [*query.extra_select, *query.values_select, *query.annotation_select]
+        )
         return lambda rows, _alias: [dict(zip(names, row, strict=True)) for row in rows]
     if kind is not ModelIterable:
         raise TypeError(f"prepared query: {kind.__name__} results are not supported")
