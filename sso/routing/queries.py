@@ -83,8 +83,12 @@ def routing_rows() -> dict:
     }
 
 
-def routing_tenants():
+def routing_tenants() -> list[Tenant]:
     """Live tenants with their routing counts and last push status (one query)."""
+    return _ROUTING_TENANTS.fetch()
+
+
+def _routing_tenants():
     last_push = RoutingPushJob.objects.filter(tenant=OuterRef("pk")).order_by("-id")
     return (
         Tenant.objects.filter(deleted_at__isnull=True)
@@ -97,6 +101,9 @@ def routing_tenants():
         )
         .order_by("name")
     )
+
+
+_ROUTING_TENANTS = Prepared(_routing_tenants)
 
 
 def unicode_domain(domain: str) -> str:

@@ -103,7 +103,7 @@ def routing_map_view(request):
         "searched": search_key(q) if q else "",
     }
     if not _fragment(request):
-        context["tenants"] = list(routing_tenants())
+        context["tenants"] = routing_tenants()
     return render_page(
         request, "sso/routing/map.html", context, fragment="sso/routing/map_results.jinja"
     )
