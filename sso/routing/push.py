@@ -27,6 +27,7 @@ from console.apiserver import ApiError
 from console.apiserver.plan import PlannedCall
 from console.audit import audit_record
 from console.identifiers import normalize_domain, normalize_email
+from console.prepared import Prepared
 from console.validation import FieldError, InvalidInput
 from sso.models import RoutingPushBatch, RoutingPushJob
 from tenants.models import Tenant
@@ -321,11 +322,15 @@ class RoutingPushFailed(ApiError):
 
 
 def open_job(tenant: Tenant) -> RoutingPushJob | None:
-    return (
-        RoutingPushJob.objects.filter(tenant=tenant, status__in=[Status.RUNNING, Status.FAILED])
-        .order_by("-id")
-        .first()
-    )
+    found = _OPEN_JOB.fetch(tenant=tenant.pk)
+    return found[0] if found else None
+
+
+_OPEN_JOB = Prepared(
+    lambda tenant: RoutingPushJob.objects.filter(
+        tenant=tenant, status__in=[Status.RUNNING, Status.FAILED]
+    ).order_by("-id")[:1]
+)
 
 
 def _leased(job: RoutingPushJob) -> bool:

@@ -18,17 +18,25 @@ MAP_PAGE_SIZE = 50
 def tenant_routing(tenant: Tenant) -> RoutingSet:
     """The tenant's routing as the console holds it, each list in its stored order (two
     queries)."""
-    domains = list(
+    domains = _DOMAINS_OF.fetch(tenant=tenant.pk)
+    whitelist = dict(_WHITELIST_OF.fetch(tenant=tenant.pk))
+    return RoutingSet.from_whitelist(tenant.name, domains, whitelist, path="login")
+
+
+_DOMAINS_OF = Prepared(
+    lambda tenant: (
         LoginDomain.objects.filter(tenant=tenant)
         .order_by("position", "id")
         .values_list("domain", flat=True)
     )
-    whitelist = dict(
+)
+_WHITELIST_OF = Prepared(
+    lambda tenant: (
         WhitelistEntry.objects.filter(tenant=tenant)
         .order_by("position", "id")
         .values_list("email", "is_admin")
     )
-    return RoutingSet.from_whitelist(tenant.name, domains, whitelist, path="login")
+)
 
 
 def tenants_routing(tenants) -> dict[int, RoutingSet]:

