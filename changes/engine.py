@@ -28,6 +28,7 @@ from django.utils import timezone
 from console.audit import audit_record, current_changeset
 from console.audit.models import AuditEntry
 from console.audit.service import current_request_id
+from console.prepared import Prepared
 from console.validation import InvalidInput
 from tenants.groups.services import Stale
 from tenants.models import ProvisioningStep
@@ -208,9 +209,7 @@ def _written_steps(
     """The steps of what the service just wrote under the changeset (its audit entries after
     `after_seq`): one per audit entry, or `steps(result)` when the face names its steps itself.
     Raises _NothingChanged."""
-    entries = list(
-        AuditEntry.objects.filter(changeset=changeset.audit_key, seq__gt=after_seq).order_by("seq")
-    )
+    entries = _ENTRIES_AFTER.fetch(changeset=changeset.audit_key, after=after_seq)
     if not any(_is_change(e) for e in entries):
         raise _NothingChanged
     if steps is not None:
@@ -219,6 +218,13 @@ def _written_steps(
             step.status = ChangeStep.Status.DONE
         return made
     return [_step_from_entry(e) for e in entries]
+
+
+_ENTRIES_AFTER = Prepared(
+    lambda changeset, after: AuditEntry.objects.filter(changeset=changeset, seq__gt=after).order_by(
+        "seq"
+    )
+)
 
 
 def _store_steps(changeset: Changeset, steps: list[PlannedStep]) -> None:

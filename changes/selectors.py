@@ -4,11 +4,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet, Window
+from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models.lookups import In
 
 from console.audit.models import AuditEntry
 from console.audit.queries import PAGE_SIZE as AUDIT_PAGE_SIZE
-from console.prepared import Prepared
+from console.prepared import Prepared, counted
 
 from .models import Changeset, ChangeStep
 
@@ -36,6 +37,9 @@ def changeset_page(flt: ChangesetFilter, page: int = 1):
 
     The counts are read for the page's changesets only, after paging: counting while paging
     would join and group every changeset's steps before the database could stop at a page."""
+    if not flt.as_query():  # the page as opened
+        shown = Paginator(_NEWEST_FIRST, PAGE_SIZE).get_page(page)
+        return _with_step_counts(shown)
     rows = Changeset.objects.only(*LIST_FIELDS).order_by("-id")
     if flt.status:
         rows = rows.filter(status=flt.status)
@@ -49,20 +53,53 @@ def changeset_page(flt: ChangesetFilter, page: int = 1):
         if q.isdigit():
             match |= Q(pk=int(q))
         rows = rows.filter(match).distinct()
-    shown = Paginator(rows, PAGE_SIZE).get_page(page)
+    return _with_step_counts(Paginator(rows, PAGE_SIZE).get_page(page))
+
+
+def _with_step_counts(shown):
     shown.object_list = list(shown.object_list)
-    counts = {
-        row["changeset"]: row
-        for row in ChangeStep.objects.filter(changeset__in=[c.pk for c in shown.object_list])
-        .order_by()
-        .values("changeset")
-        .annotate(steps=Count("id"), risky=Count("id", filter=Q(risky=True)))
-    }
+    ids = [c.pk for c in shown.object_list]
+    counts = {row["changeset"]: row for row in _STEP_COUNTS.fetch(ids=ids)}
     for changeset in shown.object_list:
         row = counts.get(changeset.pk, {})
         changeset.step_count = row.get("steps", 0)
         changeset.risky_count = row.get("risky", 0)
     return shown
+
+
+# In(...) rather than changeset__in: a foreign key's own `in` lookup prepares each value as an
+# id, which a prepared query's placeholder is not.
+_STEP_COUNTS = Prepared(
+    lambda ids: (
+        ChangeStep.objects.filter(In(F("changeset_id"), ids))
+        .order_by()
+        .values("changeset")
+        .annotate(steps=Count("id"), risky=Count("id", filter=Q(risky=True)))
+    )
+)
+
+
+class _AllChangesets:
+    """Every changeset, newest first, as the Paginator reads it (a count and a slice), through
+    prepared queries: the Changes page as opened."""
+
+    ordered = True
+
+    def count(self) -> int:
+        return (_CHANGESET_COUNT.fetch() or [0])[0]
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, part: slice) -> list[Changeset]:
+        return _CHANGESET_SLICE.fetch({"start": part.start, "stop": part.stop})
+
+
+_NEWEST_FIRST = _AllChangesets()
+_CHANGESET_COUNT = Prepared(lambda: counted(Changeset.objects.all()))
+_CHANGESET_SLICE = Prepared(
+    lambda start, stop: Changeset.objects.only(*LIST_FIELDS).order_by("-id")[start:stop]
+)
 
 
 def changeset_entries(

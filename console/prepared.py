@@ -21,7 +21,8 @@ part of the shape too (an empty list gives no rows, as Django answers `pk__in=[]
 than MAX_ITEMS goes through Django each time, so a process keeps few plans). A value may
 not be None: Django writes `IS NULL` for None, so the caller picks that query. A datetime, date,
 time or UUID is adapted as Django's field for it would (SQLite keeps a datetime as naive UTC
-text); its type is part of the key.
+text); its type is part of the key. A foreign key's own `__in` lookup turns each value into an id
+before it is compiled, which a placeholder cannot be: write `In(F("changeset_id"), ids)` instead.
 
 What comes back is what Django would give for the same queryset: tuples for `values_list`,
 values for `values_list(flat=True)`, dicts for `values`, model instances (with annotations, from

@@ -2,6 +2,7 @@
 approval of a changeset that waits for one (CONSOLE_APPROVALS: changes/approvals.py)."""
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -22,6 +23,7 @@ from changes.progress import background_progress, changeset_progress
 from changes.selectors import ChangesetFilter, changeset_page, changeset_page_data
 from console.audit import actor_for_request
 from console.htmx import render_page, render_rows
+from console.prepared import Prepared
 from console.reauth import require_recent_signin
 from console.roles import request_role
 from tenants.provisioning.engine import TenantBusy
@@ -56,7 +58,13 @@ ENTRY_COLUMNS = ("seq", "action", "target_id", "target_repr", "outcome", "outcom
 @never_cache
 @require_GET
 def changeset_detail(request, pk: int):
-    return _detail(request, get_object_or_404(Changeset, pk=pk))
+    found = _CHANGESET.fetch(pk=pk)
+    if not found:
+        raise Http404("no such changeset")
+    return _detail(request, found[0])
+
+
+_CHANGESET = Prepared(lambda pk: Changeset.objects.filter(pk=pk))
 
 
 def _detail(request, changeset: Changeset, *, refused: str = "", status: int = 200):
