@@ -136,21 +136,24 @@ def audit_page(
     before: int | None = None,
     after: int | None = None,
     size: int = PAGE_SIZE,
+    fields: tuple[str, ...] = (),
 ) -> AuditPage:
-    """One page of matching entries, newest first, older than `before` or newer than `after`."""
+    """One page of matching entries, newest first, older than `before` or newer than `after`;
+    with `fields`, only those columns are read."""
     qs = filtered(flt)
+    qs = qs.only(*fields) if fields else qs
     if after is not None:
         rows = list(qs.filter(seq__gt=after).order_by("seq")[: size + 1])
         if len(rows) <= size:
             # Back at the newest end: show the full first page rather than a short one.
-            return audit_page(flt, size=size)
+            return audit_page(flt, size=size, fields=fields)
         has_newer = True
         rows = rows[:size][::-1]
         has_older = qs.filter(seq__lt=rows[-1].seq).exists()
         is_first = False
     else:
         if flt.is_empty():  # the page as opened: its query is compiled once per process
-            shape = {"size": size + 1, "paged": before is not None}
+            shape = {"size": size + 1, "paged": before is not None, "fields": fields}
             rows = _NEWEST.fetch(shape, **({"before": before} if before is not None else {}))
         else:
             if before is not None:
@@ -169,8 +172,9 @@ def audit_page(
     )
 
 
-def _newest(size: int, paged: bool, before=None) -> QuerySet:
+def _newest(size: int, paged: bool, fields: tuple[str, ...], before=None) -> QuerySet:
     entries = AuditEntry.objects.filter(seq__lt=before) if paged else AuditEntry.objects.all()
+    entries = entries.only(*fields) if fields else entries
     return entries.order_by("-seq")[:size]
 
 
@@ -197,14 +201,28 @@ SLICE_FIELDS = (
 )
 
 
+# The columns the Audit page's rows show (templates/jinja2/audit/rows.jinja): the change's before
+# and after, the search text and the hashes are not read for a list.
+PAGE_FIELDS = (*SLICE_FIELDS, "target_repr", "calls")
+
+
 def audit_for_target(
     target_type: str, target_id: str, limit: int = 20, *, fields: tuple[str, ...] = ()
 ) -> list[AuditEntry]:
     """The newest entries about one tenant, group, identity provider, ... (newest first); with
     `fields`, only those columns are read."""
-    rows = AuditEntry.objects.filter(target_type=target_type, target_id=str(target_id))
+    shape = {"fields": tuple(fields), "limit": limit}
+    return _FOR_TARGET.fetch(shape, target_type=target_type, target_id=str(target_id))
+
+
+def _for_target(fields: tuple[str, ...], limit: int, target_type, target_id) -> QuerySet:
+    rows = AuditEntry.objects.filter(target_type=target_type, target_id=target_id)
     rows = rows.only(*fields) if fields else rows
-    return list(rows.order_by("-seq")[:limit])
+    return rows.order_by("-seq")[:limit]
+
+
+# Every object's page shows its slice: compiled once per set of columns and limit.
+_FOR_TARGET = Prepared(_for_target)
 
 
 def recent_choices(limit: int = 1000) -> dict[str, list[str]]:

@@ -16,7 +16,7 @@ from console.htmx import render_rows, wants_fragment
 from . import export
 from .forms import AuditFilterForm
 from .models import AuditEntry
-from .queries import AuditFilter, audit_page, export_queryset, recent_choices
+from .queries import PAGE_FIELDS, AuditFilter, audit_page, export_queryset, recent_choices
 
 KNOWN_ACTIONS = (
     "auth.signin",
@@ -79,6 +79,7 @@ def audit_list(request):
             flt,
             before=_cursor(request.GET.get("before")),
             after=_cursor(request.GET.get("after")),
+            fields=PAGE_FIELDS,
         )
         if valid
         else None
