@@ -7,6 +7,7 @@ shows each step as it is sent and answered (a step's answer commits with the nex
 
 from dataclasses import dataclass, field
 
+from console.prepared import Prepared
 from tenants.models import ProvisioningStep
 
 from .models import BackgroundApply, Changeset, ChangeStep
@@ -63,8 +64,13 @@ class Progress:
 def background_progress(changeset: Changeset) -> Progress | None:
     """The progress of the changeset's background apply; None (one query) when it was never
     queued, as for every change applied in its request."""
-    background = BackgroundApply.objects.filter(changeset=changeset).first()
-    return None if background is None else changeset_progress(changeset, background=background)
+    found = _BACKGROUND.fetch(changeset=changeset.pk)
+    return changeset_progress(changeset, background=found[0]) if found else None
+
+
+_BACKGROUND = Prepared(
+    lambda changeset: BackgroundApply.objects.filter(changeset=changeset).order_by("pk")[:1]
+)
 
 
 def changeset_progress(changeset: Changeset, *, background=None) -> Progress:

@@ -4,10 +4,16 @@ count of changesets that wait for a second admin, CONSOLE_APPROVALS)."""
 from django import template
 
 from changes.models import Changeset
+from console.prepared import Prepared, counted
 
 register = template.Library()
 
 
 @register.simple_tag
 def awaiting_approval_count() -> int:
-    return Changeset.objects.filter(status=Changeset.Status.AWAITING_APPROVAL).count()
+    return (_AWAITING.fetch() or [0])[0]
+
+
+_AWAITING = Prepared(
+    lambda: counted(Changeset.objects.filter(status=Changeset.Status.AWAITING_APPROVAL))
+)

@@ -139,7 +139,11 @@ def platform_company_id(info: SnapshotRow | None = None) -> str:
 
 def last_read() -> ServerRead | None:
     """The latest refresh (one row), or None when no refresh ever ran."""
-    return ServerRead.objects.filter(name=READ_NAME).first()
+    found = _LAST_READ.fetch()
+    return found[0] if found else None
+
+
+_LAST_READ = Prepared(lambda: ServerRead.objects.filter(name=READ_NAME).order_by("pk")[:1])
 
 
 def age_text(at: datetime | None, now: datetime | None = None) -> str:

@@ -8,6 +8,7 @@ console.snippets encodes them as HOCON the apiserver reads back exactly (lists b
 
 import uuid
 
+from console.prepared import Prepared
 from console.snippets import EnvSetting
 from tenants.features import UI_FEATURE_NAMES, UI_ROLES
 
@@ -71,14 +72,15 @@ def _catalog_order(names: tuple[str, ...]):
 
 
 def stored_builtin_features() -> dict[str, list[str] | None]:
-    rows = {row.name: row.features for row in BuiltinGroupFeatures.objects.all()}
+    rows = {row.name: row.features for row in _BUILTIN.fetch()}
     return {name: rows.get(name) for name in BUILTIN_GROUPS}
 
 
 def stored_organization() -> OrganizationInput:
-    row = OrganizationSettings.objects.filter(pk=1).first()
-    if row is None:
+    found = _ORGANIZATION.fetch()
+    if not found:
         return OrganizationInput()
+    row = found[0]
     return OrganizationInput(
         features=list(row.features or []),
         unique_company_names=row.unique_company_names,
@@ -98,9 +100,20 @@ def stored_group_settings(group: CrossTenantGroup) -> list[EnvSetting]:
 
 def console_groups_settings() -> list[EnvSetting]:
     out = []
-    for group in CrossTenantGroup.objects.all():
+    for group in stored_groups():
         out += stored_group_settings(group)
     return out
+
+
+def stored_groups() -> list[CrossTenantGroup]:
+    """Every cross-tenant group, in the model's order."""
+    return _GROUPS.fetch()
+
+
+# Read by the Groups page and every export of the server settings (console/prepared.py).
+_GROUPS = Prepared(lambda: CrossTenantGroup.objects.all())
+_BUILTIN = Prepared(lambda: BuiltinGroupFeatures.objects.all())
+_ORGANIZATION = Prepared(lambda: OrganizationSettings.objects.filter(pk=1).order_by("pk")[:1])
 
 
 def console_server_settings() -> list[EnvSetting]:

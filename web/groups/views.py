@@ -24,7 +24,7 @@ from console.validation import FieldError, InvalidInput
 from tenants.features import FEATURES, UI_FEATURES, UI_ROLES
 from tenants.groups.models import BUILTIN_GROUPS, CrossTenantGroup, OrganizationSettings
 from tenants.groups.services import Stale
-from tenants.groups.settings import stored_builtin_features, stored_organization
+from tenants.groups.settings import stored_builtin_features, stored_groups, stored_organization
 from web.groups import sources
 from web.groups.matrix import effective_context
 from web.tenants.views.common import render_page
@@ -85,7 +85,7 @@ def _feature_rows(selected) -> list[dict]:
 @never_cache
 @require_GET
 def groups_overview(request):
-    groups = list(CrossTenantGroup.objects.all())
+    groups = stored_groups()
     builtin = stored_builtin_features()
     context = {
         "groups": groups,

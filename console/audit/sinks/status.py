@@ -5,6 +5,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from console.prepared import Prepared
+
 from ..models import AuditEntry
 from .models import AuditSink
 
@@ -35,7 +37,10 @@ class SinkStatus:
 
 
 def head_seq() -> int:
-    return AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    return (_HEAD_SEQ.fetch() or [0])[0]
+
+
+_HEAD_SEQ = Prepared(lambda: AuditEntry.objects.order_by("-seq").values_list("seq", flat=True)[:1])
 
 
 def _oldest_undelivered(cursor: int) -> datetime | None:
@@ -53,7 +58,10 @@ def sink_status(sink: AuditSink, head: int | None = None) -> SinkStatus:
 
 def sinks_status() -> list[SinkStatus]:
     head = head_seq()
-    return [sink_status(s, head) for s in AuditSink.objects.order_by("name")]
+    return [sink_status(s, head) for s in _SINKS.fetch()]
+
+
+_SINKS = Prepared(lambda: AuditSink.objects.order_by("name"))
 
 
 def lagging_sinks() -> list[SinkStatus]:
