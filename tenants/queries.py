@@ -335,11 +335,6 @@ def _entries(
         if on_server is not None:
             taken.update(Tenant.objects.order_by().values_list("company_id", flat=True))
     else:
-        tenants = Tenant.objects.order_by()
-        if kind == "deleted":
-            tenants = tenants.filter(deleted_at__isnull=False)
-        elif kind != "all":  # the deleted ones' companies matter only next to the server's
-            tenants = tenants.filter(deleted_at__isnull=True)
         sorted_by = SORT_COUNTS.get(sort.removeprefix("-"))
         # The caller's counts come first (its annotations override this package's counts in
         # `tenant_page`): as the counted rows when given, else as the subquery.
@@ -352,19 +347,16 @@ def _entries(
             tally = Counter(rows[sorted_by].order_by())
         elif sorted_by in subqueries:
             counts["sort_count"] = subqueries[sorted_by]
-        matches = TenantAdmin.objects.filter(email__icontains=wanted).values("tenant")
-        columns = {
-            "is_deleted": _flag(Q(deleted_at__isnull=False)),
-            "is_newer": _flag(Q(created_at__gt=server.fetched_at))
-            if on_server is not None
-            else Value(False),
-            # an admin's email matches: asked in the same query
-            "admin_matches": _flag(Q(pk__in=matches)) if len(wanted) >= 3 else Value(False),
-            **counts,
+        shape = {
+            "kind": kind,
+            "newer": on_server is not None,
+            "search_admins": len(wanted) >= 3,
+            # which count the sort_count column holds (the key: the subquery is an input)
+            "sort_count": sorted_by if counts else "",
         }
-        read = tenants.annotate(**columns).values_list(
-            "pk", "name", "company_id", "status", "origin", *columns
-        )
+        values = {"fetched_at": server.fetched_at} if shape["newer"] else {}
+        values.update({"wanted": wanted} if shape["search_admins"] else {})
+        read = _TENANT_ENTRIES.fetch(shape, {"counts": counts}, **values)
         deleted_only = kind == "deleted"
         for pk, name, company_id, status, origin, deleted, newer, matched, *count in read:
             taken.add(company_id)
@@ -399,6 +391,37 @@ def _entries(
             )
     sort_rows(entries, sort)
     return entries
+
+
+def _tenant_entries(
+    kind: str,
+    newer: bool,
+    search_admins: bool,
+    sort_count: str,
+    counts: dict[str, Expression],
+    fetched_at=None,
+    wanted="",
+) -> QuerySet:
+    """What filtering and sorting the tenants need, one row per tenant (see `_entries`)."""
+    tenants = Tenant.objects.order_by()
+    if kind == "deleted":
+        tenants = tenants.filter(deleted_at__isnull=False)
+    elif kind != "all":  # the deleted ones' companies matter only next to the server's
+        tenants = tenants.filter(deleted_at__isnull=True)
+    matches = TenantAdmin.objects.filter(email__icontains=wanted).values("tenant")
+    columns = {
+        "is_deleted": _flag(Q(deleted_at__isnull=False)),
+        "is_newer": _flag(Q(created_at__gt=fetched_at)) if newer else Value(False),
+        # an admin's email matches: asked in the same query
+        "admin_matches": _flag(Q(pk__in=matches)) if search_admins else Value(False),
+        **counts,
+    }
+    return tenants.annotate(**columns).values_list(
+        "pk", "name", "company_id", "status", "origin", *columns
+    )
+
+
+_TENANT_ENTRIES = Prepared(_tenant_entries)
 
 
 def tenant_rows(
