@@ -20,7 +20,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.db import connection, connections, router, transaction
-from django.db.models import Exists, Max, OuterRef, Subquery
+from django.db.models import Exists, Max, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from console.apiserver import ApiClient, ApiError, CallRecord
@@ -28,6 +28,7 @@ from console.apiserver.plan import PlannedCall
 from console.audit.bulk import bulk_append
 from console.audit.masking import scrub_text
 from console.audit.models import AuditEntry
+from console.prepared import Prepared
 from tenants.models import IssuedCredential, ProvisioningStep, Tenant, TenantAdmin
 
 from . import lookups
@@ -396,11 +397,32 @@ def open_steps(tenant: Tenant) -> list[ProvisioningStep]:
     return [s for s in steps if s.run == latest]
 
 
-def latest_run_steps(tenant: Tenant) -> list[ProvisioningStep]:
-    """The steps of the tenant's latest run, in order (one query: the run is a subquery)."""
+def latest_run_steps(
+    tenant: Tenant, admins: list[TenantAdmin] | None = None
+) -> list[ProvisioningStep]:
+    """The steps of the tenant's latest run, in order (one query: the run is a subquery), each
+    with its admin. `admins`: the tenant's admins, when the caller has read them already; the
+    steps are then read by a query compiled once per process and take their admins from it."""
+    if admins is None:
+        latest = ProvisioningStep.objects.filter(tenant=tenant).order_by("-run").values("run")[:1]
+        steps = tenant.steps.filter(run=Subquery(latest)).select_related("admin")
+        return list(steps.order_by("position"))
+    admin_by_id = {admin.pk: admin for admin in admins}
+    steps = _LATEST_RUN_STEPS.fetch(tenant=tenant.pk)
+    for step in steps:
+        step.tenant = tenant
+        if step.admin_id in admin_by_id:  # another's admin (never seen) is read if asked for
+            step.admin = admin_by_id[step.admin_id]
+    return steps
+
+
+def _latest_run_steps(tenant) -> QuerySet:
     latest = ProvisioningStep.objects.filter(tenant=tenant).order_by("-run").values("run")[:1]
-    steps = tenant.steps.filter(run=Subquery(latest)).select_related("admin")
-    return list(steps.order_by("position"))
+    steps = ProvisioningStep.objects.filter(tenant=tenant, run=Subquery(latest))
+    return steps.order_by("position")
+
+
+_LATEST_RUN_STEPS = Prepared(_latest_run_steps)
 
 
 # --- the run's own writes ------------------------------------------------------------------------
