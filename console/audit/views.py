@@ -16,7 +16,14 @@ from console.htmx import render_rows, wants_fragment
 from . import export
 from .forms import AuditFilterForm
 from .models import AuditEntry
-from .queries import PAGE_FIELDS, AuditFilter, audit_page, export_queryset, recent_choices
+from .queries import (
+    PAGE_FIELDS,
+    AuditFilter,
+    AuditPage,
+    audit_page,
+    export_queryset,
+    recent_choices,
+)
 
 KNOWN_ACTIONS = (
     "auth.signin",
@@ -68,22 +75,19 @@ def _url(name: str, query: dict, **extra) -> str:
     return reverse(name) + ("?" + urlencode(params) if params else "")
 
 
+def _page(flt: AuditFilter, params) -> AuditPage:
+    """The page the cursor in the query string asks for, with the columns the rows show."""
+    before, after = _cursor(params.get("before")), _cursor(params.get("after"))
+    return audit_page(flt, before=before, after=after, fields=PAGE_FIELDS)
+
+
 @never_cache
 @require_GET
 def audit_list(request):
     form = AuditFilterForm(request.GET)
     valid = form.is_valid()
     flt = form.to_filter() if valid else AuditFilter()
-    page = (
-        audit_page(
-            flt,
-            before=_cursor(request.GET.get("before")),
-            after=_cursor(request.GET.get("after")),
-            fields=PAGE_FIELDS,
-        )
-        if valid
-        else None
-    )
+    page = _page(flt, request.GET) if valid else None
     query = flt.as_query()
     context = {
         "form": form,
