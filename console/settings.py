@@ -181,7 +181,10 @@ TEMPLATES = [
         "NAME": "jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],
         "APP_DIRS": False,
-        "OPTIONS": {"environment": "console.jinja2.environment"},
+        "OPTIONS": {
+            "environment": "console.jinja2.environment",
+            "context_processors": ["console.jinja2.render_scope"],
+        },
     },
 ]
 

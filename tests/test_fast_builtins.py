@@ -1,17 +1,24 @@
-"""console/templatetags/fast_builtins.py: the same output as Django's `{% url %}` and `|date`."""
+"""console/templatetags/fast_builtins.py: the same output as Django's `{% url %}`, `{% static %}`
+and `|date`."""
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from django.template import Context, Engine, engines
+from django.test import override_settings
 from django.urls import NoReverseMatch, reverse, set_script_prefix
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from console.templatetags import fast_builtins
-from console.templatetags.fast_builtins import DATE_FORMATS, DATETIME_FORMATS, CachedURLNode
+from console.templatetags.fast_builtins import (
+    DATE_FORMATS,
+    DATETIME_FORMATS,
+    CachedStaticNode,
+    CachedURLNode,
+)
 
-DJANGO = Engine()  # Django's own builtins only
+DJANGO = Engine(libraries={"static": "django.templatetags.static"})  # Django's own tags only
 OURS = Engine(builtins=["console.templatetags.fast_builtins"])
 
 FORMATS = sorted(set(DATETIME_FORMATS) | {"D d M Y", "N j, Y, P", ""})
@@ -132,3 +139,35 @@ def test_url_with_another_kind_of_argument_is_not_remembered():
 
 def test_date_dates_are_formatted_as_the_page_shows_them():
     assert both("{{ v|date:'Y-m-d' }}", v=date(987, 6, 5))[1] == "0987-06-05"
+
+
+@pytest.mark.parametrize(
+    ("source", "context"),
+    [
+        ("{% static 'console/console.css' %}", {}),
+        ("{% static path %}", {"path": "console/htmx.min.js"}),
+        ("{% static path %}", {"path": "a b&c<d>.css"}),
+        ("{% static 'console/console.js' as js %}[{{ js }}]", {}),
+    ],
+)
+def test_static_gives_djangos_url_and_again_from_memory(source, context):
+    theirs = render(DJANGO, "{% load static %}" + source, context)
+    assert render(OURS, source, context) == theirs
+    assert render(OURS, source, context) == theirs  # the remembered answer
+    assert "console" in theirs or "a%20b" in theirs
+
+
+def test_static_follows_a_changed_setting():
+    source = "{% static 'console/console.css' %}"
+    before = render(OURS, source, {})
+    with override_settings(STATIC_URL="/elsewhere/"):
+        moved = render(OURS, source, {})
+        assert moved == render(DJANGO, "{% load static %}" + source, {})
+        assert moved.startswith("/elsewhere/")
+    assert render(OURS, source, {}) == before
+
+
+def test_the_layout_uses_the_remembered_static():
+    template = engines["django"].get_template("base.html")
+    found = [n for n in template.template.nodelist.get_nodes_by_type(CachedStaticNode)]
+    assert len(found) == 4

@@ -4,16 +4,17 @@ Django's, every value is escaped, and a page shows its rows once, htmx the rows 
 import html
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.template import Context, Engine, engines
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone as django_timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from changes.models import Changeset
+from changes.models import Changeset, ChangeStep
 from changes.selectors import PAGE_SIZE
 from console.audit.bulk import bulk_append
 from console.audit.queries import PAGE_SIZE as AUDIT_PAGE_SIZE
@@ -53,6 +54,41 @@ def test_date_reads_as_django_date_in_the_current_time_zone(moment, fmt, zone):
         return  # Django refuses a time format for a date (TypeError); no row asks for one
     with django_timezone.override(zone):
         assert ours("{{ v|date(f) }}", v=moment, f=fmt) == theirs("{{ v|date:f }}", v=moment, f=fmt)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(2, 1, 2),
+        max_value=datetime(9998, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
+    ),
+    fmt=st.sampled_from(["c", "Y-m-d H:i:s", "D d M Y"]),
+    zone=st.sampled_from(["UTC", "Asia/Kolkata", "America/New_York"]),
+)
+def test_date_with_a_request_uses_the_zone_looked_up_once_for_the_render(moment, fmt, zone):
+    request = RequestFactory().get("/")
+    with django_timezone.override(zone):
+        rendered = JINJA.from_string("{{ v|date(f) }}").render({"v": moment, "f": fmt}, request)
+        assert rendered == theirs("{{ v|date:f }}", v=moment, f=fmt)
+        assert JINJA.from_string("{{ current_timezone }}").render({}, request) == zone
+
+
+def test_date_converts_to_the_zone_the_render_looked_up():
+    moment = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+    kolkata = ZoneInfo("Asia/Kolkata")
+    shown = ours("{{ v|date('Y-m-d H:i') }}", v=moment, current_timezone=kolkata)
+    assert shown == "2026-03-02 05:00"
+
+
+def test_display_is_the_models_own_label_for_every_choice_and_other_values():
+    for face in [*Changeset.Face.values, "unknown"]:
+        for status in [*Changeset.Status.values, "", "not-a-status"]:
+            changeset = Changeset(face=face, status=status)
+            shown = ours('{{ c|display("face") }}|{{ c|display("status") }}', c=changeset)
+            assert shown == f"{changeset.get_face_display()}|{changeset.get_status_display()}"
+    step = ChangeStep(status=ChangeStep.Status.FAILED)
+    assert ours('{{ s|display("status") }}', s=step) == step.get_status_display()
 
 
 @pytest.mark.parametrize(

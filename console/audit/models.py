@@ -8,10 +8,6 @@ them in the database too (migration 0002).
 from django.db import models
 from django.db.models import F
 from django.db.models.functions import Upper
-from django.utils import timezone
-from django.utils.functional import cached_property
-
-from .links import entry_url
 
 GENESIS_HASH = "0" * 64
 
@@ -150,36 +146,13 @@ class AuditEntry(models.Model):
             "pending": "badge-info",
         }.get(self.outcome, "")
 
-    # What the tables show, computed in Python: a template filter (`date`, `join`,
-    # `truncatechars`, `{% url %}`) costs several times a plain attribute, and a table shows 50
-    # or more entries (the Audit page, a changeset's page, each object's recent changes).
-
-    @property
-    def detail_url(self) -> str:
-        return entry_url(self.seq)
+    # What the tables show, computed in Python: a Django template filter (`join`,
+    # `truncatechars`) costs several times a plain attribute, and a table shows 50 or more
+    # entries (the Audit page, a changeset's page, each object's recent changes).
 
     @property
     def outcome_label(self) -> str:
         return OUTCOME_LABELS.get(self.outcome, self.outcome)
-
-    @cached_property
-    def _created_local(self):
-        return timezone.localtime(self.created_at)
-
-    @property
-    def created_iso(self) -> str:
-        """As `created_at|date:'c'` (the current time zone; UTC in the console)."""
-        return self._created_local.isoformat()
-
-    @property
-    def created_text(self) -> str:
-        """As `created_at|date:"Y-m-d H:i:s"`."""
-        return self._created_local.strftime("%Y-%m-%d %H:%M:%S")
-
-    @property
-    def created_minute(self) -> str:
-        """As `created_at|date:"Y-m-d H:i"`."""
-        return self._created_local.strftime("%Y-%m-%d %H:%M")
 
     @property
     def changed_text(self) -> str:
