@@ -169,5 +169,4 @@ def test_static_follows_a_changed_setting():
 
 def test_the_layout_uses_the_remembered_static():
     template = engines["django"].get_template("base.html")
-    found = [n for n in template.template.nodelist.get_nodes_by_type(CachedStaticNode)]
-    assert len(found) == 4
+    assert len(template.template.nodelist.get_nodes_by_type(CachedStaticNode)) == 4

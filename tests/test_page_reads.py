@@ -1,6 +1,6 @@
 """Page reads stay cheap (bench/page_reads.py): what the audit tables show is what Django's
-filters would write; a changeset's page reads only the
-columns it shows, in a fixed number of queries; a tenant's page reads the snapshot once."""
+filters would write; a changeset's page reads only the columns it shows, in a fixed number of
+queries; a tenant's page reads the snapshot once."""
 
 from datetime import UTC, datetime, timedelta
 
