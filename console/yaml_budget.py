@@ -26,7 +26,10 @@ class YamlBudgetExceeded(ValueError):
 class _Counts:
     limit: int = MAX_NODES
     aliases: int = 0
-    expanded: int = 0  # nodes with every alias counted as the whole subtree it names
+    # Every node read so far, each alias counted as the whole subtree it names. Counted as each
+    # node is read, not when its collection closes: a flat list of a million values inside a
+    # mapping must be refused at the limit, not after the parser has read all of it.
+    expanded: int = 0
 
 
 def check_yaml_budget(
@@ -56,6 +59,7 @@ def check_yaml_budget(
             if isinstance(event, yaml.NodeEvent):
                 _refuse_collection_key(stack, event, collections, source)
             if isinstance(event, yaml.CollectionStartEvent):
+                _count(counts, 1, source, event)
                 stack.append([event.anchor, 1, isinstance(event, yaml.MappingStartEvent), True])
                 if len(stack) > MAX_DEPTH:
                     raise YamlBudgetExceeded(
@@ -67,11 +71,12 @@ def check_yaml_budget(
                 if anchor:
                     sizes[anchor] = size
                     collections.add(anchor)
-                _add(stack, counts, size, source, event)
+                _add_to_parent(stack, size)
             elif isinstance(event, yaml.ScalarEvent):
                 if event.anchor:
                     sizes[event.anchor] = 1
-                _add(stack, counts, 1, source, event)
+                _count(counts, 1, source, event)
+                _add_to_parent(stack, 1)
             elif isinstance(event, yaml.AliasEvent):
                 counts.aliases += 1
                 if counts.aliases > MAX_ALIASES:
@@ -79,7 +84,9 @@ def check_yaml_budget(
                         f"{source}: more than {MAX_ALIASES} aliases (*name){_at(event)}; write "
                         "the values out instead of referring to anchors"
                     )
-                _add(stack, counts, sizes.get(event.anchor, 1), source, event)
+                size = sizes.get(event.anchor, 1)
+                _count(counts, size, source, event)
+                _add_to_parent(stack, size)
     except yaml.YAMLError:
         if syntax_errors:
             raise
@@ -100,26 +107,28 @@ def _refuse_collection_key(stack: list[list], event, collections: set[str], sour
         )
 
 
-def _add(stack: list[list], counts: _Counts, size: int, source: str, event) -> None:
-    """Add a finished node of `size` to its parent (or to the document's total)."""
+def _add_to_parent(stack: list[list], size: int) -> None:
+    """Add a finished node of `size` to the collection it is in (for the size its anchor names)."""
     if stack:
         stack[-1][1] += size
         if stack[-1][2]:
             stack[-1][3] = not stack[-1][3]  # a mapping alternates key, value
-        size_so_far = stack[0][1] + counts.expanded
-    else:
-        counts.expanded += size
-        size_so_far = counts.expanded
-    if size_so_far > counts.limit:
-        if counts.aliases:
-            raise YamlBudgetExceeded(
-                f"{source}: more than {counts.limit:,} values once its aliases are expanded"
-                f"{_at(event)}; write the values out instead of nesting anchors"
-            )
+
+
+def _count(counts: _Counts, size: int, source: str, event) -> None:
+    """Count a node of `size` just read; refuse the document once past the limit."""
+    counts.expanded += size
+    if counts.expanded <= counts.limit:
+        return
+    if counts.aliases:
         raise YamlBudgetExceeded(
-            f"{source}: more than {counts.limit:,} values{_at(event)}; no valid file needs "
-            "that many: check that the file is the one you meant"
+            f"{source}: more than {counts.limit:,} values once its aliases are expanded"
+            f"{_at(event)}; write the values out instead of nesting anchors"
         )
+    raise YamlBudgetExceeded(
+        f"{source}: more than {counts.limit:,} values{_at(event)}; no valid file needs "
+        "that many: check that the file is the one you meant"
+    )
 
 
 def _at(event) -> str:

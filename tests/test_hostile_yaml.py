@@ -48,6 +48,21 @@ def test_the_budget_refuses_a_hostile_document_naming_the_limit(text, expected):
     assert str(info.value).startswith("spec.yaml: ") and expected in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["values:\n" + "- 1\n" * 300_000, "a:\n  b: [\n" + "    1,\n" * 300_000 + "  ]\n"],
+    ids=["block list", "flow list"],
+)
+def test_a_long_list_inside_a_mapping_is_refused_where_it_passes_the_limit(text):
+    """Each value counts as it is read: the values of an open list were counted only when the
+    list closed, so a list of 300,000 values in a mapping was read to its end (the merge's CI
+    test took two seconds of CPU for one request)."""
+    with pytest.raises(YamlBudgetExceeded) as info:
+        check_yaml_budget(text, "values.yaml", max_nodes=20_000)
+    line = int(str(info.value).split("(line ")[1].split(")")[0])
+    assert line < 20_010, str(info.value)
+
+
 def test_ordinary_documents_pass_the_budget():
     check_yaml_budget(deep(MAX_DEPTH - 1))
     check_yaml_budget(many_aliases(MAX_ALIASES))
