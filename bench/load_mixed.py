@@ -94,10 +94,11 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def stack_cpu(gunicorn_pid: int, dbname: str) -> tuple[float, float]:
-    """(CPU seconds of gunicorn's master and workers, of the PostgreSQL backends serving the
-    bench's database) so far."""
-    app = db = 0.0
+def stack_cpu(gunicorn_pid: int, dbname: str) -> tuple[dict[int, float], dict[int, float]]:
+    """CPU seconds so far of each of gunicorn's processes (master and workers) and of each
+    PostgreSQL backend serving the bench's database, by pid."""
+    app: dict[int, float] = {}
+    db: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -108,10 +109,43 @@ def stack_cpu(gunicorn_pid: int, dbname: str) -> tuple[float, float]:
         except (OSError, ProcessLookupError):
             continue
         if group == gunicorn_pid:
-            app += process_cpu(pid)
+            app[pid] = process_cpu(pid)
         elif cmdline.startswith("postgres: ") and f" {dbname} " in cmdline:
-            db += process_cpu(pid)
+            db[pid] = process_cpu(pid)
     return app, db
+
+
+class StackCpuMeter:
+    """The CPU the stack spends during a run, sampled every half second: a backend that ends
+    during the run (Django closes a connection older than CONN_MAX_AGE and opens a new one)
+    keeps what it used until its last sample, and a new one counts from zero. Comparing two
+    snapshots instead read 0 ms of PostgreSQL per request for a 60 s run."""
+
+    def __init__(self, gunicorn_pid: int, dbname: str):
+        self.gunicorn_pid, self.dbname = gunicorn_pid, dbname
+        self.start = stack_cpu(gunicorn_pid, dbname)
+        self.last = tuple(dict(side) for side in self.start)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self._sample()
+
+    def _sample(self) -> None:
+        for last, now in zip(self.last, stack_cpu(self.gunicorn_pid, self.dbname), strict=True):
+            last.update(now)
+
+    def stop(self) -> tuple[float, float]:
+        """(gunicorn, PostgreSQL) CPU seconds used since the meter started."""
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        return tuple(
+            sum(cpu - start.get(pid, 0.0) for pid, cpu in last.items())
+            for start, last in zip(self.start, self.last, strict=True)
+        )
 
 
 def free_port() -> int:
@@ -361,9 +395,9 @@ def main() -> int:
                 )
                 input("press Enter to start the measured run ")
             before = load()
-            cpu_before = stack_cpu(proc.pid, dbname)
+            meter = StackCpuMeter(proc.pid, dbname)
             result = run_wrk(base, script, args.connections, args.duration)
-            cpu_after = stack_cpu(proc.pid, dbname)
+            app_cpu, db_cpu = meter.stop()
             after = load()
             procs.stop(proc)  # graceful: requests cut off by wrk's end are finished first
             rows, audited_after = count_edits(params, dbname, run)
@@ -390,8 +424,8 @@ def main() -> int:
                 f"\n  [{before} before, {after} after]",
                 flush=True,
             )
-            app_ms = (cpu_after[0] - cpu_before[0]) * 1000 / max(1, result["requests"])
-            db_ms = (cpu_after[1] - cpu_before[1]) * 1000 / max(1, result["requests"])
+            app_ms = app_cpu * 1000 / max(1, result["requests"])
+            db_ms = db_cpu * 1000 / max(1, result["requests"])
             cores = os.cpu_count() or 1
             print(
                 f"  CPU per request: gunicorn {app_ms:.1f} ms + PostgreSQL {db_ms:.1f} ms; at that "
