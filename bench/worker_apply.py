@@ -22,8 +22,10 @@ SECONDS`, every SECONDS instead, as the page's 1 s poll does, and in between two
 every 20 ms of the run's status and of a finished journal step: the reader of 1,000 steps costs
 about 10 ms of CPU, which at 20 ms takes a third of a core from the worker on 2 cores):
 
-- time from enqueue to the run seen `running`, and to the first finished step (the page's
-  progress moving); target: under 1 s;
+- time from enqueue to the run seen `running`, to the first tenant read in the check of the
+  plan against the server (a recorded SPEC's run reads each tenant's state before its first
+  call: the page counts them), and to the first finished step; the earlier of the last two is
+  when the page's progress first moves; target: under 1 s;
 - total time from enqueue to `done`, against the 8-wide bound ceil(tenants/8) x calls per
   tenant x latency (200 tenants of 5 calls at 20 ms: 2.5 s); target: within 1.5x of it;
 - the CPU time the worker process used from enqueue to `done` (user + system, from /proc), and
@@ -272,7 +274,7 @@ def measure(
         worker_cpu, own_cpu = cpu_seconds(worker.pid), time.process_time()
         started = time.perf_counter()
         changeset_enqueue(changeset, actor="bench")
-        running_at = first_at = None
+        running_at = first_at = check_at = None
         read_at = -reader_every
         finished = [ProvisioningStep.Status.DONE, ProvisioningStep.Status.SUPERSEDED]
         journal = ProvisioningStep.objects.filter(changeset=changeset.audit_key)
@@ -282,12 +284,15 @@ def measure(
                 read_at = now
                 progress = changeset_progress(changeset)
                 status = progress.background.status if progress.background else ""
-                done = progress.done
+                done, checked = progress.done, progress.background.checked
             else:  # between two reads of the page's reader: what it would show first
-                status = BackgroundApply.objects.get(changeset=changeset).status
+                run = BackgroundApply.objects.get(changeset=changeset)
+                status, checked = run.status, run.checked
                 done = first_at is not None or journal.filter(status__in=finished).exists()
             if running_at is None and status != BackgroundApply.Status.QUEUED:
                 running_at = now
+            if check_at is None and checked:
+                check_at = now
             if first_at is None and done:
                 first_at = now
             if status in (BackgroundApply.Status.DONE, BackgroundApply.Status.FAILED):
@@ -311,6 +316,8 @@ def measure(
         reader = "" if reader_every == 0.02 else f", progress reader every {reader_every:g} s"
         error = progress.background.error
         first = first_at if first_at is not None else float("nan")
+        moved = [t for t in (first_at, check_at) if t is not None]
+        seen = min(moved) if moved else float("nan")
         print(
             f"\n{kind}, {scenario}: {tenants} tenants, {steps} changeset steps, {calls} calls "
             f"journaled ({per_tenant:g} per tenant), sandbox latency {latency_ms} ms, worker "
@@ -318,7 +325,10 @@ def measure(
         )
         print(f"  outcome: {status}{' - ' + error if error else ''}")
         print(f"  enqueue -> running:        {running_at:.2f} s")
-        print(f"  enqueue -> first progress: {first:.2f} s (target < 1 s)")
+        checks = "(no read needed)" if check_at is None else f"{check_at:.2f} s"
+        print(f"  enqueue -> first tenant checked against the server: {checks}")
+        print(f"  enqueue -> first step done: {first:.2f} s")
+        print(f"  enqueue -> progress visible on the page: {seen:.2f} s (target < 1 s)")
         print(
             f"  enqueue -> done:           {total:.2f} s; 8-wide bound {bound:.2f} s; "
             f"ratio {total / bound if bound else 0:.2f}x (target <= 1.5x = {1.5 * bound:.2f} s)"
@@ -329,7 +339,7 @@ def measure(
             f"this process (progress reader) {own_cpu:.2f} s"
         )
         print(f"  [{before} before, {after} after]", flush=True)
-        ok = status == BackgroundApply.Status.DONE and first_at is not None and first_at < 1
+        ok = status == BackgroundApply.Status.DONE and first_at is not None and seen < 1
         return 0 if ok and total <= 1.5 * bound else 1
     finally:
         for proc in reversed(procs):

@@ -180,7 +180,9 @@ def _take(changeset_id: int) -> tuple[BackgroundApply | None, bool]:
         job.status, job.worker = BackgroundApply.Status.RUNNING, lease_owner()[:200]
         job.attempts += 1
         job.started_at, job.error = timezone.now(), ""
-        job.save(update_fields=["status", "worker", "attempts", "started_at", "error"])
+        job.checked = job.to_check = 0
+        fields = ["status", "worker", "attempts", "started_at", "error", "checked", "to_check"]
+        job.save(update_fields=fields)
     return job, resumed
 
 
@@ -226,14 +228,36 @@ def _take_back(changeset: Changeset) -> None:
     changeset.status = status
 
 
-def _apply(changeset: Changeset, *, actor: str) -> str:
+class _CheckProgress:
+    """Keeps the run's row told how far the check of the plan against the server has gone, so
+    the page moves before the first call is sent: at the start, at the end, and at most every
+    REPORT_SECONDS between (one small UPDATE each)."""
+
+    REPORT_SECONDS = 0.2
+
+    def __init__(self, job: BackgroundApply):
+        self.job_pk = job.pk
+        self.last = float("-inf")
+
+    def __call__(self, read: int, total: int) -> None:
+        now = time.monotonic()
+        if read in (0, total) or now - self.last >= self.REPORT_SECONDS:
+            self.last = now
+            BackgroundApply.objects.filter(pk=self.job_pk).update(checked=read, to_check=total)
+
+
+def _apply(changeset: Changeset, *, actor: str, job: BackgroundApply) -> str:
     """Apply as the page would; the error to show ("" when applied)."""
     if changeset.kind == routing_changes.PUSH_KIND:
         return routing_changes.routing_push_run(changeset, actor=actor)
     journaled = ProvisioningStep.objects.filter(changeset=changeset.audit_key).exists()
     if changeset.kind == "spec" and _keeps_its_spec(changeset) and not journaled:
         done = spec_apply_recorded(
-            changeset, actor=actor, face=changeset.face, concurrency=DEFAULT_CONCURRENCY
+            changeset,
+            actor=actor,
+            face=changeset.face,
+            concurrency=DEFAULT_CONCURRENCY,
+            on_read=_CheckProgress(job),
         )
         if done.server_errors:
             return "; ".join(done.server_errors)
@@ -261,7 +285,7 @@ def background_run(changeset_id: int) -> str:
         changeset = Changeset.objects.get(pk=changeset_id)
         if resumed and changeset.status == Changeset.Status.APPLYING:
             _take_back(changeset)
-        error = _apply(changeset, actor=job.requested_by)
+        error = _apply(changeset, actor=job.requested_by, job=job)
     except REFUSALS as exc:
         error = str(exc)
     except Exception as exc:  # noqa: BLE001 - any failure is shown on the page, with Retry

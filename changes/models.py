@@ -188,6 +188,10 @@ class BackgroundApply(models.Model):
     queued_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Before a recorded SPEC's first call the run reads each tenant's state on the server to
+    # check the plan still holds (a second or more for hundreds): how far that check is.
+    checked = models.PositiveIntegerField(default=0)
+    to_check = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"background apply of changeset {self.changeset_id}: {self.status}"

@@ -55,6 +55,16 @@ class Progress:
         )
 
     @property
+    def check_shown(self) -> bool:
+        """The run checks (or has checked) the plan against the server before its first call:
+        shown while it runs, as that can take a second or more for hundreds of tenants."""
+        return self.live and self.background.to_check > 0
+
+    @property
+    def checking(self) -> bool:
+        return self.check_shown and self.background.checked < self.background.to_check
+
+    @property
     def failed(self) -> bool:
         return (
             self.background is not None and self.background.status == BackgroundApply.Status.FAILED

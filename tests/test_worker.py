@@ -317,3 +317,82 @@ def test_an_idle_worker_looks_for_queued_tasks_four_times_a_second_by_default():
     parser = Command().create_parser("manage.py", "worker")
     assert parser.parse_args([]).interval == 0.25
     assert parser.parse_args(["--interval", "2"]).interval == 2
+
+
+def spec_with_logins(count: int, with_login: bool) -> str:
+    lines = ["version: 1", "tenants:"]
+    for i in range(count):
+        lines += [
+            f"  - name: Checked {i}",
+            "    admins:",
+            f"      - {{name: Admin {i}, email: admin{i}@checked{i}.example}}",
+        ]
+        if with_login:
+            lines += ["    login:", f"      domains: [checked{i}.example]"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_check_of_the_plan_against_the_server_is_followed_on_the_run(
+    admin_client, sandbox, sandbox_settings, tmp_path
+):
+    """Before the first call a recorded SPEC's run reads each tenant's routing from the server
+    (a second or more for hundreds of tenants): the run's row says how far that check is."""
+    from django.core.management import call_command
+
+    first = tmp_path / "tenants.yaml"
+    first.write_text(spec_with_logins(6, with_login=False))
+    call_command("apply", str(first), "--yes", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    text = spec_with_logins(6, with_login=True)
+    spec = validate_spec(spec_from_text(text, source="spec.yaml"), source="spec.yaml")
+    changeset = spec_plan(spec, actor=ACTOR, face="api", refresh=True).changeset
+    changeset_enqueue(changeset, actor=ACTOR)
+    assert (background(changeset).checked, background(changeset).to_check) == (0, 0)
+
+    seen = len(sandbox.requests)
+    assert background_run(changeset.pk) == "done"
+    run = background(changeset)
+    assert (run.checked, run.to_check) == (6, 6)
+    reads = [r for r in sandbox.requests[seen:] if r["endpoint"] == "login.get_settings"]
+    assert len(reads) >= 6  # the check read each tenant's routing (the push reads it again)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_the_plan_tells_how_many_tenants_it_has_read_as_they_are_read(
+    sandbox, sandbox_settings, tmp_path, concurrency
+):
+    from django.core.management import call_command
+
+    from changes.spec.recorded import spec_build_plan
+
+    first = tmp_path / "tenants.yaml"
+    first.write_text(spec_with_logins(5, with_login=False))
+    call_command("apply", str(first), "--yes", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    text = spec_with_logins(5, with_login=True)
+    spec = validate_spec(spec_from_text(text, source="spec.yaml"), source="spec.yaml")
+    told = []
+    spec_build_plan(
+        spec,
+        concurrency=concurrency,
+        resolve_secrets=False,
+        on_read=lambda read, total: told.append((read, total)),
+    )
+    assert told == [(n, 5) for n in range(6)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_progress_fragment_says_how_far_the_check_is(admin_client, sandbox, sandbox_settings):
+    changeset = plan([f"Checking {i}" for i in range(7)])
+    changeset_enqueue(changeset, actor=ACTOR)
+    BackgroundApply.objects.filter(changeset=changeset).update(
+        status="running", checked=3, to_check=7
+    )
+    fragment = admin_client.get(f"/changes/{changeset.pk}/progress/").content.decode()
+    assert "Checking the plan against the server: <strong>3</strong> of 7 tenants read" in fragment
+    BackgroundApply.objects.filter(changeset=changeset).update(checked=7)
+    fragment = admin_client.get(f"/changes/{changeset.pk}/progress/").content.decode()
+    assert "Read from the server to check the plan: 7 tenants" in fragment
+    BackgroundApply.objects.filter(changeset=changeset).update(status="done")
+    fragment = admin_client.get(f"/changes/{changeset.pk}/progress/").content.decode()
+    assert "check the plan" not in fragment  # finished: only the steps are shown

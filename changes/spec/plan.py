@@ -14,7 +14,7 @@ keeps them (a tenant's routing is then the SPEC's plus the kept entries).
 
 import json
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -45,6 +45,8 @@ __all__ = ["AdminPlan", "Plan", "PlanError", "Removal", "TenantPlan", "build_pla
 
 SETTINGS_KEYS = ("allowed_users", "features", "exclude_features")
 ClientFactory = Callable[[Callable[[CallRecord], None]], ApiClient]
+# (read, total): how many of the tenants' read calls have finished, as they finish.
+ReadProgress = Callable[[int, int], None]
 
 
 class PlanError(Exception):
@@ -143,12 +145,14 @@ def build_plan(
     resolve_secrets: bool = True,
     prune: bool = False,
     reads: SnapshotReads | None = None,
+    on_read: ReadProgress | None = None,
 ) -> Plan:
     """Raise PlanError when a read call fails; InvalidInput for an unset env: secret on apply.
 
     `prune`: removals (see the module's docstring) are made; without it they are kept.
     `reads`: the server as last refreshed (server_reads.fresh_snapshot): the plan reads it
     instead of calling the server, unless it lacks something a tenant needs.
+    `on_read(read, total)`: told, in the calling thread, as the tenants' read calls finish.
     """
     plan = Plan(spec=spec, api_url=api_url, prune=prune)
     if reads is not None:
@@ -189,7 +193,7 @@ def build_plan(
     if problems:
         raise PlanError("\n".join(problems))
     if reads is None or not _read_snapshot(plan, reads):
-        _read_tenants(plan, client_factory, concurrency)
+        _read_tenants(plan, client_factory, concurrency, on_read)
     _preload_console_state(plan)
     claimed = _spec_routing_owners(spec)
     for tp in plan.tenants:
@@ -285,10 +289,14 @@ def _read_snapshot(plan: Plan, reads: SnapshotReads) -> bool:
     return True
 
 
-def _read_tenants(plan: Plan, client_factory: ClientFactory, concurrency: int) -> None:
+def _read_tenants(
+    plan: Plan, client_factory: ClientFactory, concurrency: int, on_read: ReadProgress | None
+) -> None:
     todo = [tp for tp in plan.tenants if _needs_read(tp)]
     if not todo:
         return
+    told = on_read or (lambda read, total: None)
+    told(0, len(todo))
     # Tenant admins are loaded before the threads start; workers make HTTP calls only.
     for tp in todo:
         if tp.console is not None:
@@ -305,10 +313,16 @@ def _read_tenants(plan: Plan, client_factory: ClientFactory, concurrency: int) -
         return ""
 
     if concurrency <= 1 or len(todo) == 1:
-        failures = [one(tp) for tp in todo]
+        failures = []
+        for count, tp in enumerate(todo, 1):
+            failures.append(one(tp))
+            told(count, len(todo))
     else:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="plan") as pool:
-            failures = list(pool.map(one, todo))
+            futures = [pool.submit(one, tp) for tp in todo]
+            for count, _ in enumerate(as_completed(futures), 1):
+                told(count, len(todo))
+            failures = [future.result() for future in futures]
     failures = [f for f in failures if f]
     if failures:
         raise PlanError("\n".join(failures))

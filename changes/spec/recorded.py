@@ -32,7 +32,7 @@ from tenants.provisioning.engine import DEFAULT_CONCURRENCY
 from ..engine import approval_gate, changeset_finish
 from ..models import Changeset
 from .changeset import spec_change_plan, spec_changeset_record
-from .plan import Plan, build_plan
+from .plan import Plan, ReadProgress, build_plan
 from .run import SpecApplied, spec_apply, spec_store_server
 from .server_config import snippet_diff
 from .server_reads import SnapshotReads, fresh_snapshot
@@ -107,9 +107,10 @@ def spec_build_plan(
     resolve_secrets: bool,
     prune: bool = False,
     reads: SnapshotReads | None = None,
+    on_read: ReadProgress | None = None,
 ) -> Plan:
     """The SPEC's plan and its snippet changes. `reads`: the snapshot to plan from (plan); None
-    reads the server (apply). Raises InvalidInput and PlanError."""
+    reads the server (apply), telling `on_read` how far. Raises InvalidInput and PlanError."""
     plan = build_plan(
         spec,
         client_factory=client_factory,
@@ -118,6 +119,7 @@ def spec_build_plan(
         resolve_secrets=resolve_secrets,
         prune=prune,
         reads=reads,
+        on_read=on_read,
     )
     plan.snippets = snippet_diff(spec, prune=prune)
     return plan
@@ -262,11 +264,13 @@ def spec_apply_recorded(
     face: str,
     concurrency: int,
     on_credentials: Callable | None = None,
+    on_read: ReadProgress | None = None,
 ) -> RecordedApplied:
     """Apply a recorded SPEC changeset (see the module docstring). Raises ApprovalMissing (it
     waits for approval, was rejected, or changed after it: engine.approval_gate), NotApplicable,
     PlanChanged, InvalidInput (the SPEC is no longer valid, or an env: secret is unset) and
-    PlanError (a read call failed); the changeset keeps its status then."""
+    PlanError (a read call failed); the changeset keeps its status then. `on_read(read, total)`
+    follows the check of the plan against the server (spec.plan.build_plan)."""
     _check_recorded(changeset)
     approval_gate(changeset, actor=actor)
     previous = _claim(changeset)
@@ -274,14 +278,22 @@ def spec_apply_recorded(
         expected = changeset.approved_hash or changeset.content_hash
         spec = validate_spec(changeset.desired["spec"], source=changeset.source or "SPEC")
         check = spec_build_plan(
-            spec, concurrency=concurrency, resolve_secrets=False, prune=changeset.prune
+            spec,
+            concurrency=concurrency,
+            resolve_secrets=False,
+            prune=changeset.prune,
+            on_read=on_read,
         )
         now = spec_change_plan(check, prune=changeset.prune).content_hash()
         if now != expected or changeset.content_hash != expected:
             raise PlanChanged(changeset, expected, now)
         if any(item.sso is not None for item in spec.tenants):
             plan = spec_build_plan(
-                spec, concurrency=concurrency, resolve_secrets=True, prune=changeset.prune
+                spec,
+                concurrency=concurrency,
+                resolve_secrets=True,
+                prune=changeset.prune,
+                on_read=on_read,
             )
         else:
             # Resolving secrets changes only tenants' `sso` sections: without any, the plan just
