@@ -332,19 +332,25 @@ def spec_with_logins(count: int, with_login: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_check_of_the_plan_against_the_server_is_followed_on_the_run(
-    admin_client, sandbox, sandbox_settings, tmp_path
-):
-    """Before the first call a recorded SPEC's run reads each tenant's routing from the server
-    (a second or more for hundreds of tenants): the run's row says how far that check is."""
+def tenants_gaining_logins(count: int, tmp_path):
+    """`count` tenants applied with an admin each, and the SPEC that gives each a login domain
+    (validated): planning or applying it reads each tenant's routing from the server."""
     from django.core.management import call_command
 
     first = tmp_path / "tenants.yaml"
-    first.write_text(spec_with_logins(6, with_login=False))
+    first.write_text(spec_with_logins(count, with_login=False))
     call_command("apply", str(first), "--yes", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    text = spec_with_logins(6, with_login=True)
-    spec = validate_spec(spec_from_text(text, source="spec.yaml"), source="spec.yaml")
+    text = spec_with_logins(count, with_login=True)
+    return validate_spec(spec_from_text(text, source="spec.yaml"), source="spec.yaml")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_check_of_the_plan_against_the_server_is_followed_on_the_run(
+    sandbox, sandbox_settings, tmp_path
+):
+    """Before the first call a recorded SPEC's run reads each tenant's routing from the server
+    (a second or more for hundreds of tenants): the run's row says how far that check is."""
+    spec = tenants_gaining_logins(6, tmp_path)
     changeset = spec_plan(spec, actor=ACTOR, face="api", refresh=True).changeset
     changeset_enqueue(changeset, actor=ACTOR)
     assert (background(changeset).checked, background(changeset).to_check) == (0, 0)
@@ -362,15 +368,9 @@ def test_the_check_of_the_plan_against_the_server_is_followed_on_the_run(
 def test_the_plan_tells_how_many_tenants_it_has_read_as_they_are_read(
     sandbox, sandbox_settings, tmp_path, concurrency
 ):
-    from django.core.management import call_command
-
     from changes.spec.recorded import spec_build_plan
 
-    first = tmp_path / "tenants.yaml"
-    first.write_text(spec_with_logins(5, with_login=False))
-    call_command("apply", str(first), "--yes", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    text = spec_with_logins(5, with_login=True)
-    spec = validate_spec(spec_from_text(text, source="spec.yaml"), source="spec.yaml")
+    spec = tenants_gaining_logins(5, tmp_path)
     told = []
     spec_build_plan(
         spec,
