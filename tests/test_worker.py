@@ -278,8 +278,29 @@ def test_the_api_queues_a_spec_apply_for_the_worker(sandbox, sandbox_settings):
     assert response.status_code == 202, response.content
     assert response.json()["background_status"] == "queued"
     assert sandbox.companies() == []  # nothing sent by the request
+    read = call("get", f"/changes/{changeset.pk}", make_token("viewer")).json()
+    assert read["background"] == {
+        "status": "queued",
+        "attempts": 0,
+        "error": "",
+        "checked": 0,
+        "to_check": 0,
+        "steps_done": 0,
+        "steps_total": 2,
+    }
     assert background_run(changeset.pk) == "done"
     assert sorted(c["name"] for c in sandbox.companies()) == ["Api One", "Api Two"]
+    read = call("get", f"/changes/{changeset.pk}", make_token("viewer")).json()
+    assert read["status"] == "applied"
+    run = read["background"]
+    assert (run["status"], run["attempts"], run["steps_done"]) == ("done", 1, 2)
+
+
+@pytest.mark.django_db
+def test_a_changeset_applied_in_its_request_has_no_background_in_the_api(sandbox_settings):
+    changeset = plan(["Never Queued"])
+    read = call("get", f"/changes/{changeset.pk}", make_token("viewer")).json()
+    assert read["background"] is None and read["status"] == "planned"
 
 
 @pytest.mark.django_db(transaction=True)

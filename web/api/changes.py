@@ -13,6 +13,7 @@ from changes import approvals
 from changes.apply import NotApplicable as NotApplicableHere
 from changes.background import changeset_enqueue, runs_in_background
 from changes.models import Changeset
+from changes.progress import background_progress
 from changes.selectors import changeset_as_dict
 from changes.spec.plan import PlanError
 from changes.spec.recorded import (
@@ -138,7 +139,25 @@ def plans_create(request, prune: bool = False, refresh: bool = False):
 def change_read(request, changeset_id: int = Path(..., ge=1, le=MAX_ID)):
     """The changeset with its status, who asked for it and who approved it, and its steps."""
     require(request, Role.VIEWER)
-    return change_out(_changeset(changeset_id))
+    changeset = _changeset(changeset_id)
+    return {**change_out(changeset), "background": background_out(changeset)}
+
+
+def background_out(changeset: Changeset) -> dict | None:
+    """The worker's run of the changeset as the page shows it; None when it was never queued."""
+    progress = background_progress(changeset)
+    if progress is None:
+        return None
+    run = progress.background
+    return {
+        "status": run.status,
+        "attempts": run.attempts,
+        "error": run.error,
+        "checked": run.checked,
+        "to_check": run.to_check,
+        "steps_done": progress.done,
+        "steps_total": progress.total,
+    }
 
 
 def _decide(request, changeset_id: int, payload: DecisionIn, decision: str):

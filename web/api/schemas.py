@@ -156,6 +156,19 @@ class ChangeStepOut(PlanStep):
     status: str
 
 
+class BackgroundOut(Schema):
+    # The worker's run of the changeset (docs/worker.md): queued, running, done or failed.
+    status: str
+    attempts: int
+    error: str
+    # Before its first call a recorded SPEC's run reads each tenant from the server to check
+    # the plan still holds: `checked` of `to_check` tenants read so far.
+    checked: int
+    to_check: int
+    steps_done: int
+    steps_total: int
+
+
 class ChangeOut(Schema):
     id: int
     hash: str
@@ -173,6 +186,8 @@ class ChangeOut(Schema):
     created_at: datetime
     applied_at: datetime | None
     steps: list[ChangeStepOut]
+    # Only in GET /changes/<id>, for a changeset queued for the worker: its progress.
+    background: BackgroundOut | None = None
 
 
 class DecisionIn(Schema):
