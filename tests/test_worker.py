@@ -2,6 +2,7 @@
 real sandbox over HTTP, background applies with progress, retry and resume after SIGKILL,
 periodic jobs once per interval across workers, graceful SIGTERM, drift, and /readyz."""
 
+import io
 import os
 import shutil
 import signal
@@ -360,7 +361,7 @@ def tenants_gaining_logins(count: int, tmp_path):
 
     first = tmp_path / "tenants.yaml"
     first.write_text(spec_with_logins(count, with_login=False))
-    call_command("apply", str(first), "--yes", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    call_command("apply", str(first), "--yes", stdout=io.StringIO())
     text = spec_with_logins(count, with_login=True)
     return validate_spec(spec_from_text(text, source="spec.yaml"), source="spec.yaml")
 
